@@ -1,0 +1,49 @@
+"""Least-privilege IAM documents: statements are built from concrete ARNs, never `*`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One Allow statement. Actions and resources must be concrete (no bare `*`)."""
+
+    sid: str
+    actions: Sequence[str]
+    resources: Sequence[pulumi.Input[str]]
+
+
+def assume_role_policy(service: str) -> str:
+    """Trust policy letting one AWS service principal assume the role."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
+    """A JSON policy document; ARNs may be Outputs."""
+    for statement in statements:
+        if any(a == "*" or a.endswith(":*") for a in statement.actions):
+            raise ValueError(f"statement {statement.sid}: wildcard action in {list(statement.actions)}")
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": s.sid,
+                    "Effect": "Allow",
+                    "Action": sorted(s.actions),
+                    "Resource": list(s.resources),
+                }
+                for s in statements
+            ],
+        }
+    )

@@ -1,0 +1,5 @@
+import sys
+
+from drkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,228 @@
+"""Run the real Pulumi program under mocks and capture its resource graph (see drkit.graph).
+
+No Pulumi CLI, provider plugin or AWS credentials are needed: `RealisticMocks` answers
+every registration with the ids, ARNs and names AWS would assign (deterministic, so two
+captures of the same spec are equal), and `RecordingMonitor` keeps what the engine would
+have received — type, inputs, parent, provider, protect, ignore_changes, dependencies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks
+from pulumi.runtime.settings import set_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from drkit.graph import DeploymentGraph, RegionGraph, Resource
+from drkit.spec import DeploymentSpec
+
+PROJECT = "drkit"
+ORGANIZATION = "organization"
+
+# The Pulumi runtime's settings are process-global; captures must not interleave.
+_CAPTURE_LOCK = threading.Lock()
+
+
+def _digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:length]
+
+
+class RealisticMocks(mocks.Mocks):
+    """Answers registrations with AWS-shaped ids and ARNs for the resource's region."""
+
+    def __init__(self, account_id: str, stack_outputs: Mapping[str, Mapping[str, Any]]) -> None:
+        self.account_id = account_id
+        self.stack_outputs = stack_outputs
+        self.provider_regions: dict[str, str] = {}
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = inputs.get("name", args.name)
+            return name, {"name": name, "outputs": dict(self.stack_outputs.get(name, {})), "secretOutputNames": []}
+        if args.typ == "pulumi:providers:aws":
+            rid = _digest(args.name)
+            self.provider_regions[rid] = inputs.get("region", "")
+            return rid, inputs
+        if not args.custom:
+            return f"{args.name}", {}
+        region = self.provider_regions.get((args.provider or "").rsplit("::", 1)[-1], "us-east-1")
+        return self._aws(args.typ, args.name, inputs, region)
+
+    def _aws(self, typ: str, logical: str, inputs: dict[str, Any], region: str) -> tuple[str, dict[str, Any]]:
+        acct = self.account_id
+        name = inputs.get("name") or f"{logical}-{_digest(logical, length=7)}"
+        out = dict(inputs)
+        service, _, kind = typ.split(":")[1].partition("/")
+        rid = name
+        if typ == "aws:kms/key:Key":
+            rid = f"{_digest(logical, length=8)}-{_digest(logical, 'a', length=4)}-{_digest(logical, 'b', length=4)}-{_digest(logical, 'c', length=4)}-{_digest(logical, 'd', length=12)}"
+            out.update(keyId=rid, arn=f"arn:aws:kms:{region}:{acct}:key/{rid}")
+        elif typ == "aws:kms/alias:Alias":
+            out.update(arn=f"arn:aws:kms:{region}:{acct}:{name}")
+        elif typ == "aws:s3/bucket:Bucket":
+            bucket = inputs.get("bucket") or name
+            rid = bucket
+            out.update(
+                bucket=bucket,
+                arn=f"arn:aws:s3:::{bucket}",
+                bucketRegionalDomainName=f"{bucket}.s3.{region}.amazonaws.com",
+                region=region,
+            )
+        elif typ == "aws:dynamodb/table:Table":
+            arn = f"arn:aws:dynamodb:{region}:{acct}:table/{name}"
+            out.update(arn=arn, streamArn=f"{arn}/stream/2026-11-25T00:00:00.000", streamLabel="2026-11-25T00:00:00.000")
+        elif typ == "aws:dynamodb/tableReplica:TableReplica":
+            table = str(inputs.get("globalTableArn", "")).rsplit("/", 1)[-1]
+            rid = f"{table}:{region}"
+            out.update(arn=f"arn:aws:dynamodb:{region}:{acct}:table/{table}")
+        elif typ == "aws:iam/role:Role":
+            out.update(arn=f"arn:aws:iam::{acct}:role/{name}", uniqueId=f"AROA{_digest(logical).upper()}")
+        elif typ == "aws:iam/rolePolicy:RolePolicy":
+            rid = f"{inputs.get('role', 'role')}:{name}"
+        elif typ == "aws:sns/topic:Topic":
+            rid = f"arn:aws:sns:{region}:{acct}:{name}"
+            out.update(arn=rid)
+        elif typ == "aws:route53/healthCheck:HealthCheck":
+            rid = f"{_digest(logical, length=8)}-{_digest(logical, 'h', length=4)}-{_digest(logical, 'i', length=4)}-{_digest(logical, 'j', length=4)}-{_digest(logical, 'k', length=12)}"
+            out.update(arn=f"arn:aws:route53:::healthcheck/{rid}")
+        elif typ == "aws:route53/record:Record":
+            rid = f"{inputs.get('zoneId')}_{inputs.get('name')}_{inputs.get('type')}_{inputs.get('setIdentifier', '')}"
+            out.update(fqdn=inputs.get("name"))
+        elif typ == "aws:appautoscaling/target:Target":
+            rid = str(inputs.get("resourceId"))
+            out.update(arn=f"arn:aws:application-autoscaling:{region}:{acct}:scalable-target/{_digest(logical, length=28)}")
+        elif typ == "aws:appautoscaling/policy:Policy":
+            out.update(
+                arn=f"arn:aws:autoscaling:{region}:{acct}:scalingPolicy:{_digest(logical, length=36)}:resource/{inputs.get('resourceId')}:policyName/{name}"
+            )
+        elif service == "cloudwatch":
+            out.update(arn=f"arn:aws:cloudwatch:{region}:{acct}:alarm:{name}")
+        elif service == "sagemaker":
+            resource = {"model": "model", "endpointConfiguration": "endpoint-config", "endpoint": "endpoint"}.get(kind, kind.lower())
+            out.update(arn=f"arn:aws:sagemaker:{region}:{acct}:{resource}/{str(name).lower()}")
+        else:
+            out.setdefault("arn", f"arn:aws:{service}:{region}:{acct}:{kind.lower()}/{name}")
+        out.setdefault("name", name) if "name" in inputs or service in ("sagemaker", "iam", "sns", "dynamodb") else None
+        out.setdefault("region", region)
+        out["id"] = rid
+        return rid, out
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A mock engine monitor that keeps each registration's options for the graph."""
+
+    def __init__(self, mock: RealisticMocks) -> None:
+        super().__init__(mock)
+        self.requests: dict[str, Any] = {}
+        self.order: list[str] = []
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        self.requests[response.urn] = request
+        self.order.append(response.urn)
+        return response
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _resources(monitor: RecordingMonitor, mock: RealisticMocks) -> tuple[Resource, ...]:
+    out = []
+    for urn in monitor.order:
+        request = monitor.requests[urn]
+        if request.type == "pulumi:pulumi:Stack":
+            continue
+        registration = monitor.resources.get(urn)
+        state = dict(registration.state) if registration else {}
+        inputs = _to_plain(pulumi.runtime.rpc.deserialize_properties(request.object)) if request.object else {}
+        region = None
+        if request.custom and not request.type.startswith("pulumi:"):
+            region = mock.provider_regions.get(request.provider.rsplit("::", 1)[-1])
+        out.append(
+            Resource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                id=registration.id if registration else "",
+                custom=bool(request.custom),
+                region=region,
+                parent=request.parent or None,
+                inputs=inputs,
+                outputs=_to_plain(state),
+                protect=bool(request.protect),
+                ignore_changes=tuple(request.ignoreChanges),
+                dependencies=tuple(request.dependencies),
+            )
+        )
+    return tuple(out)
+
+
+def capture_region(
+    spec: DeploymentSpec,
+    region: str,
+    *,
+    primary_exports: Mapping[str, Any] | None = None,
+) -> RegionGraph:
+    """Run `stacks.program.build_region` for one region under mocks and return its graph."""
+    from stacks.program import build_region, primary_stack_reference_name
+
+    stack_outputs = {}
+    if primary_exports is not None:
+        stack_outputs[primary_stack_reference_name(spec, ORGANIZATION, PROJECT)] = primary_exports
+    mock = RealisticMocks(spec.account_id, stack_outputs)
+    monitor = RecordingMonitor(mock)
+    exports: dict[str, Any] = {}
+    with _CAPTURE_LOCK:
+        set_root_resource(None)  # type: ignore[arg-type]  # each capture is a fresh stack
+        mocks.set_mocks(
+            mock, project=PROJECT, stack=spec.stack_name(region), preview=False, monitor=monitor, organization=ORGANIZATION
+        )
+
+        def program() -> None:
+            outputs = build_region(spec, region, organization=ORGANIZATION, project=PROJECT)
+
+            def keep(resolved: dict[str, Any]) -> None:
+                exports.update(_to_plain(resolved))
+
+            pulumi.Output.from_input(outputs).apply(keep)
+
+        _sync_await(run_pulumi_func(program))
+        resources = _resources(monitor, mock)
+    return RegionGraph(
+        deployment=spec.deployment,
+        stack=spec.stack_name(region),
+        region=region,
+        role=spec.role(region),
+        tier=spec.tier,
+        resources=resources,
+        exports=exports,
+    )
+
+
+def capture(spec: DeploymentSpec, regions: list[str] | None = None) -> DeploymentGraph:
+    """Capture the primary, then each requested region, feeding the primary's exports onward."""
+    wanted = list(regions) if regions else list(spec.regions)
+    for region in wanted:
+        spec.role(region)  # raises a SpecError naming valid regions
+    primary = capture_region(spec, spec.primary_region)
+    graphs = {spec.primary_region: primary} if spec.primary_region in wanted else {}
+    for region in spec.secondary_regions:
+        if region in wanted:
+            graphs[region] = capture_region(spec, region, primary_exports=primary.exports)
+    return DeploymentGraph(spec=spec, regions=graphs)

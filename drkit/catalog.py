@@ -1,0 +1,52 @@
+"""Closed sets the spec is validated against: regions and SageMaker instance types.
+
+Sources (read 2026-11): AWS General Reference, "Amazon SageMaker AI endpoints and
+quotas" (regions where SageMaker AI hosting is available) and "Amazon SageMaker AI
+pricing", real-time inference instance list. A region or instance type missing here is
+refused by the spec with the list of valid values, so adding one is a one-line change.
+"""
+
+from __future__ import annotations
+
+SAGEMAKER_REGIONS: frozenset[str] = frozenset(
+    {
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+        "ca-central-1", "ca-west-1", "mx-central-1", "sa-east-1",
+        "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2",
+        "eu-north-1", "eu-south-1", "eu-south-2", "il-central-1",
+        "me-south-1", "me-central-1", "af-south-1",
+        "ap-south-1", "ap-south-2", "ap-east-1",
+        "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+        "ap-southeast-5", "ap-southeast-7",
+        "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    }
+)  # fmt: skip
+
+_SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge")
+
+SAGEMAKER_INSTANCE_TYPES: frozenset[str] = frozenset(
+    {"ml.t2.medium", "ml.t2.large", "ml.t2.xlarge", "ml.t2.2xlarge"}
+    | {f"ml.{family}.{size}" for family in ("m5", "m6i", "c5", "c6i", "r5", "r6i") for size in _SIZES}
+    | {f"ml.g4dn.{s}" for s in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")}
+    | {f"ml.g5.{s}" for s in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")}
+    | {f"ml.inf2.{s}" for s in ("xlarge", "8xlarge", "24xlarge", "48xlarge")}
+    | {"ml.p3.2xlarge", "ml.p3.8xlarge", "ml.p3.16xlarge"}
+)
+
+# Serverless inference: memory is one of these sizes; max concurrency 1-200 per endpoint.
+# Source: SageMaker AI developer guide, "Deploy models with Amazon SageMaker Serverless
+# Inference" > "Memory size" and "Concurrent invocations" (read 2026-11).
+SERVERLESS_MEMORY_MB: tuple[int, ...] = (1024, 2048, 3072, 4096, 5120, 6144)
+SERVERLESS_MAX_CONCURRENCY = 200
+
+# Route 53 health checks accept only these request intervals (seconds) and a failure
+# threshold of 1-10. Source: Route 53 API reference, HealthCheckConfig (read 2026-11).
+HEALTH_CHECK_INTERVALS: tuple[int, ...] = (10, 30)
+HEALTH_CHECK_MAX_FAILURE_THRESHOLD = 10
+
+
+def closest(value: str, choices: frozenset[str] | tuple[str, ...], limit: int = 3) -> list[str]:
+    """The valid values nearest to a bad one, for "did you mean" hints."""
+    import difflib
+
+    return difflib.get_close_matches(value, sorted(choices), n=limit, cutoff=0.5)

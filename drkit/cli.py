@@ -1,0 +1,46 @@
+"""The `drkit` command line. Each subcommand lives in its own module and registers itself.
+
+Every `DrkitError` is caught here, once, and printed as a message without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from drkit.errors import DrkitError
+
+# Modules exposing `register(subparsers)`; each adds one subcommand with `func` set.
+COMMAND_MODULES = (
+    "drkit.preview",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="drkit",
+        description="Multi-region disaster recovery for SageMaker inference: preview, check, cost, route, drill.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DrkitError as exc:
+        print(f"drkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("drkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

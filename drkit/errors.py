@@ -1,0 +1,26 @@
+"""One exception family, caught once at the CLI and printed without a traceback."""
+
+from __future__ import annotations
+
+
+class DrkitError(Exception):
+    """Base of every error drkit reports to a person."""
+
+
+class SpecError(DrkitError):
+    """A deployment spec is invalid. Carries one message per problem."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        noun = "problem" if len(self.problems) == 1 else "problems"
+        super().__init__(f"{source}: {len(self.problems)} {noun} in the deployment spec:\n{lines}")
+
+
+class ComponentValidationError(DrkitError):
+    """A component was given arguments that cannot be deployed."""
+
+
+class DrillSafetyError(DrkitError):
+    """A drill refused to start or continue because it could not put things back."""

@@ -1,0 +1,1 @@
+"""The drkit Pulumi program: one stack per (deployment, region)."""

@@ -1,0 +1,231 @@
+"""The tier composer: one region of one deployment, as Pulumi resources.
+
+`build_region(spec, region)` is the whole Pulumi program for the stack
+``<deployment>-<region>``. It creates an explicit AWS provider for `region` and puts
+every resource under one `RegionalDeployment` component that uses it, so a stack can
+only create resources in its own region. The primary's stack owns the global table;
+a secondary's stack reads the primary's outputs through a `StackReference` and owns
+only its own replica, endpoints, key, bucket and DNS record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.artifacts import ModelArtifactStore, ModelArtifactStoreArgs
+from components.encryption import RegionalKey, RegionalKeyArgs
+from components.endpoint import InferenceMode, OffHoursSchedule, RegionalInferenceEndpoint, RegionalInferenceEndpointArgs
+from components.failover import RegionalFailoverRecord, RegionalFailoverRecordArgs
+from components.naming import standard_tags, with_inference_type
+from components.table import TaskTokenTable, TaskTokenTableArgs
+from drkit.spec import DeploymentSpec, ModelSpec
+from drkit.tiers import RegionRole
+from stacks.plan import EndpointPlan, RegionPlan, plan_region, token_table_name
+
+# Stack outputs a secondary reads from the primary through its StackReference.
+PRIMARY_EXPORTS = ("token_table_name", "token_table_arn")
+
+
+def primary_stack_reference_name(spec: DeploymentSpec, organization: str, project: str) -> str:
+    """Fully qualified name of the primary's stack, `<org>/<project>/<deployment>-<primary>`."""
+    return f"{organization}/{project}/{spec.stack_name(spec.primary_region)}"
+
+
+class RegionalDeployment(pulumi.ComponentResource):
+    """Everything one regional stack owns; children inherit this region's provider."""
+
+    exports: dict[str, pulumi.Input[Any]]
+
+    def __init__(
+        self,
+        spec: DeploymentSpec,
+        plan: RegionPlan,
+        *,
+        primary_outputs: Mapping[str, pulumi.Input[str]] | None,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        region = plan.region
+        super().__init__("drkit:stack:RegionalDeployment", spec.stack_name(region), {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        base_tags = standard_tags(
+            deployment=spec.deployment,
+            tier=spec.tier,
+            cost_center=spec.cost_center,
+            inference_type="shared",
+            extra=spec.tags,
+        )
+
+        key = RegionalKey("key", RegionalKeyArgs(deployment=spec.deployment, region=region, tags=base_tags), opts=child)
+
+        is_primary = plan.role is RegionRole.PRIMARY
+        buckets = {m.model_data.bucket(region) for m in spec.models}
+        stores = {
+            bucket: ModelArtifactStore(
+                f"artifacts-{bucket}",
+                ModelArtifactStoreArgs(
+                    bucket_name=bucket,
+                    kms_key_arn=key.key_arn,
+                    account_id=spec.account_id,
+                    region=region,
+                    # ECR replication is registry-wide: one rule, owned by the primary.
+                    replicate_images_to=spec.secondary_regions if is_primary and index == 0 else (),
+                    repositories=[m.image.repository for m in spec.models] if is_primary and index == 0 else (),
+                    tags=base_tags,
+                ),
+                opts=child,
+            )
+            for index, bucket in enumerate(sorted(buckets))
+        }
+
+        if is_primary:
+            table = TaskTokenTable(
+                "tokens",
+                TaskTokenTableArgs(
+                    table_name=token_table_name(spec),
+                    role="owner",
+                    kms_key_arn=key.key_arn,
+                    consistency=spec.consistency,
+                    strong_replica_regions=spec.secondary_regions if spec.consistency == "strong" else (),
+                    account_id=spec.account_id,
+                    tags=base_tags,
+                ),
+                opts=child,
+            )
+        elif spec.consistency == "strong":
+            table = None  # the primary owns every replica inline in strong mode
+        else:
+            assert primary_outputs is not None
+            table = TaskTokenTable(
+                "tokens",
+                TaskTokenTableArgs(
+                    table_name=token_table_name(spec),
+                    role="replica",
+                    kms_key_arn=key.key_arn,
+                    global_table_arn=primary_outputs["token_table_arn"],
+                    tags=base_tags,
+                ),
+                opts=child,
+            )
+
+        endpoints: dict[str, dict[str, pulumi.Output[str]]] = {}
+        for endpoint_plan in plan.endpoints:
+            model = spec.model(endpoint_plan.model)
+            endpoint = RegionalInferenceEndpoint(
+                f"{model.name}-{endpoint_plan.mode.value}",
+                _endpoint_args(spec, model, endpoint_plan, region, key.key_arn, base_tags),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[stores[model.model_data.bucket(region)]]),
+            )
+            endpoints.setdefault(model.name, {})[endpoint_plan.mode.value] = endpoint.endpoint_name
+
+        record = RegionalFailoverRecord(
+            "dns",
+            RegionalFailoverRecordArgs(
+                domain=spec.dns.domain,
+                hosted_zone_id=spec.dns.hosted_zone_id,
+                region=region,
+                target_host=spec.dns.regional_host(region),
+                role=plan.record_role,
+                health_check_path=spec.health_check.path,
+                request_interval=spec.health_check_interval,
+                failure_threshold=spec.failure_threshold,
+                ttl=spec.dns_ttl,
+                tags=base_tags,
+            ),
+            opts=child,
+        )
+
+        self.exports = {
+            "deployment": spec.deployment,
+            "region": region,
+            "role": plan.role.value,
+            "tier": int(spec.tier),
+            "kms_key_arn": key.key_arn,
+            "health_check_id": record.health_check_id,
+            "endpoints": endpoints,
+        }
+        if table is not None:
+            self.exports["token_table_name"] = table.table_name
+            self.exports["token_table_arn"] = table.table_arn
+        self.register_outputs(self.exports)
+
+
+def _endpoint_args(
+    spec: DeploymentSpec,
+    model: ModelSpec,
+    plan: EndpointPlan,
+    region: str,
+    kms_key_arn: pulumi.Output[str],
+    base_tags: dict[str, str],
+) -> RegionalInferenceEndpointArgs:
+    common: dict[str, Any] = dict(
+        deployment=spec.deployment,
+        model=model.name,
+        model_version=model.version,
+        mode=plan.mode,
+        region=region,
+        account_id=spec.account_id,
+        image_uri=model.image.uri(spec.account_id, region),
+        image_repository=model.image.repository,
+        model_data_bucket=model.model_data.bucket(region),
+        model_data_key=model.model_data.key,
+        kms_key_arn=kms_key_arn,
+        tags=with_inference_type(base_tags, plan.mode.value, model.name),
+    )
+    if plan.mode is InferenceMode.PROVISIONED:
+        cap = model.provisioned
+        assert cap is not None
+        off_hours = None
+        if plan.off_hours and spec.off_hours is not None:
+            off_hours = OffHoursSchedule(
+                timezone=spec.off_hours.timezone,
+                scale_down_cron=spec.off_hours.cron(spec.off_hours.scale_down_at),
+                scale_up_cron=spec.off_hours.cron(spec.off_hours.scale_up_at),
+                off_hours_min=min(spec.off_hours.min_instances, plan.min_instances),
+            )
+        return RegionalInferenceEndpointArgs(
+            **common,
+            instance_type=cap.instance_type,
+            min_instances=plan.min_instances,
+            max_instances=plan.max_instances,
+            target_invocations_per_instance=cap.target_invocations_per_instance,
+            scale_in_cooldown=cap.scale_in_cooldown_seconds,
+            scale_out_cooldown=cap.scale_out_cooldown_seconds,
+            off_hours=off_hours,
+        )
+    if plan.mode is InferenceMode.SERVERLESS:
+        sls = model.serverless
+        assert sls is not None
+        return RegionalInferenceEndpointArgs(
+            **common,
+            memory_mb=sls.memory_mb,
+            max_concurrency=sls.max_concurrency,
+            provisioned_concurrency=sls.provisioned_concurrency,
+        )
+    asy = model.async_
+    assert asy is not None
+    return RegionalInferenceEndpointArgs(
+        **common,
+        instance_type=asy.instance_type,
+        max_instances=asy.max_instances,
+        max_concurrent_invocations_per_instance=asy.max_concurrent_invocations_per_instance,
+        backlog_per_instance=asy.backlog_per_instance,
+        scale_to_zero=asy.scale_to_zero,
+    )
+
+
+def build_region(spec: DeploymentSpec, region: str, *, organization: str, project: str) -> dict[str, pulumi.Input[Any]]:
+    """The Pulumi program for stack `<deployment>-<region>`; returns the stack's exports."""
+    plan = plan_region(spec, region)
+    provider = aws.Provider(f"aws-{region}", region=region)
+    primary_outputs: dict[str, pulumi.Input[str]] | None = None
+    if plan.role is RegionRole.SECONDARY:
+        ref = pulumi.StackReference(primary_stack_reference_name(spec, organization, project))
+        primary_outputs = {k: ref.require_output(k) for k in PRIMARY_EXPORTS if spec.consistency != "strong"}
+    deployment = RegionalDeployment(
+        spec, plan, primary_outputs=primary_outputs, opts=pulumi.ResourceOptions(providers=[provider])
+    )
+    return deployment.exports
