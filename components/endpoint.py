@@ -106,6 +106,10 @@ class RegionalInferenceEndpointArgs:
     """ASYNC: target backlog per instance. Default: 5."""
     scale_to_zero: bool = True
     """ASYNC: allow zero instances on an empty backlog. Default: true."""
+    model_download_timeout: int = 180
+    """PROVISIONED and ASYNC: variant's model-data download timeout (s); bounds scale-out. Default: 180."""
+    container_startup_timeout: int = 180
+    """PROVISIONED and ASYNC: variant's container startup health-check timeout (s). Default: 180."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child. Default: none."""
 
@@ -282,6 +286,9 @@ class RegionalInferenceEndpoint(pulumi.ComponentResource):
             variant["instance_type"] = a.instance_type
             variant["initial_instance_count"] = a.min_instances if a.mode is InferenceMode.PROVISIONED else 1
             variant["initial_variant_weight"] = 1.0
+            # Explicit timeouts bound how long a new instance takes to serve: the RTO bound reads them.
+            variant["model_data_download_timeout_in_seconds"] = a.model_download_timeout
+            variant["container_startup_health_check_timeout_in_seconds"] = a.container_startup_timeout
         return variant
 
     def _async_config(self, endpoint_name: str) -> dict[str, object]:
@@ -433,4 +440,5 @@ def variant_repr(args: RegionalInferenceEndpointArgs) -> dict[str, object]:
         "max_concurrency": args.max_concurrency if args.mode is InferenceMode.SERVERLESS else None,
         "provisioned_concurrency": args.provisioned_concurrency if args.mode is InferenceMode.SERVERLESS else None,
         "async_concurrency": args.max_concurrent_invocations_per_instance if args.mode is InferenceMode.ASYNC else None,
+        "timeouts": (args.model_download_timeout, args.container_startup_timeout),
     }

@@ -50,3 +50,21 @@ def closest(value: str, choices: frozenset[str] | tuple[str, ...], limit: int = 
     import difflib
 
     return difflib.get_close_matches(value, sorted(choices), n=limit, cutoff=0.5)
+
+
+# Planning figures for the worst-case RTO bound (drkit's assumptions, not AWS guarantees;
+# AWS publishes no launch-time SLA). Observed ranges: SageMaker AI developer guide,
+# "Automatic scaling ... cooldown" guidance and AWS re:Post reports of 3-5 minutes for
+# CPU instances and up to 10 for large GPU ones. Override by changing these values.
+INSTANCE_LAUNCH_SECONDS_CPU = 180
+INSTANCE_LAUNCH_SECONDS_ACCELERATED = 300
+SERVERLESS_COLD_START_SECONDS = 60
+# An async endpoint at zero wakes on the HasBacklogWithoutCapacity alarm (2 x 60 s periods).
+ASYNC_WAKE_ALARM_SECONDS = 120
+
+
+def instance_launch_seconds(instance_type: str) -> int:
+    """Planning figure for provisioning one SageMaker instance of this type."""
+    family = instance_type.split(".")[1] if instance_type.count(".") >= 2 else ""
+    accelerated = family.startswith(("g", "p", "inf", "trn"))
+    return INSTANCE_LAUNCH_SECONDS_ACCELERATED if accelerated else INSTANCE_LAUNCH_SECONDS_CPU

@@ -122,8 +122,11 @@ class ProvisionedCapacity(_Frozen):
     )
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600, description="Default: 300.")
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600, description="Default: 60.")
-    scale_up_seconds: int = Field(
-        default=600, ge=60, le=3600, description="Time to add an instance; used for the RTO bound. Default: 600."
+    model_download_timeout_seconds: int = Field(
+        default=180, ge=60, le=3600, description="Variant's model-data download timeout; bounds scale-out time. Default: 180."
+    )
+    container_startup_timeout_seconds: int = Field(
+        default=180, ge=60, le=3600, description="Variant's container startup health-check timeout. Default: 180."
     )
 
     @field_validator("instance_type")
@@ -146,7 +149,6 @@ class ServerlessCapacity(_Frozen):
     memory_mb: int = Field(description="One of 1024, 2048, 3072, 4096, 5120, 6144.")
     max_concurrency: int = Field(ge=1, le=SERVERLESS_MAX_CONCURRENCY, description="1-200.")
     provisioned_concurrency: int = Field(default=0, ge=0, description="Warm capacity; ≤ max_concurrency. Default: 0.")
-    cold_start_seconds: int = Field(default=30, ge=1, le=600, description="Used for the RTO bound. Default: 30.")
 
     @field_validator("memory_mb")
     @classmethod
@@ -172,6 +174,8 @@ class AsyncCapacity(_Frozen):
     max_concurrent_invocations_per_instance: int = Field(default=4, ge=1, le=1000, description="Default: 4.")
     backlog_per_instance: int = Field(default=5, ge=1, le=10_000, description="Target backlog per instance. Default: 5.")
     scale_to_zero: bool = Field(default=True, description="Scale to zero instances on an empty backlog. Default: true.")
+    model_download_timeout_seconds: int = Field(default=180, ge=60, le=3600, description="Default: 180.")
+    container_startup_timeout_seconds: int = Field(default=180, ge=60, le=3600, description="Default: 180.")
 
     @field_validator("instance_type")
     @classmethod

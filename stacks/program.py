@@ -194,6 +194,8 @@ def _endpoint_args(
             target_invocations_per_instance=cap.target_invocations_per_instance,
             scale_in_cooldown=cap.scale_in_cooldown_seconds,
             scale_out_cooldown=cap.scale_out_cooldown_seconds,
+            model_download_timeout=cap.model_download_timeout_seconds,
+            container_startup_timeout=cap.container_startup_timeout_seconds,
             off_hours=off_hours,
         )
     if plan.mode is InferenceMode.SERVERLESS:
@@ -214,6 +216,8 @@ def _endpoint_args(
         max_concurrent_invocations_per_instance=asy.max_concurrent_invocations_per_instance,
         backlog_per_instance=asy.backlog_per_instance,
         scale_to_zero=asy.scale_to_zero,
+        model_download_timeout=asy.model_download_timeout_seconds,
+        container_startup_timeout=asy.container_startup_timeout_seconds,
     )
 
 
