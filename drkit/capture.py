@@ -170,7 +170,23 @@ def _resources(monitor: RecordingMonitor, mock: RealisticMocks) -> tuple[Resourc
                 dependencies=tuple(request.dependencies),
             )
         )
-    return tuple(out)
+    return _stable_order(out)
+
+
+def _stable_order(resources: list[Resource]) -> tuple[Resource, ...]:
+    """Depth-first by (type, name): registration order varies run to run, the graph must not."""
+    by_urn = {r.urn: r for r in resources}
+
+    def path(resource: Resource) -> tuple[tuple[int, str, str], ...]:
+        chain = []
+        node: Resource | None = resource
+        while node is not None:
+            # Custom resources before components at each level, then type and name.
+            chain.append((0 if node.custom else 1, node.type, node.name))
+            node = by_urn.get(node.parent) if node.parent else None
+        return tuple(reversed(chain))
+
+    return tuple(sorted(resources, key=path))
 
 
 def capture_region(

@@ -407,7 +407,7 @@ class DeploymentSpec(_Frozen):
         if self.consistency == "strong":
             if self.tier is not Tier.HOT:
                 problems.append("consistency: 'strong' is only offered for tier 1; use 'eventual'")
-            if len(self.regions) != 3:
+            elif len(self.regions) != 3:
                 problems.append(
                     f"consistency: 'strong' needs exactly 3 regions (DynamoDB multi-Region strong consistency); this spec has {len(self.regions)}"
                 )

@@ -1,0 +1,331 @@
+"""Tier stacks under Pulumi mocks: what differs per tier, and the security rules every stack keeps."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import re
+from functools import cache
+from typing import Any
+
+import pytest
+
+from components.naming import TAG_KEYS
+from drkit.capture import capture
+from drkit.graph import DeploymentGraph, RegionGraph, Resource
+from drkit.spec import parse_spec
+from drkit.tiers import RegionRole
+from tests.conftest import example_graph, example_spec
+
+TABLE = "aws:dynamodb/table:Table"
+REPLICA = "aws:dynamodb/tableReplica:TableReplica"
+TARGET = "aws:appautoscaling/target:Target"
+CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
+CHECK = "aws:route53/healthCheck:HealthCheck"
+RECORD = "aws:route53/record:Record"
+SCHEDULE = "aws:appautoscaling/scheduledAction:ScheduledAction"
+
+
+@cache
+def takes_tags(type_token: str) -> bool:
+    """Whether pulumi-aws accepts `tags` on this resource type (i.e. it is taggable)."""
+    package, rest = type_token.split(":", 1)
+    if package != "aws":
+        return False
+    module_path, _, cls_name = rest.partition(":")
+    module = importlib.import_module(f"pulumi_aws.{module_path.split('/')[0]}")
+    cls = getattr(module, cls_name)
+    return "tags" in inspect.signature(cls._internal_init).parameters
+
+
+def provisioned_target(graph: RegionGraph, model: str) -> Resource | None:
+    for target in graph.of_type(TARGET):
+        if f"-{model}-provisioned/" in str(target.inputs["resourceId"]):
+            return target
+    return None
+
+
+def record_routing(graph: RegionGraph) -> Any:
+    (record,) = graph.of_type(RECORD)
+    return record.inputs.get("failoverRoutingPolicies") or record.inputs.get("latencyRoutingPolicies")
+
+
+# --- what differs per tier --------------------------------------------------------------
+
+
+def test_tier1_runs_full_capacity_everywhere_behind_latency_records_and_fast_checks() -> None:
+    graph = example_graph("fraud-tier1")
+    for region_graph in graph:
+        target = provisioned_target(region_graph, "fraud-xgb")
+        assert target is not None, region_graph.region
+        assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (2, 6), region_graph.region
+        assert record_routing(region_graph) == [{"region": region_graph.region}]
+        (check,) = region_graph.of_type(CHECK)
+        assert (check.inputs["requestInterval"], check.inputs["failureThreshold"]) == (10, 3)
+        (record,) = region_graph.of_type(RECORD)
+        assert record.inputs["ttl"] == 30
+
+
+def test_tier2_secondary_keeps_one_instance_and_can_scale_to_the_primary_ceiling() -> None:
+    graph = example_graph("search-tier2")
+    primary, secondary = graph["eu-west-1"], graph["eu-central-1"]
+    for model, (lo, hi) in {"ranker": (2, 8), "query-embed": (1, 4)}.items():
+        assert (provisioned_target(primary, model).inputs["minCapacity"], provisioned_target(primary, model).inputs["maxCapacity"]) == (lo, hi)  # type: ignore[union-attr]
+        assert (provisioned_target(secondary, model).inputs["minCapacity"], provisioned_target(secondary, model).inputs["maxCapacity"]) == (1, hi)  # type: ignore[union-attr]
+    assert record_routing(primary) == [{"type": "PRIMARY"}]
+    assert record_routing(secondary) == [{"type": "SECONDARY"}]
+    for region_graph in graph:
+        (check,) = region_graph.of_type(CHECK)
+        assert check.inputs["requestInterval"] == 30
+
+
+def test_tier3_secondary_holds_the_replica_and_serverless_async_only() -> None:
+    graph = example_graph("docs-tier3")
+    primary, secondary = graph["us-east-2"], graph["us-west-2"]
+    assert provisioned_target(primary, "doc-classifier") is not None
+    assert provisioned_target(secondary, "doc-classifier") is None
+    modes = sorted(e.inputs["tags"]["InferenceType"] for e in secondary.of_type(ENDPOINT))
+    assert modes == ["async", "serverless"]
+    assert len(secondary.of_type(REPLICA)) == 1 and not secondary.of_type(TABLE)
+
+
+def test_provisioned_endpoints_outside_tier1_scale_down_off_hours_in_the_teams_time_zone() -> None:
+    graph = example_graph("docs-tier3")
+    schedules = {s.inputs["name"].rsplit("-", 1)[-1]: s for s in graph.primary.of_type(SCHEDULE)}
+    assert set(schedules) == {"down", "up"}
+    assert schedules["down"].inputs["schedule"] == "cron(0 19 ? * MON,TUE,WED,THU,FRI *)"
+    assert schedules["down"].inputs["timezone"] == "America/Chicago"
+    assert schedules["down"].inputs["scalableTargetAction"] == {"minCapacity": 1, "maxCapacity": 3}
+    assert schedules["up"].inputs["scalableTargetAction"] == {"minCapacity": 1, "maxCapacity": 3}
+    assert not example_graph("fraud-tier1").primary.of_type(SCHEDULE)
+
+
+# --- the global table ----------------------------------------------------------------------
+
+
+def test_primary_owns_the_global_table_with_streams_ttl_pitr_and_deletion_protection() -> None:
+    for graph in (example_graph(n) for n in ("fraud-tier1", "search-tier2", "docs-tier3")):
+        (table,) = graph.primary.of_type(TABLE)
+        props = table.inputs
+        assert props["billingMode"] == "PAY_PER_REQUEST"
+        assert (props["streamEnabled"], props["streamViewType"]) == (True, "NEW_AND_OLD_IMAGES")
+        assert props["ttl"] == {"attributeName": "expires_at", "enabled": True}
+        assert props["pointInTimeRecovery"] == {"enabled": True}
+        assert props["deletionProtectionEnabled"] is True
+        assert props["serverSideEncryption"]["enabled"] is True
+        # Replicas are owned by the secondaries' stacks: the table must not fight them.
+        assert table.ignore_changes == ("replicas",) and table.protect
+
+
+def test_each_secondary_owns_a_protected_replica_of_the_primary_table() -> None:
+    graph = example_graph("fraud-tier1")
+    (table,) = graph.primary.of_type(TABLE)
+    for region in ("us-west-2", "eu-west-1"):
+        (replica,) = graph[region].of_type(REPLICA)
+        assert replica.inputs["globalTableArn"] == table.outputs["arn"]
+        assert replica.protect and replica.inputs["deletionProtectionEnabled"] is True
+        assert replica.inputs["pointInTimeRecovery"] is True
+        assert replica.inputs["kmsKeyArn"].startswith(f"arn:aws:kms:{region}:")
+
+
+def test_strong_consistency_makes_the_primary_own_inline_strong_replicas() -> None:
+    data = example_spec("fraud-tier1").model_dump(mode="json", by_alias=True)
+    data["consistency"] = "strong"
+    graph = capture(parse_spec(data))
+    (table,) = graph.primary.of_type(TABLE)
+    assert [(r["regionName"], r["consistencyMode"]) for r in table.inputs["replicas"]] == [("us-west-2", "STRONG"), ("eu-west-1", "STRONG")]
+    assert table.ignore_changes == ()
+    assert not any(g.of_type(REPLICA) for g in graph)
+
+
+# --- rules every stack keeps ---------------------------------------------------------------
+
+
+def _kms_ref(resource: Resource, graph: RegionGraph) -> Any:
+    props = resource.inputs
+    if resource.type == TABLE:
+        return props.get("serverSideEncryption", {}).get("kmsKeyArn")
+    if resource.type == REPLICA:
+        return props.get("kmsKeyArn")
+    if resource.type in ("aws:sns/topic:Topic", "aws:sqs/queue:Queue"):
+        return props.get("kmsMasterKeyId")
+    if resource.type == "aws:cloudwatch/logGroup:LogGroup":
+        return props.get("kmsKeyId")
+    if resource.type == "aws:s3/bucket:Bucket":
+        for sse in graph.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"):
+            if sse.inputs["bucket"] == resource.outputs["id"]:
+                rule = sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+                return rule["kmsMasterKeyId"] if rule["sseAlgorithm"] == "aws:kms" else None
+        return None
+    if resource.type == CONFIG:
+        variants = props.get("productionVariants", [])
+        if all("serverlessConfig" in v for v in variants):
+            return "serverless variants have no storage volume"
+        return props.get("kmsKeyArn")
+    raise AssertionError(resource.type)
+
+
+STORES = (TABLE, REPLICA, "aws:sns/topic:Topic", "aws:sqs/queue:Queue", "aws:cloudwatch/logGroup:LogGroup", "aws:s3/bucket:Bucket", CONFIG)
+
+
+def test_every_store_is_encrypted_with_kms(any_example: DeploymentGraph) -> None:
+    for graph in any_example:
+        for store in graph.of_type(*STORES):
+            assert _kms_ref(store, graph), f"{store.urn} is not KMS-encrypted"
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    doc = json.loads(document) if isinstance(document, str) else document
+    statements = doc.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def test_no_iam_statement_has_a_wildcard_action(any_example: DeploymentGraph) -> None:
+    for graph in any_example:
+        policies = graph.of_type("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
+        assert policies, graph.stack
+        for policy in policies:
+            for statement in _statements(policy.inputs["policy"]):
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                wild = [a for a in actions if a == "*" or a.endswith(":*")]
+                assert not wild, f"{policy.urn}: {statement.get('Sid')} has wildcard actions {wild}"
+
+
+def test_every_taggable_resource_carries_the_cost_and_dr_tags(any_example: DeploymentGraph) -> None:
+    spec = any_example.spec
+    for graph in any_example:
+        for resource in graph.custom_resources:
+            if not takes_tags(resource.type):
+                continue
+            tags = resource.inputs.get("tags") or {}
+            missing = [k for k in TAG_KEYS if k not in tags]
+            assert not missing, f"{resource.urn} lacks tags {missing}"
+            assert (tags["DRTier"], tags["CostCenter"], tags["Deployment"]) == (str(int(spec.tier)), spec.cost_center, spec.deployment)
+
+
+def test_endpoint_resources_are_tagged_with_their_model_and_inference_type() -> None:
+    graph = example_graph("search-tier2")
+    tags = sorted((e.inputs["tags"]["Model"], e.inputs["tags"]["InferenceType"]) for e in graph.primary.of_type(ENDPOINT))
+    assert tags == [("query-embed", "async"), ("query-embed", "provisioned"), ("ranker", "provisioned"), ("ranker", "serverless")]
+
+
+ARN_REGION = re.compile(r"arn:aws:[a-z0-9-]+:([a-z]{2}-[a-z]+-\d):")
+HOST_REGION = re.compile(r"\.([a-z]{2}-[a-z]+-\d)\.amazonaws\.com")
+
+
+def _strings(value: Any, path: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, list):
+        return [s for i, v in enumerate(value) for s in _strings(v, f"{path}[{i}]")]
+    return [(path, value)] if isinstance(value, str) else []
+
+
+def test_each_regional_stack_creates_and_references_only_its_own_region(any_example: DeploymentGraph) -> None:
+    for graph in any_example:
+        for resource in graph.custom_resources:
+            assert resource.region == graph.region, f"{resource.urn} is in {resource.region}, stack is {graph.region}"
+            for path, text in _strings(dict(resource.inputs)):
+                if resource.type == REPLICA and path == "globalTableArn":
+                    continue  # the global table's own replication is the one allowed link
+                for pattern in (ARN_REGION, HOST_REGION):
+                    for other in pattern.findall(text):
+                        assert other == graph.region, f"{resource.urn} {path} references {other}: {text}"
+
+
+def test_models_pull_images_from_their_own_region_pinned_by_digest(any_example: DeploymentGraph) -> None:
+    for graph in any_example:
+        for model in graph.of_type("aws:sagemaker/model:Model"):
+            container = model.inputs["primaryContainer"]
+            assert f".dkr.ecr.{graph.region}.amazonaws.com/" in container["image"] and "@sha256:" in container["image"]
+            assert container["modelDataUrl"].startswith("s3://") and graph.region in container["modelDataUrl"]
+
+
+def test_primary_replicates_images_to_every_secondary() -> None:
+    graph = example_graph("fraud-tier1")
+    (replication,) = graph.primary.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
+    destinations = replication.inputs["replicationConfiguration"]["rules"][0]["destinations"]
+    assert sorted(d["region"] for d in destinations) == ["eu-west-1", "us-west-2"]
+    assert not graph["us-west-2"].of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
+
+
+# --- endpoints -----------------------------------------------------------------------------
+
+
+def test_provisioned_endpoints_use_blue_green_with_rollback_on_an_existing_alarm() -> None:
+    graph = example_graph("fraud-tier1").primary
+    alarms = {a.inputs["name"] for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    for endpoint in graph.of_type(ENDPOINT):
+        config = endpoint.inputs.get("deploymentConfig")
+        if endpoint.inputs["tags"]["InferenceType"] == "serverless":
+            assert config is None
+            continue
+        assert config["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]["type"] == "ALL_AT_ONCE"
+        rollback = [a["alarmName"] for a in config["autoRollbackConfiguration"]["alarms"]]
+        assert rollback and set(rollback) <= alarms
+
+
+def test_autoscaled_capacity_is_not_reset_by_the_next_pulumi_up(any_example: DeploymentGraph) -> None:
+    for graph in any_example:
+        for target in graph.of_type(TARGET):
+            assert set(target.ignore_changes) == {"minCapacity", "maxCapacity"}
+
+
+def test_a_new_model_version_gets_a_new_endpoint_configuration_name() -> None:
+    spec = example_spec("docs-tier3")
+    data = spec.model_dump(mode="json", by_alias=True)
+    data["models"][0]["version"] = "2"
+    before = {c.name: c.inputs["name"] for c in capture(spec, [spec.primary_region]).primary.of_type(CONFIG)}
+    after = {c.name: c.inputs["name"] for c in capture(parse_spec(data), [spec.primary_region]).primary.of_type(CONFIG)}
+    assert before.keys() == after.keys()
+    assert all(before[k] != after[k] for k in before)
+
+
+def test_async_endpoints_notify_on_both_topics_and_scale_to_zero() -> None:
+    graph = example_graph("docs-tier3")["us-west-2"]
+    (config,) = [c for c in graph.of_type(CONFIG) if c.inputs.get("asyncInferenceConfig")]
+    notify = config.inputs["asyncInferenceConfig"]["outputConfig"]["notificationConfig"]
+    topics = {t.outputs["arn"] for t in graph.of_type("aws:sns/topic:Topic")}
+    assert {notify["successTopic"], notify["errorTopic"]} <= topics and notify["successTopic"] != notify["errorTopic"]
+    (target,) = [t for t in graph.of_type(TARGET) if "-async/" in t.inputs["resourceId"]]
+    assert target.inputs["minCapacity"] == 0
+    assert any(p.inputs["policyType"] == "StepScaling" for p in graph.of_type("aws:appautoscaling/policy:Policy"))
+
+
+# --- the graph itself ----------------------------------------------------------------------
+
+
+def test_capture_is_deterministic() -> None:
+    spec = example_spec("docs-tier3")
+    first, second = capture(spec), capture(spec)
+    for region in spec.regions:
+        assert [(r.urn, r.id, dict(r.inputs)) for r in first[region]] == [(r.urn, r.id, dict(r.inputs)) for r in second[region]]
+
+
+def test_roles_and_exports_per_region() -> None:
+    graph = example_graph("fraud-tier1")
+    assert [g.role for g in graph] == [RegionRole.PRIMARY, RegionRole.SECONDARY, RegionRole.SECONDARY]
+    assert graph["eu-west-1"].exports["token_table_name"] == "drkit-fraud-tier1-tokens"
+    assert graph["eu-west-1"].exports["endpoints"]["fraud-xgb"]["provisioned"] == "fraud-tier1-fraud-xgb-provisioned"
+
+
+def test_capturing_one_region_still_resolves_the_primary_outputs() -> None:
+    spec = example_spec("search-tier2")
+    graph = capture(spec, ["eu-central-1"])
+    assert list(graph.regions) == ["eu-central-1"]
+    (replica,) = graph["eu-central-1"].of_type(REPLICA)
+    assert replica.inputs["globalTableArn"] == "arn:aws:dynamodb:eu-west-1:123456789012:table/drkit-search-tier2-tokens"
+
+
+@pytest.mark.parametrize("name", ["fraud-tier1", "search-tier2", "docs-tier3"])
+def test_every_resource_belongs_to_the_regional_deployment_component(name: str) -> None:
+    for graph in example_graph(name):
+        (root,) = graph.of_type("drkit:stack:RegionalDeployment")
+        by_urn = {r.urn: r for r in graph.resources}
+        for resource in graph.custom_resources:
+            node = resource
+            while node.parent in by_urn and node.urn != root.urn:
+                node = by_urn[node.parent]
+            assert node.urn == root.urn, f"{resource.urn} is outside {root.urn}"
