@@ -1,0 +1,122 @@
+"""Component argument validation: refused before any child is created, with the field, value and fix."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from components.artifacts import ModelArtifactStore, ModelArtifactStoreArgs
+from components.endpoint import InferenceMode, RegionalInferenceEndpoint, RegionalInferenceEndpointArgs
+from components.failover import RecordRole, RegionalFailoverRecord, RegionalFailoverRecordArgs
+from components.iam import Statement, policy_document
+from components.naming import physical_name
+from components.table import TaskTokenTable, TaskTokenTableArgs
+from drkit.errors import ComponentValidationError
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/k"
+ENDPOINT = RegionalInferenceEndpointArgs(
+    deployment="fraud",
+    model="xgb",
+    model_version="1",
+    mode=InferenceMode.PROVISIONED,
+    region="us-east-1",
+    account_id="123456789012",
+    image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/ml/xgb@sha256:" + "a" * 64,
+    image_repository="ml/xgb",
+    model_data_bucket="models-us-east-1",
+    model_data_key="xgb/model.tar.gz",
+    kms_key_arn=KEY,
+    instance_type="ml.m5.large",
+    min_instances=1,
+    max_instances=2,
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"instance_type": None}, "RegionalInferenceEndpoint e: mode provisioned needs instance_type"),
+        ({"min_instances": 3}, "RegionalInferenceEndpoint e: min_instances 3 and max_instances 2 must satisfy 1 ≤ min ≤ max"),
+        ({"image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml/xgb:latest"}, "must be pinned by digest (@sha256:...)"),
+        (
+            {"image_uri": "123456789012.dkr.ecr.us-west-2.amazonaws.com/ml/xgb@sha256:" + "a" * 64},
+            "is not in region us-east-1; a DR site pulls from its own registry",
+        ),
+        (
+            {"mode": InferenceMode.SERVERLESS, "provisioned_concurrency": 20, "max_concurrency": 5},
+            "RegionalInferenceEndpoint e: provisioned_concurrency 20 exceeds max_concurrency 5",
+        ),
+    ],
+    ids=["no-instance-type", "min-above-max", "tag-not-digest", "cross-region-image", "serverless-concurrency"],
+)
+def test_endpoint_refuses_undeployable_arguments(change: dict[str, object], message: str) -> None:
+    with pytest.raises(ComponentValidationError) as caught:
+        RegionalInferenceEndpoint("e", dataclasses.replace(ENDPOINT, **change))  # type: ignore[arg-type]
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            TaskTokenTableArgs(table_name="t", role="replica", kms_key_arn=KEY),
+            "TaskTokenTable t: role 'replica' needs global_table_arn (the primary table's ARN)",
+        ),
+        (
+            TaskTokenTableArgs(table_name="t", role="owner", kms_key_arn=KEY, global_table_arn="arn"),
+            "TaskTokenTable t: role 'owner' creates the table; global_table_arn must be unset",
+        ),
+        (
+            TaskTokenTableArgs(table_name="t", role="replica", kms_key_arn=KEY, global_table_arn="arn", consistency="strong"),
+            "TaskTokenTable t: consistency 'strong' keeps replicas inline on the table; only role 'owner' may use it",
+        ),
+        (
+            TaskTokenTableArgs(table_name="t", role="owner", kms_key_arn=KEY, consistency="strong", strong_replica_regions=("us-west-2",)),
+            "TaskTokenTable t: consistency 'strong' needs exactly 2 replica regions besides the owner; got ['us-west-2']",
+        ),
+    ],
+    ids=["replica-without-arn", "owner-with-arn", "strong-replica", "strong-two-regions"],
+)
+def test_token_table_refuses_contradictory_ownership(args: TaskTokenTableArgs, message: str) -> None:
+    with pytest.raises(ComponentValidationError) as caught:
+        TaskTokenTable("t", args)
+    assert str(caught.value) == message
+
+
+RECORD = RegionalFailoverRecordArgs(
+    domain="api.example.com", hosted_zone_id="Z123456", region="us-east-1", target_host="us-east-1.api.example.com", role=RecordRole.PRIMARY
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"request_interval": 15}, "RegionalFailoverRecord dns: request_interval 15 is invalid; Route 53 offers 10 or 30"),
+        ({"failure_threshold": 0}, "RegionalFailoverRecord dns: failure_threshold 0 is invalid; valid: 1-10"),
+        ({"ttl": -1}, "RegionalFailoverRecord dns: ttl -1 must be ≥ 0"),
+    ],
+)
+def test_failover_record_refuses_what_route53_would_reject(change: dict[str, object], message: str) -> None:
+    with pytest.raises(ComponentValidationError) as caught:
+        RegionalFailoverRecord("dns", dataclasses.replace(RECORD, **change))  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_artifact_store_refuses_replicating_to_itself() -> None:
+    args = ModelArtifactStoreArgs(
+        bucket_name="b", kms_key_arn=KEY, account_id="123456789012", region="us-east-1", replicate_images_to=("us-east-1",), repositories=("r",)
+    )
+    with pytest.raises(ComponentValidationError, match="replicate_images_to contains its own region us-east-1"):
+        ModelArtifactStore("a", args)
+
+
+def test_policy_documents_refuse_wildcard_actions() -> None:
+    with pytest.raises(ValueError, match=r"statement Everything: wildcard action in \['s3:\*'\]"):
+        policy_document([Statement("Everything", ("s3:*",), ["arn:aws:s3:::b/*"])])
+
+
+def test_physical_names_fit_aws_limits_and_stay_stable() -> None:
+    long = physical_name("a-very-long-deployment-name-for-testing", "an-equally-long-model-name", "provisioned")
+    assert len(long) == 63 and long == physical_name("a-very-long-deployment-name-for-testing", "an-equally-long-model-name", "provisioned")
+    assert physical_name("fraud", "xgb", "async") == "fraud-xgb-async"
