@@ -114,6 +114,11 @@ class RegionalInferenceEndpointArgs:
     """Tags for every taggable child. Default: none."""
 
 
+def endpoint_name_for(deployment: str, model: str, mode: InferenceMode) -> str:
+    """The physical SageMaker endpoint name; stable, so alarms and dashboards can name it up front."""
+    return physical_name(deployment, model, mode.value)
+
+
 def _validate(name: str, args: RegionalInferenceEndpointArgs) -> None:
     where = f"RegionalInferenceEndpoint {name}"
     if args.mode in (InferenceMode.PROVISIONED, InferenceMode.ASYNC) and not args.instance_type:
@@ -153,7 +158,7 @@ class RegionalInferenceEndpoint(pulumi.ComponentResource):
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        endpoint_name = physical_name(args.deployment, args.model, args.mode.value)
+        endpoint_name = endpoint_name_for(args.deployment, args.model, args.mode)
 
         self.output_bucket = self.success_topic_arn = self.error_topic_arn = None
         output_bucket_arn: pulumi.Output[str] | None = None

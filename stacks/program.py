@@ -18,9 +18,16 @@ import pulumi_aws as aws
 
 from components.artifacts import ModelArtifactStore, ModelArtifactStoreArgs
 from components.encryption import RegionalKey, RegionalKeyArgs
-from components.endpoint import InferenceMode, OffHoursSchedule, RegionalInferenceEndpoint, RegionalInferenceEndpointArgs
+from components.endpoint import (
+    InferenceMode,
+    OffHoursSchedule,
+    RegionalInferenceEndpoint,
+    RegionalInferenceEndpointArgs,
+    endpoint_name_for,
+)
 from components.failover import RegionalFailoverRecord, RegionalFailoverRecordArgs
-from components.naming import standard_tags, with_inference_type
+from components.naming import physical_name, standard_tags, with_inference_type
+from components.observability import DashboardEndpoint, RegionalDashboard, RegionalDashboardArgs
 from components.table import TaskTokenTable, TaskTokenTableArgs
 from drkit.spec import DeploymentSpec, ModelSpec
 from drkit.tiers import RegionRole
@@ -120,6 +127,22 @@ class RegionalDeployment(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[stores[model.model_data.bucket(region)]]),
             )
             endpoints.setdefault(model.name, {})[endpoint_plan.mode.value] = endpoint.endpoint_name
+
+        RegionalDashboard(
+            "dashboard",
+            RegionalDashboardArgs(
+                dashboard_name=physical_name("drkit", spec.deployment, region, limit=255),
+                region=region,
+                endpoints=[
+                    DashboardEndpoint(
+                        endpoint_name=endpoint_name_for(spec.deployment, e.model, e.mode), model=e.model, inference_type=e.mode.value
+                    )
+                    for e in plan.endpoints
+                ],
+                table_name=token_table_name(spec),
+            ),
+            opts=child,
+        )
 
         record = RegionalFailoverRecord(
             "dns",

@@ -329,3 +329,12 @@ def test_every_resource_belongs_to_the_regional_deployment_component(name: str) 
             while node.parent in by_urn and node.urn != root.urn:
                 node = by_urn[node.parent]
             assert node.urn == root.urn, f"{resource.urn} is outside {root.urn}"
+
+
+def test_each_region_has_a_dashboard_charting_its_own_endpoints_and_table(any_example: DeploymentGraph) -> None:
+    for graph in any_example:
+        (dashboard,) = graph.of_type("aws:cloudwatch/dashboard:Dashboard")
+        body = json.loads(dashboard.inputs["dashboardBody"])
+        charted = {m[3] for w in body["widgets"] for m in w["properties"]["metrics"] if m[2] == "EndpointName"}
+        assert charted == {e.inputs["name"] for e in graph.of_type(ENDPOINT)}
+        assert {w["properties"]["region"] for w in body["widgets"]} == {graph.region}
