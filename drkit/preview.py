@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 from rich.tree import Tree
 
 from drkit.capture import capture
 from drkit.graph import DeploymentGraph, RegionGraph, Resource
+from drkit.rto import worst_case_rto
 from drkit.spec import load_spec
 
 # The properties a reviewer looks at first, per type token (camelCase, as the engine sees them).
@@ -110,16 +113,57 @@ def _tree(graph: RegionGraph) -> Tree:
     return root
 
 
-def render(deployment: DeploymentGraph, console: Console) -> None:
+def _capacity(graph: RegionGraph) -> str:
+    """Endpoints as model/mode min..max, read from the scalable targets and configurations."""
+    targets = {str(t.inputs.get("resourceId", "")).split("/")[1]: t for t in graph.of_type("aws:appautoscaling/target:Target")}
+    parts = []
+    for endpoint in graph.of_type("aws:sagemaker/endpoint:Endpoint"):
+        name = str(endpoint.inputs.get("name"))
+        tags = endpoint.tags
+        target = targets.get(name)
+        size = f" {_summarise(target.inputs['minCapacity'])}..{_summarise(target.inputs['maxCapacity'])}" if target else ""
+        parts.append(f"{tags.get('Model')}/{tags.get('InferenceType')}{size}")
+    return "\n".join(parts)
+
+
+def _dns(graph: RegionGraph) -> str:
+    records = graph.of_type("aws:route53/record:Record")
+    checks = graph.of_type("aws:route53/healthCheck:HealthCheck")
+    if not records:
+        return "-"
+    record = records[0].inputs
+    role = (record.get("failoverRoutingPolicies") or [{}])[0].get("type") or "LATENCY"
+    check = f"\n{_summarise(checks[0].inputs.get('requestInterval'))} s x {_summarise(checks[0].inputs.get('failureThreshold'))}" if checks else ""
+    ttl = f"TTL {_summarise(record['ttl'])} s" if record.get("ttl") is not None else "alias"
+    return f"{role} {ttl}{check}"
+
+
+def summary_table(deployment: DeploymentGraph) -> Table:
+    spec = deployment.spec
+    table = Table(title=f"{spec.deployment}: tier {int(spec.tier)}, target RTO {spec.rto_seconds} s, RPO {spec.rpo_seconds:g} s")
+    for column in ("stack", "role", "resources", "endpoints (min..max)", "DNS record\nhealth check", "worst-case\nRTO"):
+        table.add_column(column, justify="right" if column == "resources" else "left", no_wrap=True)
     for graph in deployment:
-        console.print(_tree(graph))
-        console.print()
-    console.print("[bold]Summary[/]")
-    for graph in deployment:
-        s = summary(graph)
-        top = ", ".join(f"{n} {t.split(':')[-1]}" for t, n in sorted(s["by_type"].items(), key=lambda kv: -kv[1])[:6])
-        console.print(f"  {graph.stack:<40} {graph.role.value:<9} {s['resources']:>4} resources  ({top}, ...)")
-    console.print(f"  {'total':<40} {'':<9} {deployment.resource_count:>4} resources")
+        bound = worst_case_rto((r.type, r.inputs) for r in graph.custom_resources)
+        table.add_row(
+            graph.stack, graph.role.value, str(len(graph.custom_resources)), _capacity(graph), _dns(graph), f"{bound.total_seconds:.0f} s"
+        )
+    return table
+
+
+def render(deployment: DeploymentGraph, console: Console, *, tree: bool = True) -> None:
+    if tree:
+        for graph in deployment:
+            console.print(_tree(graph))
+            console.print()
+    console.print(summary_table(deployment))
+
+
+def make_console(width: int | None = None) -> Console:
+    """A console that stays readable when piped (rich would fall back to 80 columns)."""
+    if width is None and not sys.stdout.isatty():
+        width = 140
+    return Console(soft_wrap=False, width=width)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"deployment": spec.deployment, "regions": [region_json(g) for g in graph]}, indent=2, default=str))
     else:
-        render(graph, Console(soft_wrap=False, width=args.width))
+        render(graph, make_console(args.width), tree=not args.summary)
     return 0
 
 
@@ -140,5 +184,6 @@ def register(subparsers: Any) -> None:
     where.add_argument("--region", help="Only this region's stack.")
     where.add_argument("--all-regions", action="store_true", help="Every region (the default).")
     parser.add_argument("--json", action="store_true", help="Machine-readable graph.")
+    parser.add_argument("--summary", action="store_true", help="Only the per-region summary table, no resource tree.")
     parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)

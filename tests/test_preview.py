@@ -49,3 +49,13 @@ def test_a_broken_spec_fails_without_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert f"{spec}: 1 problem in the deployment spec" in result.stderr
     assert "models[0].provisioned: min_instances (20) must be ≤ max_instances (8)" in result.stderr
+
+
+def test_summary_shows_capacity_dns_and_the_computed_rto_per_region(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", str(EXAMPLES / "search-tier2.yaml"), "--summary", "--width", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "search-tier2: tier 2, target RTO 900 s, RPO 1 s" in out
+    lines = [line for line in out.splitlines() if "ranker/provisioned" in line]
+    assert "2..8" in lines[0] and "1..8" in lines[1]  # primary full, warm secondary at one instance
+    assert "SECONDARY TTL 60 s" in out and "810 s" in out
+    assert "aws:" not in out  # no resource tree in summary mode
