@@ -20,7 +20,7 @@ def test_preview_prints_each_regional_stack_and_a_summary(capsys: pytest.Capture
     assert "search-tier2-eu-central-1 (secondary, tier 2" in out
     assert "aws:dynamodb/tableReplica:TableReplica tokens-replica" in out
     assert "failoverRoutingPolicies={type=SECONDARY}" in out
-    assert "Summary" in out and "total" in out
+    assert "search-tier2: tier 2, target RTO 900 s" in out  # the summary table follows the trees
 
 
 def test_preview_one_region_as_json(capsys: pytest.CaptureFixture[str]) -> None:
