@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXAMPLE ?= stacks/examples/fraud-tier1.yaml
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,11 +18,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check drkit components stacks policies tests bench
+	$(BIN)/mypy drkit components stacks policies
 	$(BIN)/python -m pytest
-
-lint: $(STAMP)
-	$(BIN)/ruff check drkit components stacks policies tests bench
-	$(BIN)/mypy drkit components stacks
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
