@@ -1,0 +1,109 @@
+"""The `aws` backend: the same steps through boto3 against a real account.
+
+Dry-run by default: it prints the plan (every change and its undo) and changes nothing.
+With `execute=True` it inverts the primary's Route 53 health check — the only change a
+drill makes to a real account — found by its Deployment tag, so it touches nothing
+that is not the deployment's. Region outages and endpoint failures cannot be injected
+safely in a real account; preflight refuses them with the reason.
+
+Observation polls `GetHealthCheckStatus` and `TestDNSAnswer` (Route 53 API reference,
+read 2026-11) on the wall clock. This code has not been run against AWS from this
+repository's CI (there is no account there); it is plain boto3 a user can run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drkit.drill.backends import BackendName
+from drkit.drill.backends.route53 import set_inverted, tagged_health_checks
+from drkit.drill.scenarios import Action, ActionKind, Scenario
+from drkit.drill.topology import Topology
+
+ROUTE53_REGION = "us-east-1"
+
+
+class AwsBackend:
+    """A real account, reached with the default boto3 credential chain."""
+
+    name = BackendName.AWS
+
+    def __init__(
+        self,
+        topo: Topology,
+        *,
+        execute: bool = False,
+        session: Any = None,
+        out: Callable[[str], None] = print,
+    ) -> None:
+        self.topo, self.execute, self.out = topo, execute, out
+        self.session = session or boto3.Session()
+        self.route53 = self.session.client("route53", region_name=ROUTE53_REGION)
+        self._checks: dict[str, dict[str, Any]] | None = None
+
+    def close(self) -> None:
+        pass
+
+    def _tagged(self) -> dict[str, dict[str, Any]]:
+        if self._checks is None:
+            self._checks = tagged_health_checks(self.route53, self.topo.deployment)
+        return self._checks
+
+    def preflight(self, topo: Topology, scenario: Scenario) -> list[str]:
+        if scenario is not Scenario.HEALTH_CHECK_FAILOVER:
+            return [
+                f"scenario {scenario.value} cannot be injected in a real account (drkit could not put it back);"
+                f" use --scenario health-check-failover, or --backend sim"
+            ]
+        problems = []
+        try:
+            checks = self._tagged()
+        except (BotoCoreError, ClientError) as exc:
+            return [f"Route 53: cannot list health checks ({exc})"]
+        for region, facts in topo.regions.items():
+            if facts.fqdn not in checks:
+                problems.append(f"{region}: no health check for {facts.fqdn} tagged Deployment={topo.deployment}")
+            elif checks[facts.fqdn]["inverted"]:
+                problems.append(f"{region}: health check for {facts.fqdn} is already inverted (another drill?)")
+            try:
+                table = self.session.client("dynamodb", region_name=region).describe_table(TableName=facts.table_name)
+                if table["Table"].get("TableStatus") != "ACTIVE":
+                    problems.append(f"{region}: table {facts.table_name} is {table['Table'].get('TableStatus')}, not ACTIVE")
+            except (BotoCoreError, ClientError) as exc:
+                problems.append(f"{region}: table {facts.table_name} not reachable ({exc})")
+        return problems
+
+    def state(self) -> dict[str, Any]:
+        checks = tagged_health_checks(self.route53, self.topo.deployment)
+        return {
+            "deployment": self.topo.deployment,
+            "health_checks": {fqdn: {"inverted": c["inverted"]} for fqdn, c in sorted(checks.items())},
+            "outages": [],
+            "failed_endpoints": [],
+        }
+
+    def apply(self, action: Action) -> None:
+        if action.kind is not ActionKind.INVERT_HEALTH_CHECK:
+            raise ValueError(f"the aws backend only inverts health checks, not {action.kind.value}")
+        check = self._tagged()[action.target]
+        if not self.execute:
+            self.out(f"[dry-run] would call route53.update_health_check(HealthCheckId={check['id']!r}, Inverted={action.value})")
+            return
+        set_inverted(self.route53, check["id"], action.value)
+
+    def wait_for_answer(
+        self, *, zone_id: str, record: str, expected: str, max_seconds: float, poll_seconds: float = 5.0
+    ) -> float | None:
+        """Wall seconds until Route 53 answers `record` with `expected`; None if it never did."""
+        start = time.monotonic()
+        while time.monotonic() - start < max_seconds:
+            answer = self.route53.test_dns_answer(HostedZoneId=zone_id, RecordName=record, RecordType="CNAME")
+            if any(expected in data for data in answer.get("RecordData", [])):
+                return time.monotonic() - start
+            time.sleep(poll_seconds)
+        return None
