@@ -1,0 +1,365 @@
+"""Monthly cost of a stack's resources, line by line (quantity × unit price), and of a whole deployment.
+
+`monthly_cost(resources, usage)` prices one regional stack from `(type token, props,
+region)` triples — the same shape CrossGuard hands a stack policy — so the budget policy
+and `drkit cost` share one model. Conventions follow AWS's pricing pages and Infracost:
+730 hours a month, usage-based resources priced from a usage profile, and every line a
+quantity times a unit price you can check by hand.
+
+Instance-hours honour the off-hours scheduled actions and the scalable target's min/max;
+with a usage profile, provisioned endpoints scale between min and max on requests per
+hour ÷ (target invocations per instance × 60). Traffic reaching a region: all of it for
+a failover PRIMARY, none for a SECONDARY (it idles at its minimum), and for latency
+records an even split, which only the deployment-level function knows (a single stack
+is priced as if it took everything: the conservative answer for a budget).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from drkit import pricing as p
+from drkit.graph import DeploymentGraph
+from drkit.usage import UsageProfile, load_usage
+
+__all__ = ["CostEstimate", "CostLine", "DeploymentCost", "deployment_cost", "load_usage", "monthly_cost"]
+
+WEEK_MINUTES = 7 * 24 * 60
+STEP = 10  # minutes; fine enough for HH:30 schedules
+_DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+ASYNC_TOKEN_WRITES = 3  # pending record, task token, completion (tokens.py writes these)
+ASYNC_TRANSITIONS = 6  # Choice, invoke, putItem.waitForTaskToken, result, audit, end
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One priced item: monthly_usd = quantity × unit_price_usd."""
+
+    resource: str
+    region: str | None
+    model: str
+    inference_type: str
+    description: str
+    quantity: float
+    unit: str
+    unit_price_usd: float
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.quantity * self.unit_price_usd
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """A stack's monthly bill, line by line."""
+
+    lines: tuple[CostLine, ...]
+
+    @property
+    def total_usd(self) -> float:
+        return sum(line.monthly_usd for line in self.lines)
+
+    def by(self, key: Callable[[CostLine], str]) -> dict[str, float]:
+        out: dict[str, float] = defaultdict(float)
+        for line in self.lines:
+            out[key(line)] += line.monthly_usd
+        return dict(sorted(out.items()))
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+_CRON = re.compile(r"^cron\((\d+) (\d+) \? \* ([A-Z,\-]+) \*\)$")
+
+
+def _days(spec: str) -> list[int]:
+    out: list[int] = []
+    for part in spec.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.extend(range(_DAYS.index(a), _DAYS.index(b) + 1))
+        else:
+            out.append(_DAYS.index(part))
+    return out
+
+
+def schedule_events(actions: Iterable[Mapping[str, Any]]) -> list[tuple[int, int]]:
+    """(minute of week, new minimum) for each scheduled action; unknown crons are ignored."""
+    events = []
+    for action in actions:
+        match = _CRON.match(str(action.get("schedule", "")))
+        target = action.get("scalableTargetAction") or {}
+        if not match or target.get("minCapacity") is None:
+            continue
+        minute, hour, days = int(match[1]), int(match[2]), match[3]
+        for day in _days(days):
+            events.append((day * 1440 + hour * 60 + minute, int(target["minCapacity"])))
+    return sorted(events)
+
+
+def floor_at(events: list[tuple[int, int]], minute: int, default: int) -> int:
+    """The scheduled minimum in force at `minute` (the week wraps around)."""
+    if not events:
+        return default
+    current = events[-1][1]  # the last event of the previous week is still in force
+    for at, value in events:
+        if at > minute:
+            break
+        current = value
+    return current
+
+
+def weekly_instance_hours(
+    minimum: int, maximum: int, events: list[tuple[int, int]], demand: Callable[[int], int] | None = None
+) -> float:
+    """Instance-hours over one week: max(scheduled floor, demand), capped at the maximum."""
+    total = 0
+    for minute in range(0, WEEK_MINUTES, STEP):
+        floor = floor_at(events, minute, minimum)
+        needed = demand(minute) if demand else 0
+        total += min(max(floor, needed), maximum) * STEP
+    return total / 60
+
+
+# --- the model -------------------------------------------------------------------------------
+
+
+def _num(value: Any, default: float = 0.0) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _route_kind(kind: str, modes: set[str]) -> str | None:
+    """Which of a model's endpoints a traffic kind lands on (the routing engine's preference)."""
+    preference = {
+        "critical": ("provisioned", "serverless", "async"),
+        "standard": ("serverless", "provisioned", "async"),
+        "bulk": ("async", "serverless", "provisioned"),
+    }[kind]
+    return next((m for m in preference if m in modes), None)
+
+
+@dataclass
+class _Stack:
+    resources: list[tuple[str, Mapping[str, Any], str | None]]
+    configs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    targets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    schedules: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    record_role: str | None = None
+
+    def __post_init__(self) -> None:
+        for t, props, _ in self.resources:
+            if t == "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
+                self.configs[str(props.get("name"))] = props
+            elif t == "aws:appautoscaling/target:Target":
+                self.targets[str(props.get("resourceId"))] = props
+            elif t == "aws:appautoscaling/scheduledAction:ScheduledAction":
+                self.schedules.setdefault(str(props.get("resourceId")), []).append(props)
+            elif t == "aws:route53/record:Record":
+                failover = props.get("failoverRoutingPolicies") or []
+                self.record_role = str(failover[0]["type"]) if failover else "LATENCY"
+
+
+def monthly_cost(
+    resources: Iterable[tuple[str, Mapping[str, Any], str | None]],
+    usage: UsageProfile | None = None,
+    traffic_share: float | None = None,
+) -> CostEstimate:
+    """Price one regional stack. `traffic_share` overrides the share of traffic it serves."""
+    stack = _Stack(list(resources))
+    share = traffic_share if traffic_share is not None else (0.0 if stack.record_role == "SECONDARY" else 1.0)
+    lines: list[CostLine] = []
+    endpoints = [(props, region) for t, props, region in stack.resources if t == "aws:sagemaker/endpoint:Endpoint"]
+    models = sorted({str((e.get("tags") or {}).get("Model", "?")) for e, _ in endpoints})
+    modes_by_model: dict[str, set[str]] = defaultdict(set)
+    for props, _ in endpoints:
+        tags = props.get("tags") or {}
+        modes_by_model[str(tags.get("Model"))].add(str(tags.get("InferenceType")))
+
+    def hourly_requests(model: str, mode: str, hour: int, weekend: bool) -> float:
+        if usage is None:
+            return 0.0
+        rate = usage.requests_per_hour[hour] * (usage.weekend_factor if weekend else 1.0)
+        rate *= share * usage.model_share(model, models)
+        kinds = [k for k, v in usage.traffic_mix.items() if _route_kind(k, modes_by_model[model]) == mode]
+        return rate * sum(usage.traffic_mix[k] for k in kinds)
+
+    def monthly_requests(model: str, mode: str) -> float:
+        week = sum(hourly_requests(model, mode, h, d >= 5) for d in range(7) for h in range(24))
+        return week * p.HOURS_PER_MONTH / 168
+
+    async_requests = 0.0
+    for props, region in endpoints:
+        tags = props.get("tags") or {}
+        model, mode = str(tags.get("Model", "?")), str(tags.get("InferenceType", "?"))
+        name = str(props.get("name"))
+        config = stack.configs.get(str(props.get("endpointConfigName")), {})
+        variant = (config.get("productionVariants") or [{}])[0]
+
+        def line(
+            description: str, quantity: float, unit: str, price: float,
+            _n: str = name, _r: str | None = region, _m: str = model, _t: str = mode,
+        ) -> None:
+            lines.append(CostLine(_n, _r, _m, _t, description, quantity, unit, price))
+
+        if mode == "serverless":
+            sls = variant.get("serverlessConfig") or {}
+            memory_gb = _num(sls.get("memorySizeInMb"), 1024) / 1024
+            mult = p.region_multiplier(region)
+            requests = monthly_requests(model, mode)
+            if usage is not None and requests > 0:
+                seconds = usage.invocation_seconds.serverless
+                line(f"serverless compute: {requests:,.0f} req × {seconds} s × {memory_gb:g} GB", requests * seconds * memory_gb, "GB-s", p.SERVERLESS_GB_SECOND * mult)
+                line("serverless data processed (in + out)", requests * usage.mean_payload_kb * 2 / 1_048_576, "GB", p.SERVERLESS_DATA_PROCESSED_GB * mult)
+            concurrency = _num(sls.get("provisionedConcurrency"))
+            if concurrency:
+                line("provisioned concurrency", concurrency * memory_gb * p.HOURS_PER_MONTH * 3600, "GB-s", p.SERVERLESS_PROVISIONED_CONCURRENCY_GB_SECOND * mult)
+            continue
+
+        instance_type = str(variant.get("instanceType"))
+        target = stack.targets.get(f"endpoint/{name}/variant/AllTraffic", {})
+        minimum, maximum = int(_num(target.get("minCapacity"), 1)), int(_num(target.get("maxCapacity"), 1))
+        events = schedule_events(stack.schedules.get(f"endpoint/{name}/variant/AllTraffic", []))
+        demand: Callable[[int], int] | None = None
+        if usage is not None and mode == "provisioned":
+            per_instance = 60 * _num(_target_value(stack, name), 100)
+
+            def demand(minute: int, _model: str = model, _per: float = per_instance) -> int:
+                day, hour = divmod(minute // 60, 24)
+                return math.ceil(hourly_requests(_model, "provisioned", hour, day >= 5) / _per)
+        elif usage is not None and mode == "async":
+            concurrency = max(1, int(_num(((config.get("asyncInferenceConfig") or {}).get("clientConfig") or {}).get("maxConcurrentInvocationsPerInstance"), 4)))
+            seconds = usage.invocation_seconds.async_
+            async_requests += monthly_requests(model, mode)
+
+            def demand(minute: int, _model: str = model, _c: int = concurrency, _s: float = seconds) -> int:
+                day, hour = divmod(minute // 60, 24)
+                return math.ceil(hourly_requests(_model, "async", hour, day >= 5) * _s / 3600 / _c)
+
+        hours = weekly_instance_hours(minimum, maximum, events, demand) * p.HOURS_PER_MONTH / 168
+        detail = f"min {minimum}, max {maximum}" + (", off-hours schedule" if events else "") + (", usage-driven" if demand else "")
+        line(f"{instance_type} instance-hours ({detail})", hours, "instance-hours", p.instance_hourly(instance_type, region))
+
+    lines.extend(_fixed_lines(stack, usage, async_requests, share))
+    return CostEstimate(tuple(lines))
+
+
+def _target_value(stack: _Stack, endpoint_name: str) -> Any:
+    resource_id = f"endpoint/{endpoint_name}/variant/AllTraffic"
+    for t, props, _ in stack.resources:
+        if t == "aws:appautoscaling/policy:Policy" and props.get("resourceId") == resource_id and props.get("policyType") == "TargetTrackingScaling":
+            return (props.get("targetTrackingScalingPolicyConfiguration") or {}).get("targetValue")
+    return None
+
+
+def _fixed_lines(stack: _Stack, usage: UsageProfile | None, async_requests: float, share: float) -> list[CostLine]:
+    lines: list[CostLine] = []
+
+    def add(resource: str, region: str | None, description: str, quantity: float, unit: str, price: float) -> None:
+        lines.append(CostLine(resource, region, "shared", "shared", description, quantity, unit, price))
+
+    # Token writes happen wherever the request ran; every replica also pays for replicated writes.
+    all_async = async_requests / share if share else 0.0
+    for t, props, region in stack.resources:
+        name = str(props.get("name") or props.get("bucket") or props.get("dashboardName") or t.rsplit(":", 1)[-1])
+        mult = p.region_multiplier(region)
+        if t == "aws:kms/key:Key":
+            add(name, region, "customer managed KMS key", 1, "key-month", p.KMS_KEY_MONTH)
+        elif t == "aws:route53/healthCheck:HealthCheck":
+            options = ["HTTPS"] if str(props.get("type")) == "HTTPS" else []
+            options += ["fast interval"] if _num(props.get("requestInterval"), 30) == 10 else []
+            options += ["latency measurement"] if props.get("measureLatency") else []
+            add(name, region, "Route 53 health check (AWS endpoint)", 1, "check-month", p.HEALTH_CHECK_BASE_MONTH)
+            if options:
+                add(name, region, f"health check options: {', '.join(options)}", len(options), "option-month", p.HEALTH_CHECK_OPTION_MONTH)
+        elif t == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            add(name, region, "CloudWatch alarm (standard)", 1, "alarm-month", p.CLOUDWATCH_ALARM_MONTH)
+        elif t == "aws:cloudwatch/dashboard:Dashboard":
+            add(name, region, "CloudWatch dashboard", 1, "dashboard-month", p.CLOUDWATCH_DASHBOARD_MONTH)
+        elif t == "aws:dynamodb/table:Table" and usage is not None:
+            add(name, region, "token writes (async/batch requests × 3)", all_async * ASYNC_TOKEN_WRITES, "WRU", p.DYNAMODB_WRITE_REQUEST_UNIT * mult)
+            add(name, region, "table storage", usage.table_gb, "GB-month", p.DYNAMODB_STORAGE_GB_MONTH * mult)
+            add(name, region, "point-in-time recovery", usage.table_gb, "GB-month", p.DYNAMODB_PITR_GB_MONTH * mult)
+        elif t == "aws:dynamodb/tableReplica:TableReplica" and usage is not None:
+            add(name, region, "replicated token writes", all_async * ASYNC_TOKEN_WRITES, "rWRU", p.DYNAMODB_REPLICATED_WRITE_UNIT * mult)
+            add(name, region, "replica storage", usage.table_gb, "GB-month", p.DYNAMODB_STORAGE_GB_MONTH * mult)
+            add(name, region, "point-in-time recovery", usage.table_gb, "GB-month", p.DYNAMODB_PITR_GB_MONTH * mult)
+        elif t == "aws:s3/bucket:Bucket" and usage is not None and "model" in name:
+            add(name, region, "model artifacts", usage.model_data_gb, "GB-month", p.S3_STANDARD_GB_MONTH * mult)
+        elif t == "aws:sns/topic:Topic" and usage is not None and str(name).endswith("-success"):
+            add(name, region, "async completion notifications", async_requests, "publishes", p.SNS_PUBLISH * mult)
+        elif t == "aws:sfn/stateMachine:StateMachine" and usage is not None:
+            add(name, region, f"workflow transitions (async/batch requests × {ASYNC_TRANSITIONS})", async_requests * ASYNC_TRANSITIONS, "transitions", p.STEP_FUNCTIONS_STANDARD_TRANSITION * mult)
+        elif t == "aws:route53/record:Record" and usage is not None:
+            latency = bool(props.get("latencyRoutingPolicies"))
+            per_million = p.QUERIES_LATENCY_PER_MILLION if latency else p.QUERIES_STANDARD_PER_MILLION
+            queries = usage.monthly_requests * share  # worst case: no resolver caching
+            add(name, region, f"DNS queries ({'latency' if latency else 'standard'}), uncached worst case", queries, "queries", per_million / 1_000_000)
+        elif t == "aws:lambda/function:Function" and usage is not None:
+            add(name, region, "Lambda requests", usage.monthly_requests * share, "requests", p.LAMBDA_REQUEST)
+        elif t in ("aws:apigateway/restApi:RestApi", "aws:apigatewayv2/api:Api") and usage is not None:
+            price = p.API_GATEWAY_REST_REQUEST if "restApi" in t else p.API_GATEWAY_HTTP_REQUEST
+            add(name, region, "API requests", usage.monthly_requests * share, "requests", price * mult)
+    return lines
+
+
+# --- a whole deployment ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeploymentCost:
+    """Per-region estimates, and what the naive design (every region at peak, always) would cost."""
+
+    deployment: str
+    tier: int
+    regions: Mapping[str, CostEstimate]
+    naive_regions: Mapping[str, float]
+    usage_given: bool
+
+    @property
+    def total_usd(self) -> float:
+        return sum(e.total_usd for e in self.regions.values())
+
+    @property
+    def naive_total_usd(self) -> float:
+        return sum(self.naive_regions.values())
+
+    def breakdown(self, key: Callable[[CostLine], str]) -> dict[str, float]:
+        out: dict[str, float] = defaultdict(float)
+        for estimate in self.regions.values():
+            for name, value in estimate.by(key).items():
+                out[name] += value
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _triples(graph: Any) -> list[tuple[str, Mapping[str, Any], str | None]]:
+    return [(r.type, r.inputs, r.region) for r in graph.custom_resources]
+
+
+def deployment_cost(graph: DeploymentGraph, usage: UsageProfile | None = None) -> DeploymentCost:
+    """Price every region, splitting traffic as the tier's DNS does."""
+    regions = list(graph.regions)
+    latency = graph.spec.routing.value == "latency"
+    estimates = {}
+    for region, region_graph in graph.regions.items():
+        share = 1 / len(regions) if latency else (1.0 if region == graph.spec.primary_region else 0.0)
+        estimates[region] = monthly_cost(_triples(region_graph), usage, traffic_share=share)
+    naive = {region: _naive(graph, region, estimates[region]) for region in regions}
+    return DeploymentCost(graph.spec.deployment, int(graph.spec.tier), estimates, naive, usage is not None)
+
+
+def _naive(graph: DeploymentGraph, region: str, actual: CostEstimate) -> float:
+    """Every model's provisioned and async capacity at its maximum, 730 h, in this region."""
+    spec = graph.spec
+    total = sum(line.monthly_usd for line in actual.lines if line.unit not in ("instance-hours",))
+    for model in spec.models:
+        for capacity in (model.provisioned, model.async_):
+            if capacity is not None:
+                total += capacity.max_instances * p.HOURS_PER_MONTH * p.instance_hourly(capacity.instance_type, region)
+    return total
