@@ -10,12 +10,12 @@ class DrkitError(Exception):
 class SpecError(DrkitError):
     """A deployment spec is invalid. Carries one message per problem."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(self, source: str, problems: list[str], kind: str = "deployment spec") -> None:
         self.source = source
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         noun = "problem" if len(self.problems) == 1 else "problems"
-        super().__init__(f"{source}: {len(self.problems)} {noun} in the deployment spec:\n{lines}")
+        super().__init__(f"{source}: {len(self.problems)} {noun} in the {kind}:\n{lines}")
 
 
 class ComponentValidationError(DrkitError):

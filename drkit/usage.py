@@ -90,11 +90,11 @@ def load_usage(path: str | Path) -> UsageProfile:
     try:
         data: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SpecError(str(file), ["file not found"]) from None
+        raise SpecError(str(file), ["file not found"], kind="usage profile") from None
     except yaml.YAMLError as exc:
-        raise SpecError(str(file), [f"not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+        raise SpecError(str(file), [f"not valid YAML ({getattr(exc, 'problem', exc)})"], kind="usage profile") from None
     if not isinstance(data, dict):
-        raise SpecError(str(file), ["expected a mapping of usage fields"])
+        raise SpecError(str(file), ["expected a mapping of usage fields"], kind="usage profile")
     try:
         return UsageProfile.model_validate(data)
     except ValidationError as exc:
@@ -102,4 +102,4 @@ def load_usage(path: str | Path) -> UsageProfile:
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"]) or "(top level)"
             problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
-        raise SpecError(str(file), problems) from None
+        raise SpecError(str(file), problems, kind="usage profile") from None
