@@ -112,7 +112,8 @@ class RealisticMocks(mocks.Mocks):
             out.update(arn=f"arn:aws:sagemaker:{region}:{acct}:{resource}/{str(name).lower()}")
         else:
             out.setdefault("arn", f"arn:aws:{service}:{region}:{acct}:{kind.lower()}/{name}")
-        out.setdefault("name", name) if "name" in inputs or service in ("sagemaker", "iam", "sns", "dynamodb") else None
+        if "name" in inputs or service in ("sagemaker", "iam", "sns", "dynamodb"):
+            out.setdefault("name", name)  # AWS assigns a name to these even when none is given
         out.setdefault("region", region)
         out["id"] = rid
         return rid, out
