@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(BIN)/drkit preview $(EXAMPLE)
 
 test: $(STAMP)
-	$(BIN)/ruff check drkit components stacks tests bench
-	$(BIN)/mypy drkit components stacks
+	$(BIN)/ruff check drkit components stacks policies tests bench
+	$(BIN)/mypy drkit components stacks policies
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

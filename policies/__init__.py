@@ -1,0 +1,1 @@
+"""drkit's CrossGuard policy pack: cost and DR rules, one small policy per rule."""

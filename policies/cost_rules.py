@@ -1,0 +1,262 @@
+"""Cost rules: budget, instance types, capacity caps, off-hours scale-down, cost tags."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from drkit.cost import monthly_cost
+from drkit.errors import DrkitError
+from drkit.tiers import Tier
+from drkit.usage import load_usage
+from policies.resources import (
+    COST_TAGS,
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    SCHEDULED_ACTION,
+    TARGET,
+    Report,
+    as_list,
+    endpoint_from_resource_id,
+    is_taggable,
+    number,
+    plain,
+    region_of,
+    stack_label,
+    stack_tier,
+    tags,
+    where,
+)
+
+DEFAULT_MONTHLY_BUDGET_USD = 5000
+DEFAULT_INSTANCE_TYPES = (
+    "ml.t2.medium",
+    "ml.m5.large",
+    "ml.m5.xlarge",
+    "ml.m5.2xlarge",
+    "ml.c5.large",
+    "ml.c5.xlarge",
+    "ml.c5.2xlarge",
+    "ml.g5.xlarge",
+    "ml.g5.2xlarge",
+    "ml.inf2.xlarge",
+)
+DEFAULT_MAX_INSTANCES_PER_MODEL = 10
+
+
+def _validate_budget(args: StackValidationArgs, report: Report) -> None:
+    config = args.get_config()
+    stack = stack_label(args.resources)
+    budget = float((config.get("budgets") or {}).get(stack, config.get("monthlyBudgetUsd", DEFAULT_MONTHLY_BUDGET_USD)))
+    usage = None
+    if config.get("usageProfile"):
+        try:
+            usage = load_usage(str(config["usageProfile"]))
+        except DrkitError as exc:
+            report(f"Cannot price stack {stack}: {exc}. Fix `usageProfile` in the policy config.")
+            return
+    triples = [(r.resource_type, plain(r.props), region_of(r)) for r in args.resources]
+    estimate = monthly_cost(triples, usage)
+    if estimate.total_usd > budget:
+        biggest = sorted(estimate.lines, key=lambda line: line.monthly_usd, reverse=True)[:3]
+        top = "; ".join(f"{line.description} ${line.monthly_usd:,.0f}" for line in biggest)
+        report(
+            f"Stack {stack} is estimated at ${estimate.total_usd:,.0f}/month, over its budget of ${budget:,.0f}. "
+            f"Largest lines: {top}. Lower min/max instances or instance sizes, add an off-hours schedule, "
+            f"or raise `budgets.{stack}` in the policy config."
+        )
+
+
+monthly_cost_within_budget = StackValidationPolicy(
+    name="monthly-cost-within-budget",
+    description="Checks whether the stack's estimated monthly cost (drkit's pricing table) is within its budget.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "monthlyBudgetUsd": {
+                "type": "number",
+                "minimum": 0,
+                "default": DEFAULT_MONTHLY_BUDGET_USD,
+                "description": "Budget for any stack not listed in `budgets`.",
+            },
+            "budgets": {
+                "type": "object",
+                "additionalProperties": {"type": "number", "minimum": 0},
+                "default": {},
+                "description": "Monthly budget in USD per stack, keyed `<deployment>-<region>`.",
+            },
+            "usageProfile": {
+                "type": "string",
+                "default": "",
+                "description": "Path to a drkit usage profile; empty prices capacity only (no per-request charges).",
+            },
+        }
+    ),
+    validate=_validate_budget,
+)
+
+
+def _variants(props: Any) -> list[Any]:
+    return as_list(props.get("productionVariants")) + as_list(props.get("shadowProductionVariants"))
+
+
+def _validate_instance_types(args: ResourceValidationArgs, report: Report) -> None:
+    if args.resource_type != ENDPOINT_CONFIG:
+        return
+    allowed = list(args.get_config().get("allowedInstanceTypes", DEFAULT_INSTANCE_TYPES))
+    for variant in _variants(args.props):
+        instance_type = variant.get("instanceType")
+        if instance_type and instance_type not in allowed:
+            report(
+                f"Variant {variant.get('variantName')} of endpoint configuration {args.name} uses {instance_type}, "
+                f"which is not in the allowed instance types ({', '.join(allowed)}). "
+                "Pick an allowed type or add it to `allowedInstanceTypes` in the policy config."
+            )
+
+
+instance_type_allowlist = ResourceValidationPolicy(
+    name="instance-type-allowlist",
+    description="Checks whether every SageMaker variant uses an instance type from the allowlist.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedInstanceTypes": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^ml\\."},
+                "default": list(DEFAULT_INSTANCE_TYPES),
+                "description": "SageMaker instance types endpoints may use.",
+            }
+        }
+    ),
+    validate=_validate_instance_types,
+)
+
+
+def _endpoint_models(args: StackValidationArgs) -> dict[str, tuple[str, str]]:
+    """Endpoint name -> (model, inference type), from the endpoints' tags."""
+    found = {}
+    for resource in args.resources:
+        if resource.resource_type == ENDPOINT:
+            endpoint_tags = tags(resource.props)
+            found[str(resource.props.get("name"))] = (
+                str(endpoint_tags.get("Model", "?")),
+                str(endpoint_tags.get("InferenceType", "?")),
+            )
+    return found
+
+
+def _validate_capacity_caps(args: StackValidationArgs, report: Report) -> None:
+    config = args.get_config()
+    default_cap = int(config.get("maxInstancesPerModel", DEFAULT_MAX_INSTANCES_PER_MODEL))
+    caps = config.get("modelCaps") or {}
+    models = _endpoint_models(args)
+    per_model: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for resource in args.resources:
+        if resource.resource_type != TARGET or resource.props.get("serviceNamespace") != "sagemaker":
+            continue
+        endpoint = endpoint_from_resource_id(resource.props.get("resourceId"))
+        if endpoint is None:
+            continue
+        model = models.get(endpoint, ("?", "?"))[0]
+        per_model[model].append((endpoint, int(number(resource.props.get("maxCapacity")))))
+    for model, targets in sorted(per_model.items()):
+        cap = int(caps.get(model, default_cap))
+        total = sum(count for _, count in targets)
+        if total > cap:
+            detail = ", ".join(f"{endpoint} max {count}" for endpoint, count in targets)
+            report(
+                f"Model {model} can scale to {total} instances in stack {stack_label(args.resources)} ({detail}), "
+                f"above its cap of {cap}. Lower max_instances in the deployment spec or raise "
+                f"`modelCaps.{model}` in the policy config."
+            )
+
+
+capacity_caps = StackValidationPolicy(
+    name="capacity-caps",
+    description="Checks whether each model's autoscaling maximum, summed over its endpoints, is within its cap.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "maxInstancesPerModel": {
+                "type": "integer",
+                "minimum": 1,
+                "default": DEFAULT_MAX_INSTANCES_PER_MODEL,
+                "description": "Cap for any model not listed in `modelCaps`.",
+            },
+            "modelCaps": {
+                "type": "object",
+                "additionalProperties": {"type": "integer", "minimum": 0},
+                "default": {},
+                "description": "Maximum instances per model name, summed over its endpoints in one stack.",
+            },
+        }
+    ),
+    validate=_validate_capacity_caps,
+)
+
+
+def _validate_off_hours(args: StackValidationArgs, report: Report) -> None:
+    tier = stack_tier(args.resources)
+    if tier is None or tier is Tier.HOT:
+        return  # tier 1 keeps full capacity around the clock: that is what it pays for
+    models = _endpoint_models(args)
+    lowest_scheduled: dict[str, float] = {}
+    for resource in args.resources:
+        if resource.resource_type == SCHEDULED_ACTION:
+            resource_id = str(resource.props.get("resourceId"))
+            action = resource.props.get("scalableTargetAction") or {}
+            minimum = number(action.get("minCapacity"), float("inf"))
+            lowest_scheduled[resource_id] = min(lowest_scheduled.get(resource_id, float("inf")), minimum)
+    for resource in args.resources:
+        if resource.resource_type != TARGET:
+            continue
+        resource_id = str(resource.props.get("resourceId"))
+        endpoint = endpoint_from_resource_id(resource_id)
+        model, kind = models.get(endpoint or "", ("?", "?"))
+        minimum = number(resource.props.get("minCapacity"))
+        if kind != "provisioned" or minimum <= 1:
+            continue  # one instance is the floor off-hours too; nothing to scale down
+        if lowest_scheduled.get(resource_id, float("inf")) >= minimum:
+            report(
+                f"Provisioned endpoint {endpoint} (model {model}, tier {int(tier)}) keeps {minimum:.0f} instances "
+                "around the clock: it has no scheduled action lowering its minimum off-hours. "
+                "Add `off_hours` (timezone, scale_down_at, scale_up_at) to the deployment spec."
+            )
+
+
+off_hours_scale_down = StackValidationPolicy(
+    name="off-hours-scale-down",
+    description="Checks whether provisioned endpoints outside tier 1 scale down off-hours on a schedule.",
+    enforcement_level=EnforcementLevel.ADVISORY,  # saves money; never breaks recovery
+    validate=_validate_off_hours,
+)
+
+
+def _validate_cost_tags(args: ResourceValidationArgs, report: Report) -> None:
+    if not is_taggable(args.resource_type):
+        return
+    missing = [key for key in COST_TAGS if not tags(args.props).get(key)]
+    if missing:
+        report(
+            f"{where(args)} lacks cost tags {', '.join(missing)}. Create it through a drkit component "
+            "(components.naming.standard_tags) or add the tags yourself."
+        )
+
+
+required_cost_tags = ResourceValidationPolicy(
+    name="required-cost-tags",
+    description="Checks whether every taggable resource carries the InferenceType, DRTier, Model and CostCenter tags.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_validate_cost_tags,
+)
+
+POLICIES = [monthly_cost_within_budget, instance_type_allowlist, capacity_caps, off_hours_scale_down, required_cost_tags]

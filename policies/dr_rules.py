@@ -1,0 +1,275 @@
+"""Disaster-recovery rules: token table, health check and record, RTO, regions, independence."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from drkit.catalog import SAGEMAKER_REGIONS
+from drkit.rto import worst_case_rto
+from drkit.tiers import Tier, default_rto_seconds
+from policies.resources import (
+    ECR_REPLICATION,
+    ENDPOINT_CONFIG,
+    HEALTH_CHECK,
+    MODEL,
+    RECORD,
+    REPLICA,
+    TABLE,
+    TOKEN_TABLE_HASH_KEY,
+    Report,
+    as_list,
+    number,
+    plain,
+    region_of,
+    stack_label,
+    stack_tier,
+    tags,
+    where,
+)
+
+
+def _validate_token_table(args: StackValidationArgs, report: Report) -> None:
+    if stack_tier(args.resources) is None:
+        return  # not a drkit stack
+    stack = stack_label(args.resources)
+    tables = [r for r in args.resources if r.resource_type == TABLE and r.props.get("hashKey") == TOKEN_TABLE_HASH_KEY]
+    replicas = [r for r in args.resources if r.resource_type == REPLICA]
+    if not tables and not replicas:
+        report(
+            f"Stack {stack} has neither the task-token table nor a replica of it: a region without the "
+            "token table cannot redrive another region's requests. Compose the stack with TaskTokenTable."
+        )
+        return
+    for table in tables:
+        props = table.props
+        problems = []
+        if props.get("billingMode") != "PAY_PER_REQUEST":
+            problems.append(f"billingMode is {props.get('billingMode')!r}, needs 'PAY_PER_REQUEST'")
+        if not (props.get("pointInTimeRecovery") or {}).get("enabled"):
+            problems.append("point-in-time recovery is off")
+        if not (props.get("ttl") or {}).get("enabled"):
+            problems.append("TTL is off, so finished tokens are never removed")
+        if not props.get("streamEnabled") or props.get("streamViewType") != "NEW_AND_OLD_IMAGES":
+            problems.append("streams are not NEW_AND_OLD_IMAGES, which global-table replication requires")
+        if problems:
+            report(f"Task-token table {where(table)} in stack {stack}: {'; '.join(problems)}. Use TaskTokenTable's defaults.")
+    for replica in replicas:
+        if not replica.props.get("pointInTimeRecovery"):
+            report(f"Table replica {where(replica)} in stack {stack} has point-in-time recovery off. Set point_in_time_recovery=True.")
+
+
+token_table_global = StackValidationPolicy(
+    name="token-table-global",
+    description="Checks whether the task-token table is a global table (or replica) with PITR, TTL and PAY_PER_REQUEST.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_validate_token_table,
+)
+
+
+def _validate_health_and_record(args: StackValidationArgs, report: Report) -> None:
+    if stack_tier(args.resources) is None:
+        return
+    stack = stack_label(args.resources)
+    checks = [r for r in args.resources if r.resource_type == HEALTH_CHECK]
+    routed = [
+        r
+        for r in args.resources
+        if r.resource_type == RECORD and (r.props.get("failoverRoutingPolicies") or r.props.get("latencyRoutingPolicies"))
+    ]
+    if not checks:
+        report(f"Stack {stack} has no Route 53 health check, so DNS cannot tell when this region fails. Add RegionalFailoverRecord.")
+    if not routed:
+        report(f"Stack {stack} has no failover or latency record, so traffic cannot move to or from this region. Add RegionalFailoverRecord.")
+    for record in routed:
+        if not record.props.get("healthCheckId"):
+            report(f"Record {where(record)} in stack {stack} has no health check attached, so Route 53 never fails it over. Set health_check_id.")
+
+
+health_check_and_dns_record = StackValidationPolicy(
+    name="health-check-and-dns-record",
+    description="Checks whether the region has a Route 53 health check and a failover or latency record that uses it.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_validate_health_and_record,
+)
+
+
+def _validate_rto(args: StackValidationArgs, report: Report) -> None:
+    tier = stack_tier(args.resources)
+    if tier is None:
+        return
+    targets = args.get_config().get("rtoTargetSeconds") or {}
+    target = float(targets.get(str(int(tier)), default_rto_seconds(tier)))
+    bound = worst_case_rto((r.resource_type, plain(r.props)) for r in args.resources)
+    if bound.total_seconds > target:
+        report(
+            f"Stack {stack_label(args.resources)} can take {bound.explain()} to serve after a failover, over tier "
+            f"{int(tier)}'s target of {target:.0f} s. Shorten the health-check interval or threshold, the record TTL, "
+            "or the model download / container startup timeouts, or keep more capacity warm."
+        )
+
+
+rto_within_tier_target = StackValidationPolicy(
+    name="rto-within-tier-target",
+    description=(
+        "Checks whether the worst-case RTO computed from the resources (health-check interval x failure threshold"
+        " + record TTL + scale-up or cold-start time) is within the tier's target."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "rtoTargetSeconds": {
+                "type": "object",
+                "properties": {str(int(t)): {"type": "number", "minimum": 1} for t in Tier},
+                "additionalProperties": False,
+                "default": {str(int(t)): default_rto_seconds(t) for t in Tier},
+                "description": "Target RTO in seconds per DR tier ('1', '2', '3').",
+            }
+        }
+    ),
+    validate=_validate_rto,
+)
+
+
+def _regions_used(args: ResourceValidationArgs) -> list[str]:
+    """The provider's region and every region the resource places data or images in."""
+    provider_region = region_of(args)
+    found = [provider_region] if provider_region else []
+    if args.resource_type == TABLE:
+        found += [str(r.get("regionName")) for r in as_list(args.props.get("replicas")) if r.get("regionName")]
+    if args.resource_type == ECR_REPLICATION:
+        config = args.props.get("replicationConfiguration") or {}
+        for rule in as_list(config.get("rules")):
+            found += [str(d.get("region")) for d in as_list(rule.get("destinations")) if d.get("region")]
+    return found
+
+
+def _validate_regions(args: ResourceValidationArgs, report: Report) -> None:
+    allowed = list(args.get_config().get("allowedRegions") or sorted(SAGEMAKER_REGIONS))
+    for region in _regions_used(args):
+        if region not in allowed:
+            report(
+                f"{where(args)} is placed in {region}, outside the allowed regions ({', '.join(allowed)}). "
+                "Move the deployment to an allowed region or, if data residency permits, add it to `allowedRegions`."
+            )
+
+
+allowed_regions = ResourceValidationPolicy(
+    name="allowed-regions",
+    description="Checks whether every resource, replica and image replica is in an allowed region (data residency).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedRegions": {
+                "type": "array",
+                "items": {"type": "string", "enum": sorted(SAGEMAKER_REGIONS)},
+                "default": [],
+                "description": "Regions the organisation's data may live in. Empty: every SageMaker region.",
+            }
+        }
+    ),
+    validate=_validate_regions,
+)
+
+ARN_REGION = re.compile(r"arn:aws[a-z-]*:([a-z0-9-]+):([a-z]{2}(?:-[a-z]+)+-\d):")
+HOST_REGION = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com")
+# The only cross-region references DR needs: the replica names its global table, and
+# the primary's ECR replication names its destinations (data flows out, never read back).
+CROSS_REGION_ALLOWED = {(REPLICA, "globalTableArn"), (ECR_REPLICATION, "replicationConfiguration")}
+
+
+def _strings(value: Any, path: str) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [item for k, v in value.items() for item in _strings(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, list):
+        return [item for i, v in enumerate(value) for item in _strings(v, f"{path}[{i}]")]
+    return []
+
+
+def _validate_independence(args: StackValidationArgs, report: Report) -> None:
+    for resource in args.resources:
+        region = region_of(resource)
+        if region is None:
+            continue
+        for path, text in _strings(plain(resource.props), ""):
+            if (resource.resource_type, path.split(".")[0].split("[")[0]) in CROSS_REGION_ALLOWED:
+                continue
+            others = {m.group(2) for m in ARN_REGION.finditer(text)} | {m.group(1) for m in HOST_REGION.finditer(text)}
+            for other in sorted(others - {region}):
+                report(
+                    f"{where(resource)} in {region} references {other} at `{path}` ({text[:120]}). A region that "
+                    f"reads from {other} fails with it: use this region's own copy (replicated bucket, ECR replica, key).",
+                    resource.urn,
+                )
+
+
+regional_independence = StackValidationPolicy(
+    name="regional-independence",
+    description="Checks whether no resource references an ARN, bucket or image in another region (except global-table replication).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_validate_independence,
+)
+
+
+def _validate_pinned(args: ResourceValidationArgs, report: Report) -> None:
+    if args.resource_type != MODEL:
+        return
+    containers = as_list(args.props.get("primaryContainer")) + as_list(args.props.get("containers"))
+    for container in containers:
+        image = str(container.get("image") or "")
+        if "@sha256:" not in image:
+            report(
+                f"Model {args.name} runs image {image!r}, which is not pinned by digest: a tag can point at different "
+                "code in each region. Reference the image as <repository>@sha256:<digest>."
+            )
+
+
+model_pinned_by_digest = ResourceValidationPolicy(
+    name="model-pinned-by-digest",
+    description="Checks whether every SageMaker model's image is pinned by digest, so every region serves the same code.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_validate_pinned,
+)
+
+
+def _validate_multi_az(args: ResourceValidationArgs, report: Report) -> None:
+    if args.resource_type != ENDPOINT_CONFIG or tags(args.props).get("DRTier") != "1":
+        return
+    if tags(args.props).get("InferenceType") != "provisioned":
+        return
+    for variant in as_list(args.props.get("productionVariants")):
+        count = number(variant.get("initialInstanceCount"), 0)
+        if not variant.get("serverlessConfig") and count < 2:
+            report(
+                f"Tier-1 variant {variant.get('variantName')} of {args.name} runs {count:.0f} instance: SageMaker "
+                "spreads instances over Availability Zones only when there are at least two. Set min_instances >= 2."
+            )
+
+
+tier1_multi_az = ResourceValidationPolicy(
+    name="tier1-multi-az",
+    description="Checks whether tier-1 provisioned variants run at least two instances, so they span Availability Zones.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_validate_multi_az,
+)
+
+POLICIES = [
+    token_table_global,
+    health_check_and_dns_record,
+    rto_within_tier_target,
+    allowed_regions,
+    regional_independence,
+    model_pinned_by_digest,
+    tier1_multi_az,
+]

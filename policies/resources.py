@@ -1,0 +1,162 @@
+"""Reading Pulumi resources the way policies see them: type tokens, tags, regions, documents.
+
+Policies receive engine-shaped properties (camelCase keys, numbers possibly floats from a
+protobuf Struct). These helpers keep that knowledge in one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from pulumi_policy import PolicyResource
+
+from drkit.tiers import Tier
+
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+TABLE = "aws:dynamodb/table:Table"
+REPLICA = "aws:dynamodb/tableReplica:TableReplica"
+TOPIC = "aws:sns/topic:Topic"
+QUEUE = "aws:sqs/queue:Queue"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
+ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+MODEL = "aws:sagemaker/model:Model"
+TARGET = "aws:appautoscaling/target:Target"
+SCHEDULED_ACTION = "aws:appautoscaling/scheduledAction:ScheduledAction"
+HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
+RECORD = "aws:route53/record:Record"
+ECR_REPLICATION = "aws:ecr/replicationConfiguration:ReplicationConfiguration"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+IAM_DOCUMENT_PROPS = {
+    "aws:iam/role:Role": ("assumeRolePolicy", "inlinePolicies"),
+    "aws:iam/rolePolicy:RolePolicy": ("policy",),
+    "aws:iam/policy:Policy": ("policy",),
+    "aws:iam/userPolicy:UserPolicy": ("policy",),
+    "aws:iam/groupPolicy:GroupPolicy": ("policy",),
+}
+TOKEN_TABLE_HASH_KEY = "request_id"  # components.table.HASH_KEY, without importing pulumi_aws here
+COST_TAGS = ("InferenceType", "DRTier", "Model", "CostCenter")
+
+# pulumi_policy's ReportViolation, whose `urn` argument is optional at run time.
+Report = Callable[..., None]
+
+
+def _is_sequence(value: Any) -> bool:
+    """Lists and pulumi_policy's list proxies, but not strings."""
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+@cache
+def is_taggable(type_token: str) -> bool:
+    """Whether pulumi-aws accepts `tags` on this resource type, read from the installed SDK."""
+    package, _, rest = type_token.partition(":")
+    if package != "aws" or ":" not in rest:
+        return False
+    module_path, _, class_name = rest.partition(":")
+    try:
+        module = importlib.import_module(f"pulumi_aws.{module_path.split('/')[0]}")
+        cls = getattr(module, class_name)
+    except (ImportError, AttributeError):
+        return False
+    return "tags" in inspect.signature(cls._internal_init).parameters
+
+
+def tags(props: Mapping[str, Any]) -> Mapping[str, str]:
+    return props.get("tags") or {}
+
+
+def region_of(resource: Any) -> str | None:
+    """The region of a resource's provider (explicit providers carry `region`)."""
+    provider = getattr(resource, "provider", None)
+    if provider is None:
+        return None
+    region = provider.props.get("region")
+    return str(region) if region else None
+
+
+def stack_tier(resources: Iterable[PolicyResource]) -> Tier | None:
+    """The stack's DR tier, from the DRTier tag its resources carry."""
+    for resource in resources:
+        value = tags(resource.props).get("DRTier")
+        if value is not None:
+            try:
+                return Tier(int(value))
+            except ValueError:
+                continue
+    return None
+
+
+def stack_label(resources: Iterable[PolicyResource]) -> str:
+    """`<deployment>-<region>`, the stack's name in drkit's convention, from tags and providers."""
+    deployment = region = None
+    for resource in resources:
+        deployment = deployment or tags(resource.props).get("Deployment")
+        region = region or region_of(resource)
+        if deployment and region:
+            break
+    return f"{deployment or '?'}-{region or '?'}"
+
+
+def number(value: Any, default: float = 0.0) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def json_documents(value: Any) -> list[Mapping[str, Any]]:
+    """IAM policy documents found in a property: JSON strings, dicts, or inline policy lists."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return []
+        return [parsed] if isinstance(parsed, dict) else []
+    if isinstance(value, Mapping):
+        if "Statement" in value:
+            return [value]
+        if "policy" in value:  # one entry of a Role's inlinePolicies
+            return json_documents(value["policy"])
+        return []
+    if _is_sequence(value):
+        return [doc for item in value for doc in json_documents(item)]
+    return []
+
+
+def statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    found = document.get("Statement") or []
+    return [found] if isinstance(found, Mapping) else list(found)
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if _is_sequence(value) else [value]
+
+
+def endpoint_from_resource_id(resource_id: Any) -> str | None:
+    """`endpoint/<name>/variant/<variant>` -> `<name>` (Application Auto Scaling resource ids)."""
+    parts = str(resource_id or "").split("/")
+    return parts[1] if len(parts) >= 2 and parts[0] == "endpoint" else None
+
+
+def where(resource: Any) -> str:
+    """How a violation names a resource: its logical name and type."""
+    return f"{resource.name} ({resource.resource_type})"
+
+
+def plain(value: Any) -> Any:
+    """A deep copy made of dicts, lists and scalars (policy props are read-only proxies)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if _is_sequence(value):
+        return [plain(v) for v in value]
+    return value

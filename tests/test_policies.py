@@ -1,0 +1,269 @@
+"""The CrossGuard pack, driven through Pulumi's analyzer protocol: one passing and one failing fixture per policy.
+
+Passing fixtures are the captured example stacks; each failing fixture changes one thing
+in one of them (GIVEN a compliant stack, WHEN one field is broken, THEN exactly that
+policy reports it, with a message that says what to fix).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from drkit.analyzer import PolicyPackProcess, reconcile_config
+from drkit.check import DEFAULT_PACK_DIR, Finding, check_stacks
+from drkit.errors import SpecError
+from drkit.graph import RegionGraph
+from tests.conftest import ROOT, example_graph
+
+CONFIG = json.loads((ROOT / "policies" / "policy-config.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[PolicyPackProcess]:
+    with PolicyPackProcess(DEFAULT_PACK_DIR) as running:
+        yield running
+
+
+def findings(pack: PolicyPackProcess, graph: RegionGraph, config: dict[str, Any] | None = None) -> list[Finding]:
+    return check_stacks(pack, [graph], config=CONFIG if config is None else config)[4]
+
+
+def mutate(
+    graph: RegionGraph, type_token: str, change: Callable[[dict[str, Any]], None], inference_type: str | None = None
+) -> RegionGraph:
+    """A copy of `graph` whose first resource of `type_token` (and InferenceType) has had `change` applied."""
+    resources = list(graph.resources)
+    index = next(
+        i
+        for i, r in enumerate(resources)
+        if r.type == type_token and inference_type in (None, r.tags.get("InferenceType"))
+    )
+    inputs = copy.deepcopy(dict(resources[index].inputs))
+    change(inputs)
+    resources[index] = dataclasses.replace(resources[index], inputs=inputs)
+    return dataclasses.replace(graph, resources=tuple(resources))
+
+
+def without(graph: RegionGraph, type_token: str) -> RegionGraph:
+    return dataclasses.replace(graph, resources=tuple(r for r in graph.resources if r.type != type_token))
+
+
+def search(region: str = "eu-west-1") -> RegionGraph:
+    return example_graph("search-tier2")[region]
+
+
+def fraud(region: str = "us-east-1") -> RegionGraph:
+    return example_graph("fraud-tier1")[region]
+
+
+def _set_variant(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(inputs: dict[str, Any]) -> None:
+        inputs["productionVariants"][0][key] = value
+
+    return change
+
+
+def _wildcard(inputs: dict[str, Any]) -> None:
+    document = json.loads(inputs["policy"])
+    document["Statement"][0]["Action"] = ["s3:*"]
+    inputs["policy"] = json.dumps(document)
+
+
+def _image(image: str) -> Callable[[dict[str, Any]], None]:
+    def change(inputs: dict[str, Any]) -> None:
+        inputs["primaryContainer"]["image"] = image
+
+    return change
+
+
+CONFIG_TYPE = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+
+# (policy, passing stack, failing stack, config for both or None, fragment of the violation message)
+CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dict[str, Any] | None, str]] = [
+    (
+        "monthly-cost-within-budget",
+        search,
+        search,
+        {"monthly-cost-within-budget": {"budgets": {"search-tier2-eu-west-1": 100}}},
+        "over its budget of $100",
+    ),
+    (
+        "instance-type-allowlist",
+        search,
+        lambda: mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.p3.16xlarge")),
+        None,
+        "uses ml.p3.16xlarge, which is not in the allowed instance types",
+    ),
+    (
+        "capacity-caps",
+        search,
+        lambda: mutate(search(), "aws:appautoscaling/target:Target", lambda i: i.update(maxCapacity=40.0)),
+        None,
+        "above its cap of 12",
+    ),
+    (
+        "off-hours-scale-down",
+        search,
+        lambda: without(search(), "aws:appautoscaling/scheduledAction:ScheduledAction"),
+        None,
+        "has no scheduled action lowering its minimum off-hours",
+    ),
+    (
+        "required-cost-tags",
+        search,
+        lambda: mutate(search(), "aws:s3/bucket:Bucket", lambda i: i["tags"].pop("CostCenter")),
+        None,
+        "lacks cost tags CostCenter",
+    ),
+    (
+        "token-table-global",
+        search,
+        lambda: mutate(search(), "aws:dynamodb/table:Table", lambda i: i.update(billingMode="PROVISIONED", ttl={"enabled": False})),
+        None,
+        "billingMode is 'PROVISIONED', needs 'PAY_PER_REQUEST'; TTL is off",
+    ),
+    (
+        "health-check-and-dns-record",
+        search,
+        lambda: without(search(), "aws:route53/healthCheck:HealthCheck"),
+        None,
+        "has no Route 53 health check",
+    ),
+    (
+        "rto-within-tier-target",
+        fraud,
+        lambda: mutate(fraud(), "aws:route53/healthCheck:HealthCheck", lambda i: i.update(requestInterval=30.0, failureThreshold=10.0)),
+        None,
+        "over tier 1's target of 60 s",
+    ),
+    (
+        "allowed-regions",
+        lambda: search("eu-central-1"),
+        lambda: search("eu-central-1"),
+        {"allowed-regions": {"allowedRegions": ["eu-west-1", "eu-north-1"]}},
+        "is placed in eu-central-1, outside the allowed regions",
+    ),
+    (
+        "regional-independence",
+        search,
+        lambda: mutate(
+            search(),
+            "aws:sagemaker/model:Model",
+            _image("123456789012.dkr.ecr.us-east-1.amazonaws.com/ml/query-embed@sha256:" + "a" * 64),
+        ),
+        None,
+        "references us-east-1 at `primaryContainer.image`",
+    ),
+    (
+        "model-pinned-by-digest",
+        search,
+        lambda: mutate(search(), "aws:sagemaker/model:Model", _image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml/query-embed:latest")),
+        None,
+        "is not pinned by digest",
+    ),
+    (
+        "tier1-multi-az",
+        fraud,
+        lambda: mutate(fraud(), CONFIG_TYPE, _set_variant("initialInstanceCount", 1.0), "provisioned"),
+        None,
+        "Set min_instances >= 2",
+    ),
+    (
+        "kms-on-every-store",
+        search,
+        lambda: without(search(), "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"),
+        None,
+        "has no SSE-KMS default encryption",
+    ),
+    (
+        "no-wildcard-iam-actions",
+        search,
+        lambda: mutate(search(), "aws:iam/rolePolicy:RolePolicy", _wildcard),
+        None,
+        "allows s3:*",
+    ),
+]
+
+
+def test_every_policy_of_the_pack_has_a_case(pack: PolicyPackProcess) -> None:
+    _, _, infos = pack.info()
+    assert sorted(p.name for p in infos) == sorted(case[0] for case in CASES)
+
+
+@pytest.mark.parametrize(("policy", "passing", "failing", "config", "fragment"), CASES, ids=[c[0] for c in CASES])
+def test_policy_passes_a_compliant_stack_and_fails_a_broken_one(
+    pack: PolicyPackProcess,
+    policy: str,
+    passing: Callable[[], RegionGraph],
+    failing: Callable[[], RegionGraph],
+    config: dict[str, Any] | None,
+    fragment: str,
+) -> None:
+    compliant = [f for f in findings(pack, passing()) if f.policy == policy]
+    assert compliant == [], f"{policy} flagged a compliant stack: {compliant}"
+    broken = [f for f in findings(pack, failing(), config) if f.policy == policy]
+    assert broken, f"{policy} did not flag the broken stack"
+    assert any(fragment in f.message for f in broken), [f.message for f in broken]
+
+
+def test_a_single_broken_field_trips_only_its_own_policy(pack: PolicyPackProcess) -> None:
+    broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.p3.16xlarge"))
+    assert {f.policy for f in findings(pack, broken)} == {"instance-type-allowlist"}
+
+
+def test_resource_findings_carry_the_resource_and_stack(pack: PolicyPackProcess) -> None:
+    broken = mutate(search(), "aws:iam/rolePolicy:RolePolicy", _wildcard)
+    (finding,) = [f for f in findings(pack, broken) if f.policy == "no-wildcard-iam-actions"]
+    assert finding.stack == "search-tier2-eu-west-1"
+    assert finding.resource_type == "aws:iam/rolePolicy:RolePolicy"
+    assert finding.urn.endswith(f"::{finding.resource_name}")
+    assert finding.level == "mandatory"
+
+
+def test_config_can_make_a_policy_advisory_or_disable_it(pack: PolicyPackProcess) -> None:
+    broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.p3.16xlarge"))
+    advisory = findings(pack, broken, {"instance-type-allowlist": "advisory"})
+    assert [f.level for f in advisory if f.policy == "instance-type-allowlist"] == ["advisory"]
+    assert not [f for f in findings(pack, broken, {"instance-type-allowlist": "disabled"}) if f.policy == "instance-type-allowlist"]
+
+
+def test_all_sets_every_policy_level(pack: PolicyPackProcess) -> None:
+    broken = without(search(), "aws:appautoscaling/scheduledAction:ScheduledAction")
+    assert {f.level for f in findings(pack, broken, {"all": "mandatory"}) if f.policy == "off-hours-scale-down"} == {"mandatory"}
+
+
+def test_rto_target_comes_from_config(pack: PolicyPackProcess) -> None:
+    tight = {"rto-within-tier-target": {"rtoTargetSeconds": {"1": 60, "2": 120, "3": 3600}}}
+    (finding,) = [f for f in findings(pack, search("eu-central-1"), tight) if f.policy == "rto-within-tier-target"]
+    assert "over tier 2's target of 120 s" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({"instance-type-allowlst": "advisory"}, "instance-type-allowlst: no such policy in the pack (did you mean instance-type-allowlist?); valid: all, allowed-regions"),
+        ({"all": "strict"}, "all: 'strict' is not an enforcement level; valid: advisory, mandatory, remediate, disabled"),
+        ({"capacity-caps": {"maxInstancesPerModel": "many"}}, "capacity-caps.maxInstancesPerModel: 'many' is not of type 'integer'"),
+        ({"capacity-caps": {"maxInstances": 3}}, "capacity-caps.maxInstances: not a setting of this policy; valid: enforcementLevel, maxInstancesPerModel, modelCaps"),
+        ({"allowed-regions": {"allowedRegions": ["mars-1"]}}, "allowed-regions.allowedRegions.0: 'mars-1' is not one of"),
+        ({"tier1-multi-az": {"enforcementLevel": "loud"}}, "tier1-multi-az.enforcementLevel: 'loud' is not one of advisory, mandatory"),
+    ],
+)
+def test_bad_policy_config_is_refused_naming_the_field(pack: PolicyPackProcess, config: dict[str, Any], problem: str) -> None:
+    _, _, infos = pack.info()
+    with pytest.raises(SpecError) as error:
+        reconcile_config(infos, config, "policy-config.json")
+    assert error.value.source == "policy-config.json"
+    assert any(p.startswith(problem) for p in error.value.problems), error.value.problems
+
+
+def test_schema_defaults_fill_in_missing_settings(pack: PolicyPackProcess) -> None:
+    _, _, infos = pack.info()
+    level, properties = reconcile_config(infos, {})["capacity-caps"]
+    assert (level, properties) == ("mandatory", {"maxInstancesPerModel": 10, "modelCaps": {}})
