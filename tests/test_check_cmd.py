@@ -1,0 +1,106 @@
+"""`drkit check` end to end: the examples pass, broken variants fail by name, every format is valid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from drkit.cli import main
+from tests.conftest import EXAMPLES, ROOT
+
+POLICY_CONFIG = str(ROOT / "policies" / "policy-config.json")
+SARIF_SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
+
+
+def check_json(spec: Path | str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:
+    code = main(["check", str(spec), "--format", "json", "--policy-pack-config", POLICY_CONFIG, *extra])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def variant(tmp_path: Path, example: str, old: str, new: str) -> Path:
+    """The example spec with one line changed: a deliberately broken deployment."""
+    text = (EXAMPLES / f"{example}.yaml").read_text()
+    assert old in text, f"{old!r} not in {example}"
+    path = tmp_path / f"{example}.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize("example", ["fraud-tier1", "search-tier2", "docs-tier3"])
+def test_the_examples_pass_every_policy(example: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = check_json(EXAMPLES / f"{example}.yaml", capsys)
+    assert (code, report["findings"]) == (0, [])
+    assert len(report["policies"]) == 14 and report["passed"] is True
+
+
+@pytest.mark.parametrize(
+    ("example", "old", "new", "policies"),
+    [
+        # GPU cold start with hour-long timeouts cannot meet tier 2's 15 minutes.
+        ("search-tier2", "model_download_timeout_seconds: 120", "model_download_timeout_seconds: 3600", {"rto-within-tier-target"}),
+        # One instance per region is one Availability Zone.
+        ("fraud-tier1", "min_instances: 2", "min_instances: 1", {"tier1-multi-az"}),
+        # A P3 is neither in the allowlist nor within the stack's budget.
+        (
+            "docs-tier3",
+            "instance_type: ml.m5.large",
+            "instance_type: ml.p3.2xlarge",
+            {"instance-type-allowlist", "monthly-cost-within-budget"},
+        ),
+    ],
+)
+def test_broken_variants_fail_with_the_expected_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], example: str, old: str, new: str, policies: set[str]
+) -> None:
+    code, report = check_json(variant(tmp_path, example, old, new), capsys)
+    assert code == 1
+    assert {f["policy"] for f in report["findings"] if f["level"] == "mandatory"} == policies
+
+
+def test_advisory_findings_warn_without_failing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = variant(tmp_path, "fraud-tier1", "min_instances: 2", "min_instances: 1")
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps({**json.loads(Path(POLICY_CONFIG).read_text()), "tier1-multi-az": "advisory"}))
+    code = main(["check", str(spec), "--format", "json", "--region", "us-east-1", "--policy-pack-config", str(config)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [(f["policy"], f["level"]) for f in report["findings"]] == [("tier1-multi-az", "advisory")]
+    assert report["stacks"] == ["fraud-tier1-us-east-1"] and report["passed"] is True
+
+
+def test_sarif_is_valid_2_1_0_and_locates_findings_in_the_spec(tmp_path: Path) -> None:
+    spec = variant(tmp_path, "fraud-tier1", "min_instances: 2", "min_instances: 1")
+    out = tmp_path / "drkit.sarif"
+    code = main(["check", str(spec), "--format", "sarif", "-o", str(out), "--policy-pack-config", POLICY_CONFIG])
+    sarif = json.loads(out.read_text())
+    jsonschema.validate(sarif, SARIF_SCHEMA)
+    assert code == 1
+    run = sarif["runs"][0]
+    assert len(run["tool"]["driver"]["rules"]) == 14
+    results = run["results"]
+    assert {r["ruleId"] for r in results} == {"tier1-multi-az"} and {r["level"] for r in results} == {"error"}
+    line = results[0]["locations"][0]["physicalLocation"]["region"]["startLine"]
+    assert spec.read_text().splitlines()[line - 1].strip() == "- name: fraud-xgb"
+    assert len({r["partialFingerprints"]["drkitFinding/v1"] for r in results}) == len(results)
+
+
+def test_markdown_comment_leads_with_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = variant(tmp_path, "fraud-tier1", "min_instances: 2", "min_instances: 1")
+    code = main(["check", str(spec), "--region", "us-east-1", "--format", "markdown", "--policy-pack-config", POLICY_CONFIG])
+    text = capsys.readouterr().out
+    assert code == 1
+    assert text.startswith("### drkit check: `fraud-tier1` ❌ **blocked**")
+    assert "| mandatory | `tier1-multi-az` | fraud-tier1-us-east-1 |" in text
+
+
+def test_a_broken_policy_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "policy-config.json"
+    config.write_text('{"capacity-caps": {"maxInstancesPerModel": -1}')
+    code = main(["check", str(EXAMPLES / "docs-tier3.yaml"), "--policy-pack-config", str(config)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{config}: 1 problem in the policy config" in err and "not valid JSON" in err
+    assert "Traceback" not in err
