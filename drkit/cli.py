@@ -15,6 +15,7 @@ from drkit.errors import DrkitError
 # Modules exposing `register(subparsers)`; each adds one subcommand with `func` set.
 COMMAND_MODULES = (
     "drkit.preview",
+    "drkit.route_cmd",
     "drkit.check_cmd",
     "drkit.cost_cmd",
     "drkit.drill_cmd",

@@ -33,7 +33,9 @@ WEEK_MINUTES = 7 * 24 * 60
 STEP = 10  # minutes; fine enough for HH:30 schedules
 _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 ASYNC_TOKEN_WRITES = 3  # pending record, task token, completion (tokens.py writes these)
-ASYNC_TRANSITIONS = 6  # Choice, invoke, putItem.waitForTaskToken, result, audit, end
+# An async request enters about 15 states of components.workflow: select model, attempt,
+# resume, ~6 routing Choice/Pass states, path, invoke, await callback, done.
+ASYNC_TRANSITIONS = 15
 
 
 @dataclass(frozen=True)

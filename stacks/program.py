@@ -29,6 +29,8 @@ from components.failover import RegionalFailoverRecord, RegionalFailoverRecordAr
 from components.naming import physical_name, standard_tags, with_inference_type
 from components.observability import DashboardEndpoint, RegionalDashboard, RegionalDashboardArgs
 from components.table import TaskTokenTable, TaskTokenTableArgs
+from components.workflow import InferenceWorkflow, InferenceWorkflowArgs, WorkflowTarget
+from drkit.routing import classes_from
 from drkit.spec import DeploymentSpec, ModelSpec
 from drkit.tiers import RegionRole
 from stacks.plan import EndpointPlan, RegionPlan, plan_region, token_table_name
@@ -66,7 +68,7 @@ class RegionalDeployment(pulumi.ComponentResource):
             extra=spec.tags,
         )
 
-        key = RegionalKey("key", RegionalKeyArgs(deployment=spec.deployment, region=region, tags=base_tags), opts=child)
+        key = RegionalKey("key", RegionalKeyArgs(deployment=spec.deployment, region=region, account_id=spec.account_id, tags=base_tags), opts=child)
 
         is_primary = plan.role is RegionRole.PRIMARY
         buckets = {m.model_data.bucket(region) for m in spec.models}
@@ -128,6 +130,21 @@ class RegionalDeployment(pulumi.ComponentResource):
             )
             endpoints.setdefault(model.name, {})[endpoint_plan.mode.value] = endpoint.endpoint_name
 
+        workflow = InferenceWorkflow(
+            "workflow",
+            InferenceWorkflowArgs(
+                deployment=spec.deployment,
+                region=region,
+                account_id=spec.account_id,
+                table_name=token_table_name(spec),
+                kms_key_arn=key.key_arn,
+                classes=classes_from(spec.traffic_classes),
+                targets=workflow_targets(spec, plan),
+                tags=base_tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[table] if table is not None else []),
+        )
+
         RegionalDashboard(
             "dashboard",
             RegionalDashboardArgs(
@@ -169,11 +186,39 @@ class RegionalDeployment(pulumi.ComponentResource):
             "kms_key_arn": key.key_arn,
             "health_check_id": record.health_check_id,
             "endpoints": endpoints,
+            "workflow_arn": workflow.state_machine_arn,
         }
         if table is not None:
             self.exports["token_table_name"] = table.table_name
             self.exports["token_table_arn"] = table.table_arn
         self.register_outputs(self.exports)
+
+
+def workflow_targets(spec: DeploymentSpec, plan: RegionPlan) -> list[WorkflowTarget]:
+    """Each model's endpoints in this region, as the workflow addresses them."""
+    targets = []
+    for model in spec.models:
+        modes = {e.mode for e in plan.endpoints if e.model == model.name}
+        if not modes:
+            continue
+        has_async = InferenceMode.ASYNC in modes and model.async_ is not None
+
+        def name(mode: InferenceMode, _model: str = model.name, _modes: set[InferenceMode] = modes) -> str | None:
+            return endpoint_name_for(spec.deployment, _model, mode) if mode in _modes else None
+
+        targets.append(
+            WorkflowTarget(
+                model=model.name,
+                realtime_endpoint=name(InferenceMode.PROVISIONED),
+                serverless_endpoint=name(InferenceMode.SERVERLESS),
+                async_endpoint=name(InferenceMode.ASYNC),
+                # Batch runs the async endpoint's model and writes beside its async results.
+                batch_model_name=physical_name(spec.deployment, model.name, "async", model.version) if has_async else None,
+                batch_output_path=f"s3://{physical_name(spec.deployment, model.name, 'async', plan.region)}/batch/" if has_async else None,
+                batch_instance_type=model.async_.instance_type if has_async and model.async_ else None,
+            )
+        )
+    return targets
 
 
 def _endpoint_args(

@@ -1,0 +1,254 @@
+"""InferenceWorkflow: the deployed definition, executed in moto's Step Functions against a moto table.
+
+moto cannot run the SageMaker runtime integrations, so those Task states (and only those)
+are replaced by Pass states that record which endpoint would have been invoked. Everything
+else — model selection, routing compiled from the decision table, per-region fallback,
+the task token written with `updateItem.waitForTaskToken`, early results, superseded
+attempts — runs as deployed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from components.workflow import (
+    SERVERLESS_FALLBACK_ERRORS,
+    InferenceWorkflowArgs,
+    WorkflowTarget,
+    workflow_definition,
+    workflow_statements,
+)
+from drkit.routing import classes_from
+from drkit.tokens import Status, TokenStore
+from stacks.plan import plan_region, token_table_name
+from stacks.program import workflow_targets
+from tests.conftest import example_spec
+
+REGION = "eu-west-1"
+ROLE = "arn:aws:iam::123456789012:role/drkit-workflow"
+SAGEMAKER_TASKS = ("sagemakerruntime:invokeEndpoint", "sagemakerruntime:invokeEndpointAsync", "sagemaker:createTransformJob")
+
+
+def stub_sagemaker(definition: dict[str, Any]) -> dict[str, Any]:
+    """The definition with each SageMaker Task replaced by a Pass recording what it would call."""
+    states = {}
+    for name, state in definition["States"].items():
+        if state.get("Type") == "Task" and state["Resource"].endswith(SAGEMAKER_TASKS):
+            target = state["Parameters"].get("EndpointName.$") or state["Parameters"].get("ModelName.$")
+            states[name] = {
+                "Type": "Pass",
+                "Parameters": {"state": name, "target.$": target},
+                "ResultPath": "$.called",
+                "Next": state["Next"],
+            }
+        else:
+            states[name] = state
+    return {**definition, "States": states}
+
+
+def search_targets(region: str) -> list[WorkflowTarget]:
+    spec = example_spec("search-tier2")
+    return workflow_targets(spec, plan_region(spec, region))
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[dict[str, Any]]:
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_DEFAULT_REGION", REGION)):
+            env.setenv(key, value)
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            spec = example_spec("search-tier2")
+            table = token_table_name(spec)
+            dynamodb = boto3.client("dynamodb", region_name=REGION)
+            dynamodb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
+                AttributeDefinitions=[
+                    {"AttributeName": "request_id", "AttributeType": "S"},
+                    {"AttributeName": "home_region", "AttributeType": "S"},
+                    {"AttributeName": "status", "AttributeType": "S"},
+                ],
+                GlobalSecondaryIndexes=[
+                    {
+                        "IndexName": "by_home_region",
+                        "KeySchema": [
+                            {"AttributeName": "home_region", "KeyType": "HASH"},
+                            {"AttributeName": "status", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                ],
+            )
+            sfn = boto3.client("stepfunctions", region_name=REGION)
+            classes = classes_from(spec.traffic_classes)
+            machines = {}
+            for region in spec.regions:
+                definition = workflow_definition(table_name=table, classes=classes, targets=search_targets(region))
+                machines[region] = sfn.create_state_machine(
+                    name=f"drkit-{region}", definition=json.dumps(stub_sagemaker(definition)), roleArn=ROLE
+                )["stateMachineArn"]
+            yield {"sfn": sfn, "machines": machines, "store": TokenStore(table, dynamodb), "dynamodb": dynamodb}
+
+
+def start(aws: dict[str, Any], payload: dict[str, Any], region: str = REGION) -> str:
+    return aws["sfn"].start_execution(stateMachineArn=aws["machines"][region], name=uuid.uuid4().hex, input=json.dumps(payload))[
+        "executionArn"
+    ]
+
+
+def wait(aws: dict[str, Any], execution: str) -> dict[str, Any]:
+    for _ in range(3000):
+        described: dict[str, Any] = aws["sfn"].describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.002)
+    return described
+
+
+def run(aws: dict[str, Any], payload: dict[str, Any], region: str = REGION) -> dict[str, Any]:
+    described = wait(aws, start(aws, payload, region))
+    assert described["status"] != "RUNNING", described
+    return described
+
+
+def token_of(aws: dict[str, Any], request_id: str) -> str:
+    for _ in range(3000):
+        record = aws["store"].get(request_id)
+        if record is not None and record.task_token:
+            return str(record.task_token)
+        time.sleep(0.002)
+    raise AssertionError(f"no task token stored for {request_id}")
+
+
+def request(**fields: Any) -> dict[str, Any]:
+    return {"request_id": uuid.uuid4().hex, "model": "ranker", "body": "{}", "content_type": "application/json", **fields}
+
+
+def test_critical_traffic_invokes_the_provisioned_endpoint(aws: dict[str, Any]) -> None:
+    described = run(aws, request(traffic_class="critical", payload_bytes=2048))
+    output = json.loads(described["output"])
+    assert described["status"] == "SUCCEEDED"
+    assert output["route"] == {"path": "realtime", "rule": "critical-realtime"}
+    assert output["called"] == {"state": "InvokeRealtime", "target": "search-tier2-ranker-provisioned"}
+
+
+def test_a_region_without_the_chosen_endpoint_falls_back_in_order(aws: dict[str, Any]) -> None:
+    # query-embed has provisioned + async in both regions, no serverless: serverless falls back to provisioned.
+    described = run(aws, request(model="query-embed", traffic_class="standard", payload_bytes=1000, off_hours=True))
+    output = json.loads(described["output"])
+    assert output["route"]["path"] == "serverless"
+    assert output["called"] == {"state": "InvokeRealtime", "target": "search-tier2-query-embed-provisioned"}
+
+
+def test_async_waits_for_the_callback_with_the_token_in_the_table(aws: dict[str, Any]) -> None:
+    store: TokenStore = aws["store"]
+    payload = request(model="query-embed", traffic_class="bulk", payload_bytes=50_000_000, input_location="s3://in/x")
+    store.record(payload["request_id"], REGION, "async", "query-embed", "s3://in/x", ttl_seconds=3600)
+    execution = start(aws, payload)
+    token = token_of(aws, payload["request_id"])
+    assert store.get(payload["request_id"]).status is Status.WAITING
+    assert aws["sfn"].describe_execution(executionArn=execution)["status"] == "RUNNING"
+    result = store.complete(payload["request_id"], "s3://out/x.out", region=REGION)
+    assert result.task_token == token
+    aws["sfn"].send_task_success(taskToken=token, output=json.dumps({"output_location": "s3://out/x.out"}))
+    described = wait(aws, execution)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"])["called"] == {"state": "InvokeAsync", "target": "search-tier2-query-embed-async"}
+
+
+def test_a_result_recorded_before_the_token_ends_the_wait(aws: dict[str, Any]) -> None:
+    store: TokenStore = aws["store"]
+    payload = request(model="query-embed", traffic_class="bulk", payload_bytes=10_000_000, input_location="s3://in/y")
+    store.record(payload["request_id"], REGION, "async", "query-embed", "s3://in/y", ttl_seconds=3600)
+    store.complete(payload["request_id"], "s3://out/y.out", region=REGION)  # the notification won the race
+    described = run(aws, payload)
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    assert json.loads(described["output"])["recorded"]["Item"]["output_location"] == {"S": "s3://out/y.out"}
+
+
+def test_an_old_attempt_cannot_take_a_redriven_request_back(aws: dict[str, Any]) -> None:
+    store: TokenStore = aws["store"]
+    payload = request(model="query-embed", traffic_class="bulk", payload_bytes=10_000_000, input_location="s3://in/z")
+    record = store.record(payload["request_id"], REGION, "async", "query-embed", "s3://in/z", ttl_seconds=3600)
+    assert store.claim(record, to_region="eu-central-1", operator="test") is not None  # now attempt 2
+    described = run(aws, {**payload, "attempt": 1})
+    assert (described["status"], described.get("error")) == ("FAILED", "drkit.Superseded")
+
+
+def test_a_redriven_request_resumes_on_its_recorded_path(aws: dict[str, Any]) -> None:
+    store: TokenStore = aws["store"]
+    payload = request(model="query-embed", input_location="s3://in/r")
+    record = store.record(payload["request_id"], REGION, "async", "query-embed", "s3://in/r", ttl_seconds=3600)
+    claimed = store.claim(record, to_region="eu-central-1", operator="test")
+    assert claimed is not None
+    execution = start(aws, {**payload, "path": "async", "attempt": claimed.attempt}, region="eu-central-1")
+    token_of(aws, payload["request_id"])
+    current = store.get(payload["request_id"])
+    assert (current.status, current.attempt) == (Status.WAITING, 2)
+    aws["sfn"].stop_execution(executionArn=execution)
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ({"model": "nope", "traffic_class": "critical", "payload_bytes": 1}, "drkit.UnknownModel"),
+        ({"model": "ranker", "traffic_class": "nope", "payload_bytes": 1}, "drkit.RoutingError"),
+        ({"model": "ranker", "traffic_class": "critical", "payload_bytes": -1}, "drkit.RoutingError"),
+        ({"model": "query-embed", "traffic_class": "bulk", "payload_bytes": 10_000_000, "input_location": "s3://in/n"}, "drkit.NotRecorded"),
+    ],
+)
+def test_bad_requests_fail_with_a_named_error(aws: dict[str, Any], payload: dict[str, Any], error: str) -> None:
+    described = run(aws, {"request_id": uuid.uuid4().hex, **payload})
+    assert (described["status"], described.get("error")) == ("FAILED", error), described.get("cause")
+
+
+def test_serverless_failures_fall_back_to_async() -> None:
+    definition = workflow_definition(
+        table_name="t", classes=classes_from(example_spec("search-tier2").traffic_classes), targets=search_targets(REGION)
+    )
+    (catch,) = definition["States"]["InvokeServerless"]["Catch"]
+    assert catch["Next"] == "Path.async" and set(catch["ErrorEquals"]) == set(SERVERLESS_FALLBACK_ERRORS)
+    assert "Catch" not in definition["States"]["InvokeRealtime"]
+
+
+def test_every_transition_targets_an_existing_state() -> None:
+    definition = workflow_definition(
+        table_name="t", classes=classes_from(example_spec("search-tier2").traffic_classes), targets=search_targets("eu-central-1")
+    )
+    states = definition["States"]
+    targets = {definition["StartAt"]}
+    for state in states.values():
+        targets |= {state.get("Next"), state.get("Default")} - {None}
+        targets |= {c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])}
+    assert targets <= set(states), targets - set(states)
+
+
+def test_the_role_names_exactly_this_regions_endpoints_and_table() -> None:
+    spec = example_spec("search-tier2")
+    args = InferenceWorkflowArgs(
+        deployment=spec.deployment,
+        region="eu-central-1",
+        account_id=spec.account_id,
+        table_name=token_table_name(spec),
+        kms_key_arn="arn:aws:kms:eu-central-1:123456789012:key/k",
+        classes=classes_from(spec.traffic_classes),
+        targets=search_targets("eu-central-1"),
+    )
+    by_sid = {s.sid: s for s in workflow_statements(args, "arn:aws:logs:eu-central-1:123456789012:log-group:g")}
+    assert sorted(by_sid["InvokeEndpoints"].resources) == sorted(
+        f"arn:aws:sagemaker:eu-central-1:123456789012:endpoint/search-tier2-{name}"
+        for name in ("query-embed-async", "query-embed-provisioned", "ranker-provisioned", "ranker-serverless")
+    )
+    assert by_sid["TokenTable"].resources == ["arn:aws:dynamodb:eu-central-1:123456789012:table/drkit-search-tier2-tokens"]
+    assert by_sid["TransformJobs"].resources[0] == "arn:aws:sagemaker:eu-central-1:123456789012:transform-job/drkit-*"
