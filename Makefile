@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/drkit preview $(EXAMPLE)
+	$(BIN)/drkit check $(EXAMPLE) --policy-pack-config policies/policy-config.json
 
 test: $(STAMP)
 	$(BIN)/ruff check drkit components stacks policies tests bench
