@@ -140,8 +140,11 @@ class PolicyPackProcess:
         self._stub.Configure(request)
 
     def analyze_stack(self, graph: RegionGraph) -> list[Diagnostic]:
-        """`Analyze` for each custom resource, then `AnalyzeStack` for the whole stack."""
-        resources = graph.custom_resources
+        """`Analyze` for each resource, then `AnalyzeStack` for the whole stack, as the engine does.
+
+        Component resources are included (policies see them as parents); the stack root is not.
+        """
+        resources = [r for r in graph.resources if r.type != "pulumi:pulumi:Stack"]
         diagnostics: list[Diagnostic] = []
         for resource in resources:
             reply = self._call(resource.urn, self._stub.Analyze,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -21,6 +22,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 from drkit.graph import DeploymentGraph, RegionGraph, Resource
 from drkit.spec import DeploymentSpec
+
+ROOT = Path(__file__).resolve().parent.parent  # asset paths are shown relative to the project
 
 PROJECT = "drkit"
 ORGANIZATION = "organization"
@@ -105,8 +108,18 @@ class RealisticMocks(mocks.Mocks):
             out.update(
                 arn=f"arn:aws:autoscaling:{region}:{acct}:scalingPolicy:{_digest(logical, length=36)}:resource/{inputs.get('resourceId')}:policyName/{name}"
             )
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            out.update(arn=f"arn:aws:logs:{region}:{acct}:log-group:{name}")
+        elif typ == "aws:cloudwatch/eventRule:EventRule":
+            out.update(arn=f"arn:aws:events:{region}:{acct}:rule/{name}")
+        elif typ == "aws:cloudwatch/dashboard:Dashboard":
+            out.update(dashboardArn=f"arn:aws:cloudwatch::{acct}:dashboard/{inputs.get('dashboardName', name)}")
         elif service == "cloudwatch":
             out.update(arn=f"arn:aws:cloudwatch:{region}:{acct}:alarm:{name}")
+        elif typ == "aws:lambda/function:Function":
+            out.update(arn=f"arn:aws:lambda:{region}:{acct}:function:{name}", invokeArn=f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/arn:aws:lambda:{region}:{acct}:function:{name}/invocations")
+        elif typ == "aws:sfn/stateMachine:StateMachine":
+            out.update(arn=f"arn:aws:states:{region}:{acct}:stateMachine:{name}")
         elif service == "sagemaker":
             resource = {"model": "model", "endpointConfiguration": "endpoint-config", "endpoint": "endpoint"}.get(kind, kind.lower())
             out.update(arn=f"arn:aws:sagemaker:{region}:{acct}:{resource}/{str(name).lower()}")
@@ -135,7 +148,23 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
 
+def _asset(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:
+    """A file, string or archive as a plain, deterministic record: what it holds and its digest."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {name: _asset(item) for name, item in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        path = Path(str(value.path))
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        return {"path": shown.as_posix(), "sha256": digest}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text_sha256": hashlib.sha256(value.text.encode()).hexdigest()}
+    return {"asset": type(value).__name__}
+
+
 def _to_plain(value: Any) -> Any:
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return _asset(value)
     if isinstance(value, Mapping):
         return {k: _to_plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -41,6 +41,8 @@ TTL_ATTRIBUTE = "expires_at"
 # f"{request_id}-a{attempt}", so a request id keeps room for "-a" and 5 digits.
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,72}$")
 MAX_TTL_SECONDS = 400 * 24 * 3600
+# The values of drkit.routing.Path (a test asserts they are equal); repeated so this module stays stdlib-only.
+PATHS = ("realtime", "serverless", "async", "batch")
 
 
 try:
@@ -228,6 +230,8 @@ class TokenStore:
         if not isinstance(ttl_seconds, int) or not 0 < ttl_seconds <= MAX_TTL_SECONDS:
             raise TokenStoreError(f"ttl_seconds: {ttl_seconds!r} is not valid; use 1..{MAX_TTL_SECONDS} (400 days)")
         path_value = getattr(path, "value", path)
+        if path_value not in PATHS:
+            raise TokenStoreError(f"path: {path_value!r} is not valid; use one of {', '.join(PATHS)}")
         now = self.clock()
         item = {
             HASH_KEY: _s(request_id),
@@ -299,7 +303,7 @@ class TokenStore:
         return self._finish(request_id, Status.FAILED, {"error": error, "cause": cause}, region)
 
     def _finish(self, request_id: str, status: Status, fields: Mapping[str, str], region: str | None) -> CompleteResult:
-        """Read, then write conditional on the attempt read; retry once if a concurrent change won.
+        """Read, then write conditional on the attempt read; re-read and retry (3 tries) if a concurrent change won.
 
         ReturnValues=ALL_NEW gives the token present at the moment of the write, so a token
         attached between our read and our write is not missed.
@@ -351,7 +355,7 @@ class TokenStore:
         """
         now = int(self.clock())
         try:
-            response = self.client.update_item(
+            self.client.update_item(
                 TableName=self.table_name,
                 Key={HASH_KEY: _s(record.request_id)},
                 UpdateExpression=(
@@ -371,13 +375,23 @@ class TokenStore:
                     ":op": _s(operator),
                     ":now": _n(now),
                 },
-                ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise
             return None
-        return record_from_item(response["Attributes"], now)
+        # The condition held, so the item is exactly this; no need to have DynamoDB send it back.
+        return replace(
+            record,
+            status=Status.REDRIVEN,
+            attempt=record.attempt + 1,
+            home_region=to_region,
+            redriven_from=record.home_region,
+            redriven_to=to_region,
+            redriven_by=operator,
+            task_token=None,
+            read_at=now,
+        )
 
 
 # --- decisions: pure --------------------------------------------------------------------------
@@ -423,6 +437,7 @@ __all__ = [
     "FINISHED",
     "HASH_KEY",
     "HOME_REGION_INDEX",
+    "PATHS",
     "TTL_ATTRIBUTE",
     "UNFINISHED",
     "AttachOutcome",

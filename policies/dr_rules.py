@@ -185,6 +185,21 @@ HOST_REGION = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com")
 # The only cross-region references DR needs: the replica names its global table, and
 # the primary's ECR replication names its destinations (data flows out, never read back).
 CROSS_REGION_ALLOWED = {(REPLICA, "globalTableArn"), (ECR_REPLICATION, "replicationConfiguration")}
+# An ARC Region switch plan spans two regions by design: it and its execution role name the
+# recovery functions of both, and run outside the regions they recover.
+REGION_SWITCH_PLAN = "aws:arcregionswitch/plan:Plan"
+REGION_SWITCH_COMPONENT = "drkit:recovery:RegionSwitchPlan"
+
+
+def _spans_regions(resource: Any) -> bool:
+    if resource.resource_type == REGION_SWITCH_PLAN:
+        return True
+    parent = resource.parent
+    while parent is not None:
+        if parent.resource_type == REGION_SWITCH_COMPONENT:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _strings(value: Any, path: str) -> list[tuple[str, str]]:
@@ -200,7 +215,7 @@ def _strings(value: Any, path: str) -> list[tuple[str, str]]:
 def _validate_independence(args: StackValidationArgs, report: Report) -> None:
     for resource in args.resources:
         region = region_of(resource)
-        if region is None:
+        if region is None or _spans_regions(resource):
             continue
         for path, text in _strings(plain(resource.props), ""):
             if (resource.resource_type, path.split(".")[0].split("[")[0]) in CROSS_REGION_ALLOWED:

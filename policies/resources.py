@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import keyword
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
@@ -59,8 +60,11 @@ def is_taggable(type_token: str) -> bool:
     if package != "aws" or ":" not in rest:
         return False
     module_path, _, class_name = rest.partition(":")
+    package_name = module_path.split("/")[0]
+    if keyword.iskeyword(package_name):
+        package_name += "_"  # pulumi_aws.lambda_: Python keywords get a trailing underscore
     try:
-        module = importlib.import_module(f"pulumi_aws.{module_path.split('/')[0]}")
+        module = importlib.import_module(f"pulumi_aws.{package_name}")
         cls = getattr(module, class_name)
     except (ImportError, AttributeError):
         return False

@@ -26,8 +26,20 @@ from components.endpoint import (
     endpoint_name_for,
 )
 from components.failover import RegionalFailoverRecord, RegionalFailoverRecordArgs
+from components.fis import DrExperiments, DrExperimentsArgs
+from components.lifecycle import RequestLifecycle, RequestLifecycleArgs, redrive_function_name
 from components.naming import physical_name, standard_tags, with_inference_type
 from components.observability import DashboardEndpoint, RegionalDashboard, RegionalDashboardArgs
+from components.region_switch import (
+    RegionSwitchPlan,
+    RegionSwitchPlanArgs,
+    ScaleUpFunction,
+    ScaleUpFunctionArgs,
+    failover_capacity,
+    plan_region_pairs,
+)
+from components.resilience import ResilienceAssessment, ResilienceAssessmentArgs
+from components.storage import EncryptedBucket
 from components.table import TaskTokenTable, TaskTokenTableArgs
 from components.workflow import InferenceWorkflow, InferenceWorkflowArgs, WorkflowTarget
 from drkit.routing import classes_from
@@ -121,6 +133,8 @@ class RegionalDeployment(pulumi.ComponentResource):
             )
 
         endpoints: dict[str, dict[str, pulumi.Output[str]]] = {}
+        alarm_names: list[str] = []
+        async_topics: list[pulumi.Output[str]] = []
         for endpoint_plan in plan.endpoints:
             model = spec.model(endpoint_plan.model)
             endpoint = RegionalInferenceEndpoint(
@@ -129,6 +143,8 @@ class RegionalDeployment(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[stores[model.model_data.bucket(region)]]),
             )
             endpoints.setdefault(model.name, {})[endpoint_plan.mode.value] = endpoint.endpoint_name
+            alarm_names.extend(endpoint.alarm_names)
+            async_topics.extend(t for t in (endpoint.success_topic_arn, endpoint.error_topic_arn) if t is not None)
 
         workflow = InferenceWorkflow(
             "workflow",
@@ -144,6 +160,22 @@ class RegionalDeployment(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[table] if table is not None else []),
         )
+        lifecycle = RequestLifecycle(
+            "lifecycle",
+            RequestLifecycleArgs(
+                deployment=spec.deployment,
+                region=region,
+                account_id=spec.account_id,
+                table_name=token_table_name(spec),
+                kms_key_arn=key.key_arn,
+                state_machine_arn=workflow.state_machine_arn,
+                async_topic_arns=async_topics,
+                peer_regions=[r for r in spec.regions if r != region],
+                tags=base_tags,
+            ),
+            opts=child,
+        )
+        self._recovery(spec, region, is_primary, key.key_arn, alarm_names, base_tags)
 
         RegionalDashboard(
             "dashboard",
@@ -187,11 +219,95 @@ class RegionalDeployment(pulumi.ComponentResource):
             "health_check_id": record.health_check_id,
             "endpoints": endpoints,
             "workflow_arn": workflow.state_machine_arn,
+            "redrive_function_arn": lifecycle.redrive_function_arn,
         }
         if table is not None:
             self.exports["token_table_name"] = table.table_name
             self.exports["token_table_arn"] = table.table_arn
         self.register_outputs(self.exports)
+
+
+    def _recovery(
+        self,
+        spec: DeploymentSpec,
+        region: str,
+        is_primary: bool,
+        kms_key_arn: pulumi.Output[str],
+        alarm_names: list[str],
+        tags: dict[str, str],
+    ) -> None:
+        """AWS's own DR services from the same spec: scale-up Lambda, Region switch plans, FIS, Resilience Hub."""
+        child = pulumi.ResourceOptions(parent=self)
+        capacity = failover_capacity([(m.name, m.provisioned.min_instances) for m in spec.models if m.provisioned])
+        if capacity:
+            ScaleUpFunction(
+                "scale-up",
+                ScaleUpFunctionArgs(
+                    deployment=spec.deployment,
+                    region=region,
+                    account_id=spec.account_id,
+                    kms_key_arn=kms_key_arn,
+                    failover_capacity=capacity,
+                    tags=tags,
+                ),
+                opts=child,
+            )
+        if is_primary:
+            # A Region switch plan is one regional resource spanning two regions; the primary's
+            # stack owns one per secondary (see README, "Production failover").
+            for primary, secondary in plan_region_pairs(spec.primary_region, spec.secondary_regions):
+                RegionSwitchPlan(
+                    f"region-switch-{secondary}",
+                    RegionSwitchPlanArgs(
+                        deployment=spec.deployment,
+                        tier=spec.tier,
+                        primary_region=primary,
+                        regions=(primary, secondary),
+                        rto_seconds=spec.rto_seconds,
+                        hosted_zone_id=spec.dns.hosted_zone_id,
+                        record_name=spec.dns.domain,
+                        account_id=spec.account_id,
+                        redrive_function_arns={
+                            r: f"arn:aws:lambda:{r}:{spec.account_id}:function:{redrive_function_name(spec.deployment)}"
+                            for r in (primary, secondary)
+                        },
+                        tags=tags,
+                    ),
+                    opts=child,
+                )
+        reports = EncryptedBucket(
+            "fis-reports",
+            bucket_name=physical_name("drkit", spec.deployment, "fis-reports", region),
+            kms_key_arn=kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
+        DrExperiments(
+            "fis",
+            DrExperimentsArgs(
+                deployment=spec.deployment,
+                tier=spec.tier,
+                region=region,
+                rto_seconds=spec.rto_seconds,
+                kms_key_arn=kms_key_arn,
+                stop_alarm_arns=[f"arn:aws:cloudwatch:{region}:{spec.account_id}:alarm:{n}" for n in alarm_names],
+                report_bucket_name=reports.bucket,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        ResilienceAssessment(
+            "resilience",
+            ResilienceAssessmentArgs(
+                deployment=spec.deployment,
+                tier=spec.tier,
+                region=region,
+                rto_seconds=spec.rto_seconds,
+                rpo_seconds=spec.rpo_seconds,
+                tags=tags,
+            ),
+            opts=child,
+        )
 
 
 def workflow_targets(spec: DeploymentSpec, plan: RegionPlan) -> list[WorkflowTarget]:

@@ -33,7 +33,7 @@ def variant(tmp_path: Path, example: str, old: str, new: str) -> Path:
 def test_the_examples_pass_every_policy(example: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, report = check_json(EXAMPLES / f"{example}.yaml", capsys)
     assert (code, report["findings"]) == (0, [])
-    assert len(report["policies"]) == 14 and report["passed"] is True
+    assert len(report["policies"]) == 17 and report["passed"] is True
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_sarif_is_valid_2_1_0_and_locates_findings_in_the_spec(tmp_path: Path) -
     jsonschema.validate(sarif, SARIF_SCHEMA)
     assert code == 1
     run = sarif["runs"][0]
-    assert len(run["tool"]["driver"]["rules"]) == 14
+    assert len(run["tool"]["driver"]["rules"]) == 17
     results = run["results"]
     assert {r["ruleId"] for r in results} == {"tier1-multi-az"} and {r["level"] for r in results} == {"error"}
     line = results[0]["locations"][0]["physicalLocation"]["region"]["startLine"]

@@ -182,6 +182,34 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
         "has no SSE-KMS default encryption",
     ),
     (
+        "region-switch-plan-matches-tier",
+        search,
+        lambda: mutate(search(), "aws:arcregionswitch/plan:Plan", lambda i: i.update(recoveryTimeObjectiveMinutes=60.0)),
+        None,
+        "promises an RTO of 60 min, above tier 2's target of 15 min",
+    ),
+    (
+        "region-switch-plan-matches-tier",
+        search,
+        lambda: mutate(search(), "aws:arcregionswitch/plan:Plan", lambda i: i.update(regions=["eu-west-1", "eu-north-1"])),
+        None,
+        "do not cover region(s) eu-central-1 of the deployment",
+    ),
+    (
+        "fis-template-has-stop-condition",
+        search,
+        lambda: mutate(search(), "aws:fis/experimentTemplate:ExperimentTemplate", lambda i: i.update(stopConditions=[{"source": "none"}])),
+        None,
+        "has no CloudWatch alarm stop condition",
+    ),
+    (
+        "resiliency-policy-matches-tier",
+        lambda: search("eu-central-1"),
+        lambda: mutate(search("eu-central-1"), "aws:resiliencehub/resiliencyPolicy:ResiliencyPolicy", lambda i: i["policy"]["region"].update(rto="2h")),
+        None,
+        "sets region RTO '2h' / RPO '1s'; tier 2 needs at most 900s / 1s",
+    ),
+    (
         "no-wildcard-iam-actions",
         search,
         lambda: mutate(search(), "aws:iam/rolePolicy:RolePolicy", _wildcard),
@@ -193,10 +221,10 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
 
 def test_every_policy_of_the_pack_has_a_case(pack: PolicyPackProcess) -> None:
     _, _, infos = pack.info()
-    assert sorted(p.name for p in infos) == sorted(case[0] for case in CASES)
+    assert sorted(p.name for p in infos) == sorted({case[0] for case in CASES})
 
 
-@pytest.mark.parametrize(("policy", "passing", "failing", "config", "fragment"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("policy", "passing", "failing", "config", "fragment"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_policy_passes_a_compliant_stack_and_fails_a_broken_one(
     pack: PolicyPackProcess,
     policy: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,10 +66,15 @@ def create_token_table(client: Any, name: str = TABLE) -> None:
     client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def aws() -> Iterator[None]:
-    with mock_aws():
+    """One moto for the module (starting moto costs ~0.25 s); each test gets its own table."""
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
@@ -79,8 +85,9 @@ def clock() -> FakeClock:
 @pytest.fixture
 def store(aws: None, clock: FakeClock) -> TokenStore:
     client = boto3.client("dynamodb", region_name=REGION)
-    create_token_table(client)
-    return TokenStore(TABLE, client, clock=clock)
+    name = unique(TABLE)
+    create_token_table(client, name)
+    return TokenStore(name, client, clock=clock)
 
 
 def record(store: TokenStore, request_id: str = "req-1", home: str = REGION, ttl: int = 3600) -> None:
@@ -94,6 +101,17 @@ def test_table_names_match_the_component() -> None:
     import components.table as table
 
     assert (HASH_KEY, HOME_REGION_INDEX, TTL_ATTRIBUTE) == (table.HASH_KEY, table.HOME_REGION_INDEX, table.TTL_ATTRIBUTE)
+
+
+def test_paths_match_the_routing_engine() -> None:
+    from drkit.tokens import PATHS
+
+    assert tuple(p.value for p in RoutePath) == PATHS
+
+
+def test_record_refuses_an_unknown_path(store: TokenStore) -> None:
+    with pytest.raises(TokenStoreError, match=r"path: 'gpu' is not valid; use one of realtime, serverless, async, batch"):
+        store.record("req-1", REGION, "gpu", "m", "s3://in/x", 60)
 
 
 def _imported_roots(path: Path) -> set[str]:
@@ -200,6 +218,32 @@ def test_completion_before_token_is_kept_and_attach_reports_it(store: TokenStore
     assert attached.outcome is AttachOutcome.ALREADY_COMPLETED
     assert attached.record is not None and attached.record.output_location == "s3://out/req-1.out"
     assert store.get("req-1").task_token is None  # type: ignore[union-attr]
+
+
+class AttachJustBeforeTheWrite:
+    """A DynamoDB client on which the workflow stores its token between complete()'s read and its write."""
+
+    def __init__(self, client: Any, attach: Any) -> None:
+        self._client, self._attach, self.fired = client, attach, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def update_item(self, **kwargs: Any) -> Any:
+        if not self.fired and kwargs["UpdateExpression"].startswith("SET #s = :new"):
+            self.fired = True
+            self._attach()
+        return self._client.update_item(**kwargs)
+
+
+def test_a_token_attached_between_completions_read_and_write_is_returned(store: TokenStore, clock: FakeClock) -> None:
+    record(store)
+    racing = TokenStore(store.table_name, AttachJustBeforeTheWrite(store.client, lambda: store.attach_token("req-1", "tok-racing")), clock=clock)
+
+    result = racing.complete("req-1", "s3://out/a")
+
+    assert (result.outcome, result.task_token) == (CompleteOutcome.COMPLETED, "tok-racing")
+    assert store.get("req-1").status is Status.SUCCEEDED  # type: ignore[union-attr]
 
 
 def test_duplicate_completion_returns_the_token_again_and_changes_nothing(store: TokenStore) -> None:
@@ -414,17 +458,13 @@ def test_handler_skips_malformed_messages_and_processes_the_rest(store: TokenSto
     assert [r["outcome"] for r in results] == ["malformed", "completed"]
 
 
-def test_handler_entry_point_with_moto_step_functions_closes_a_real_waiting_task(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_handler_entry_point_with_moto_step_functions_closes_a_real_waiting_task(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """End to end on moto: a Standard execution stores its token with the aws-sdk updateItem
     callback (the same conditional update as attach_token), the Lambda entry point completes it."""
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        _end_to_end(monkeypatch)
-
-
-def _end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
     ddb = boto3.client("dynamodb", region_name=REGION)
-    create_token_table(ddb)
-    store = TokenStore(TABLE, ddb)
+    table = unique(TABLE)
+    create_token_table(ddb, table)
+    store = TokenStore(table, ddb)
     store.record("req-e2e", REGION, RoutePath.ASYNC, "fraud", "s3://in/req-e2e.json", 3600)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     definition = {
@@ -434,7 +474,7 @@ def _end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
                 "Type": "Task",
                 "Resource": "arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken",
                 "Parameters": {
-                    "TableName": TABLE,
+                    "TableName": table,
                     "Key": {"request_id": {"S.$": "$.request_id"}},
                     "UpdateExpression": "SET task_token = :t, #s = :waiting",
                     "ConditionExpression": "attempt = :a AND #s IN (:pending, :redriven)",
@@ -452,13 +492,13 @@ def _end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
         },
     }
     arn = sfn.create_state_machine(
-        name="wf", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+        name=unique("wf"), definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
     )["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, name="req-e2e-a1", input=json.dumps({"request_id": "req-e2e"}))
     waiting = _wait_for(lambda: (store.get("req-e2e") or None) and store.get("req-e2e").status is Status.WAITING)  # type: ignore[union-attr]
     if not waiting:
         pytest.skip("this moto build does not execute aws-sdk updateItem.waitForTaskToken")
-    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("TABLE_NAME", table)
     monkeypatch.setenv("AWS_REGION", REGION)
     completion._clients.cache_clear()
 

@@ -1,0 +1,1 @@
+"""The completion Lambda: SageMaker async notifications → token table → Step Functions callback."""

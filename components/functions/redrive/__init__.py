@@ -1,0 +1,1 @@
+"""Redrive Lambda package."""

@@ -1,0 +1,1 @@
+"""The scale-up Lambda: raises a deployment's provisioned SageMaker capacity in the activating region."""

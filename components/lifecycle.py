@@ -1,0 +1,219 @@
+"""RequestLifecycle: the region's completion and redrive Lambdas, wired to what feeds them.
+
+- **completion** (`components/functions/completion/handler.py`) turns SageMaker async
+  success/error notifications (SNS) and transform-job state changes (EventBridge) into the
+  token table's result and SendTaskSuccess/SendTaskFailure for the waiting workflow;
+- **redrive** (`components/functions/redrive/handler.py`) restarts, in this region, every
+  unfinished request of a lost region exactly once (`drkit.redrive`); the Region switch
+  plan calls it, and `drkit redrive` does the same from a laptop.
+
+Both ship the handler plus the few stdlib+boto3 drkit modules it imports, never the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import Statement, assume_role_policy, policy_document
+from components.naming import physical_name
+from components.workflow import TRANSFORM_JOB_PREFIX
+from drkit.errors import ComponentValidationError
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ROOT / "components" / "functions"
+# The drkit modules the handlers import; each is stdlib + boto3 only.
+SHARED_MODULES = ("errors.py", "tokens.py", "redrive.py")
+RUNTIME = "python3.12"
+
+
+def redrive_function_name(deployment: str) -> str:
+    """Stable, so the Region switch plan (owned by the primary's stack) can name it in every region."""
+    return physical_name("drkit", deployment, "redrive", limit=64)
+
+
+def completion_function_name(deployment: str) -> str:
+    return physical_name("drkit", deployment, "completion", limit=64)
+
+
+def function_code(handler_dir: str) -> pulumi.AssetArchive:
+    """handler.py at the root plus a minimal `drkit` package."""
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
+        "handler.py": pulumi.FileAsset(str(FUNCTIONS / handler_dir / "handler.py")),
+        "drkit/__init__.py": pulumi.StringAsset('"""The parts of drkit a Lambda needs."""\n'),
+    }
+    for module in SHARED_MODULES:
+        assets[f"drkit/{module}"] = pulumi.FileAsset(str(ROOT / "drkit" / module))
+    return pulumi.AssetArchive(assets)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestLifecycleArgs:
+    """Inputs of `RequestLifecycle`."""
+
+    deployment: str
+    """Deployment name; prefixes the functions."""
+    region: str
+    """This region: where the functions run, complete tokens and start redriven executions."""
+    account_id: str
+    """Account of the table, state machine and transform jobs."""
+    table_name: str
+    """The global task-token table (this region's replica)."""
+    kms_key_arn: pulumi.Input[str]
+    """This region's key (table and log groups)."""
+    state_machine_arn: pulumi.Input[str]
+    """This region's InferenceWorkflow."""
+    async_topic_arns: Sequence[pulumi.Input[str]] = ()
+    """Success and error topics of this region's async endpoints. Default: none."""
+    peer_regions: Sequence[str] = ()
+    """The deployment's other regions: those whose requests this region may redrive."""
+    log_retention_days: int = 30
+    """Function log retention. Default: 30."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for every taggable child. Default: none."""
+
+
+class RequestLifecycle(pulumi.ComponentResource):
+    """Completion and redrive functions of one region."""
+
+    completion_function_arn: pulumi.Output[str]
+    redrive_function_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RequestLifecycleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if args.region in args.peer_regions:
+            raise ComponentValidationError(f"RequestLifecycle {name}: peer_regions {list(args.peer_regions)} contains this region {args.region}")
+        super().__init__("drkit:workflow:RequestLifecycle", name, {}, opts)
+        self._args = args
+        table_arn = f"arn:aws:dynamodb:{args.region}:{args.account_id}:table/{args.table_name}"
+        common = [
+            Statement("TableKey", ["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn]),
+        ]
+        completion = self._function(
+            f"{name}-completion",
+            completion_function_name(args.deployment),
+            "completion",
+            [
+                *common,
+                Statement("RecordResults", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table_arn]),
+                Statement("Callback", ["states:SendTaskSuccess", "states:SendTaskFailure"], [args.state_machine_arn]),
+                Statement(
+                    "TransformJobTags",
+                    ["sagemaker:ListTags"],
+                    [f"arn:aws:sagemaker:{args.region}:{args.account_id}:transform-job/{TRANSFORM_JOB_PREFIX}-*"],
+                ),
+            ],
+            {"TABLE_NAME": args.table_name},
+            timeout=60,
+        )
+        redrive = self._function(
+            f"{name}-redrive",
+            redrive_function_name(args.deployment),
+            "redrive",
+            [
+                *common,
+                Statement(
+                    "ClaimRequests",
+                    ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                    [table_arn, f"{table_arn}/index/*"],
+                ),
+                Statement("StartExecutions", ["states:StartExecution"], [args.state_machine_arn]),
+            ],
+            {
+                "TABLE_NAME": args.table_name,
+                "STATE_MACHINE_ARN": args.state_machine_arn,
+                "PEER_REGIONS": ",".join(args.peer_regions),
+            },
+            timeout=900,  # the Lambda maximum; a partial run is finished by the next one
+        )
+        self._subscribe(name, completion)
+        self.completion_function_arn = completion.arn
+        self.redrive_function_arn = redrive.arn
+        self.register_outputs({"completion_function_arn": completion.arn, "redrive_function_arn": redrive.arn})
+
+    def _function(
+        self,
+        name: str,
+        function_name: str,
+        handler_dir: str,
+        statements: list[Statement],
+        environment: Mapping[str, pulumi.Input[str]],
+        *,
+        timeout: int,
+    ) -> aws.lambda_.Function:
+        a = self._args
+        child = pulumi.ResourceOptions(parent=self)
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=a.log_retention_days,
+            kms_key_id=a.kms_key_arn,
+            tags=dict(a.tags),
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=physical_name(function_name, a.region, limit=64),
+            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
+            tags=dict(a.tags),
+            opts=child,
+        )
+        logging = Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(logs.arn, ":*")])
+        policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy_document([*statements, logging]), opts=child)
+        return aws.lambda_.Function(
+            f"{name}-function",
+            name=function_name,
+            runtime=RUNTIME,
+            handler="handler.handler",
+            role=role.arn,
+            code=function_code(handler_dir),
+            timeout=timeout,
+            memory_size=256,
+            environment={"variables": dict(environment)},
+            tags=dict(a.tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, policy]),
+        )
+
+    def _subscribe(self, name: str, completion: aws.lambda_.Function) -> None:
+        """SNS topics of async endpoints and transform-job state changes invoke the completion function."""
+        child = pulumi.ResourceOptions(parent=self)
+        for index, topic_arn in enumerate(self._args.async_topic_arns):
+            aws.lambda_.Permission(
+                f"{name}-sns-{index}",
+                action="lambda:InvokeFunction",
+                function=completion.name,
+                principal="sns.amazonaws.com",
+                source_arn=topic_arn,
+                opts=child,
+            )
+            aws.sns.TopicSubscription(f"{name}-subscription-{index}", topic=topic_arn, protocol="lambda", endpoint=completion.arn, opts=child)
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-transform-jobs",
+            name=physical_name("drkit", self._args.deployment, "transform-jobs", limit=64),
+            description="drkit batch requests finished: hand the result to the waiting workflow",
+            event_pattern=json.dumps(
+                {
+                    "source": ["aws.sagemaker"],
+                    "detail-type": ["SageMaker Transform Job State Change"],
+                    "detail": {
+                        "TransformJobName": [{"prefix": f"{TRANSFORM_JOB_PREFIX}-"}],
+                        "TransformJobStatus": ["Completed", "Failed", "Stopped"],
+                    },
+                }
+            ),
+            tags=dict(self._args.tags),
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            f"{name}-events",
+            action="lambda:InvokeFunction",
+            function=completion.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(f"{name}-transform-jobs-target", rule=rule.name, arn=completion.arn, opts=child)

@@ -1,0 +1,469 @@
+"""Recovery components under Pulumi mocks: region switch plan, FIS templates, Resilience Hub, scale-up function."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime import mocks
+from pulumi.runtime.settings import set_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.fis import (
+    DrExperiments,
+    DrExperimentsArgs,
+    Scenario,
+    fault_duration_seconds,
+    iso_duration,
+    scenarios_for,
+    templates_for,
+)
+from components.region_switch import (
+    RegionSwitchPlan,
+    RegionSwitchPlanArgs,
+    ScaleUpFunction,
+    ScaleUpFunctionArgs,
+    StepKind,
+    plan_region_pairs,
+    plan_workflows,
+    rto_minutes,
+    scale_up_function_arn,
+)
+from components.resilience import ResilienceAssessment, ResilienceAssessmentArgs, policy_targets, tag_query
+from drkit.capture import _CAPTURE_LOCK, RealisticMocks
+from drkit.errors import ComponentValidationError
+from drkit.tiers import Tier, default_rpo_seconds, default_rto_seconds
+from tests.conftest import example_spec
+
+ACCOUNT = "123456789012"
+KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/k"
+CENTRAL_KEY = f"arn:aws:kms:eu-central-1:{ACCOUNT}:key/k"
+PLAN = "aws:arcregionswitch/plan:Plan"
+TEMPLATE = "aws:fis/experimentTemplate:ExperimentTemplate"
+POLICY = "aws:resiliencehub/resiliencyPolicy:ResiliencyPolicy"
+GROUP = "aws:resourcegroups/group:Group"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ROLE = "aws:iam/role:Role"
+FUNCTION = "aws:lambda/function:Function"
+
+
+class Recorder(mocks.MockMonitor):
+    """Keeps every registration's type, name and resolved inputs."""
+
+    def __init__(self, mock: RealisticMocks) -> None:
+        super().__init__(mock)
+        self.registered: list[tuple[str, str, str, dict[str, Any]]] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        inputs = pulumi.runtime.rpc.deserialize_properties(request.object) if request.object else {}
+        self.registered.append((request.type, request.name, request.parent, _plain(inputs)))
+        return response
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Graph:
+    """What a program registered, by type token."""
+
+    def __init__(self, registered: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+        self.registered = registered
+
+    def of(self, type_token: str) -> list[dict[str, Any]]:
+        return [inputs for typ, _, _, inputs in self.registered if typ == type_token]
+
+    def one(self, type_token: str) -> dict[str, Any]:
+        (only,) = self.of(type_token)
+        return only
+
+    def policies(self) -> list[dict[str, Any]]:
+        return [json.loads(p["policy"]) for p in self.of(ROLE_POLICY)]
+
+    def parents(self, type_token: str) -> list[str]:
+        return [parent for typ, _, parent, _ in self.registered if typ == type_token]
+
+
+def run(program: Callable[[], None], region: str = "us-east-1") -> Graph:
+    """Run `program` as a Pulumi stack under mocks (explicit provider for `region`) and return what it registered."""
+    mock = RealisticMocks(ACCOUNT, {})
+    monitor = Recorder(mock)
+    with _CAPTURE_LOCK:
+        set_root_resource(None)  # type: ignore[arg-type]
+        mocks.set_mocks(mock, project="drkit", stack=f"test-{region}", preview=False, monitor=monitor)
+        _sync_await(run_pulumi_func(program))
+    return Graph(monitor.registered)
+
+
+def plan_args(**change: Any) -> RegionSwitchPlanArgs:
+    base = RegionSwitchPlanArgs(
+        deployment="search-tier2",
+        tier=Tier.WARM,
+        primary_region="eu-west-1",
+        regions=("eu-west-1", "eu-central-1"),
+        rto_seconds=900,
+        hosted_zone_id="Z0123456789ABC",
+        record_name="search.example.com",
+        account_id=ACCOUNT,
+        redrive_function_arns={
+            "eu-west-1": f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:redrive",
+            "eu-central-1": f"arn:aws:lambda:eu-central-1:{ACCOUNT}:function:redrive",
+        },
+    )
+    return dataclasses.replace(base, **change)
+
+
+def fis_args(**change: Any) -> DrExperimentsArgs:
+    base = DrExperimentsArgs(
+        deployment="search-tier2",
+        tier=Tier.WARM,
+        region="eu-west-1",
+        rto_seconds=900,
+        stop_alarm_arns=[f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:search-tier2-ranker-provisioned-5xx"],
+        kms_key_arn=KEY,
+    )
+    return dataclasses.replace(base, **change)
+
+
+# --- region switch plan ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("example", ["search-tier2", "docs-tier3", "fraud-tier1"])
+def test_plans_cover_exactly_the_deployments_regions_with_the_tier_rto(example: str) -> None:
+    spec = example_spec(example)
+    redrive = {r: f"arn:aws:lambda:{r}:{ACCOUNT}:function:redrive" for r in spec.regions}
+
+    def program() -> None:
+        for primary, secondary in plan_region_pairs(spec.primary_region, spec.secondary_regions):
+            RegionSwitchPlan(
+                f"plan-{secondary}",
+                plan_args(
+                    deployment=spec.deployment,
+                    tier=spec.tier,
+                    primary_region=primary,
+                    regions=(primary, secondary),
+                    rto_seconds=spec.rto_seconds,
+                    redrive_function_arns={r: redrive[r] for r in (primary, secondary)},
+                ),
+            )
+
+    plans = run(program).of(PLAN)
+    assert len(plans) == len(spec.secondary_regions)
+    covered = {region for plan in plans for region in plan["regions"]}
+    assert covered == set(spec.regions)
+    for plan in plans:
+        assert plan["primaryRegion"] == spec.primary_region
+        assert plan["regions"][0] == spec.primary_region
+        assert plan["recoveryTimeObjectiveMinutes"] == spec.rto_seconds // 60
+        assert plan["recoveryApproach"] == ("activeActive" if spec.tier is Tier.HOT else "activePassive")
+
+
+def test_warm_plan_fails_over_and_back_scaling_before_moving_traffic_then_redriving() -> None:
+    plan = run(lambda: RegionSwitchPlan("plan", plan_args())).one(PLAN)
+    workflows = {w["workflowTargetRegion"]: w for w in plan["workflows"]}
+    assert set(workflows) == {"eu-central-1", "eu-west-1"}
+    for workflow in workflows.values():
+        assert workflow["workflowTargetAction"] == "activate"
+        assert [s["executionBlockType"] for s in workflow["steps"]] == [
+            "CustomActionLambda",
+            "Route53HealthCheck",
+            "CustomActionLambda",
+        ]
+    scale, dns, redrive = workflows["eu-central-1"]["steps"]
+    assert scale["customActionLambdaConfigs"][0]["regionToRun"] == "activatingRegion"
+    assert [fn["arn"] for fn in scale["customActionLambdaConfigs"][0]["lambdas"]] == [
+        scale_up_function_arn("search-tier2", r, ACCOUNT) for r in ("eu-west-1", "eu-central-1")
+    ]
+    assert [fn["arn"] for fn in redrive["customActionLambdaConfigs"][0]["lambdas"]] == [
+        f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:redrive",
+        f"arn:aws:lambda:eu-central-1:{ACCOUNT}:function:redrive",
+    ]
+    health = dns["route53HealthCheckConfigs"][0]
+    assert (health["hostedZoneId"], health["recordName"]) == ("Z0123456789ABC", "search.example.com")
+    assert {(r["recordSetIdentifier"], r["region"]) for r in health["recordSets"]} == {
+        ("eu-west-1", "eu-west-1"),
+        ("eu-central-1", "eu-central-1"),
+    }
+
+
+def test_manual_approval_comes_first_with_the_default_timeout() -> None:
+    approver = f"arn:aws:iam::{ACCOUNT}:role/oncall"
+    plan = run(lambda: RegionSwitchPlan("plan", plan_args(approval_role_arn=approver))).one(PLAN)
+    for workflow in plan["workflows"]:
+        first = workflow["steps"][0]
+        assert first["executionBlockType"] == "ManualApproval"
+        assert first["executionApprovalConfigs"] == [{"approvalRole": approver, "timeoutMinutes": 5}]
+
+
+def test_tier1_plan_is_active_active_and_its_deactivation_only_moves_traffic() -> None:
+    workflows = plan_workflows(Tier.HOT, "us-east-1", "us-west-2", approval=False)
+    assert [(w.label, w.action, w.target_region) for w in workflows] == [
+        ("failover", "deactivate", None),
+        ("failback", "activate", None),
+    ]
+    assert [s.kind for s in workflows[0].steps] == [StepKind.ROUTE53]
+    assert [s.kind for s in workflows[1].steps] == [StepKind.LAMBDA, StepKind.ROUTE53, StepKind.LAMBDA]
+
+
+def test_execution_role_trusts_arc_and_reaches_only_the_plans_functions_and_zone() -> None:
+    graph = run(lambda: RegionSwitchPlan("plan", plan_args(health_alarm_arns={"5xx": "arn:aws:cloudwatch:eu-west-1:1:alarm:a"})))
+    trust = json.loads(graph.of(ROLE)[0]["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "arc-region-switch.amazonaws.com"}
+    (policy,) = graph.policies()
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["InvokeRecoveryFunctions"]["Action"] == ["lambda:GetFunction", "lambda:InvokeFunction"]
+    assert len(by_sid["InvokeRecoveryFunctions"]["Resource"]) == 4 and "*" not in by_sid["InvokeRecoveryFunctions"]["Resource"]
+    assert by_sid["ReadDeploymentRecords"]["Resource"] == ["arn:aws:route53:::hostedzone/Z0123456789ABC"]
+    assert by_sid["ReadHealthAlarms"]["Resource"] == ["arn:aws:cloudwatch:eu-west-1:1:alarm:a"]
+    assert all("*" not in s["Resource"] for s in policy["Statement"])
+    plan = graph.one(PLAN)
+    assert plan["associatedAlarms"] == [
+        {"alarmType": "applicationHealth", "mapBlockKey": "5xx", "resourceIdentifier": "arn:aws:cloudwatch:eu-west-1:1:alarm:a"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"regions": ("eu-west-1", "eu-central-1", "us-east-1")},
+            "RegionSwitchPlan p: regions ['eu-west-1', 'eu-central-1', 'us-east-1'] is invalid; an ARC Region switch plan spans exactly two distinct regions",
+        ),
+        ({"regions": ("eu-west-1", "eu-west-1")}, "spans exactly two distinct regions"),
+        (
+            {"regions": ("eu-central-1", "eu-west-1")},
+            "RegionSwitchPlan p: regions[0] 'eu-central-1' must be the primary_region 'eu-west-1'",
+        ),
+        (
+            {"redrive_function_arns": {"eu-west-1": "arn:aws:lambda:eu-west-1:1:function:r"}},
+            "RegionSwitchPlan p: redrive_function_arns has regions ['eu-west-1']; valid: exactly one ARN for each of eu-west-1, eu-central-1",
+        ),
+        (
+            {"tier": Tier.HOT, "rto_seconds": 60, "approval_role_arn": "arn:aws:iam::1:role/x"},
+            "RegionSwitchPlan p: approval_role_arn is set for tier 1; a manual approval cannot fit a 60 s RTO",
+        ),
+        (
+            {"approval_role_arn": "arn:aws:iam::1:role/x", "approval_timeout_minutes": 15},
+            "RegionSwitchPlan p: approval_timeout_minutes 15 is invalid; valid: 1 to 14 (less than the 15-minute RTO)",
+        ),
+        ({"rto_seconds": 0}, "RegionSwitchPlan p: rto_seconds 0 must be ≥ 1"),
+        ({"lambda_retry_interval_minutes": 0}, "RegionSwitchPlan p: lambda_retry_interval_minutes 0 must be > 0"),
+    ],
+    ids=[
+        "three-regions",
+        "same-region",
+        "primary-not-first",
+        "redrive-missing",
+        "tier1-approval",
+        "approval-too-long",
+        "rto",
+        "retry",
+    ],
+)
+def test_plan_refuses_undeployable_arguments(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ComponentValidationError) as caught:
+        RegionSwitchPlan("p", plan_args(**change))
+    assert message in str(caught.value)
+
+
+def test_rto_minutes_round_up() -> None:
+    assert [rto_minutes(s) for s in (1, 60, 61, 900, 3600)] == [1, 1, 2, 15, 60]
+
+
+# --- scale-up function ---------------------------------------------------------------------
+
+
+def test_scale_up_function_carries_the_failover_capacity_and_a_narrow_role() -> None:
+    args = ScaleUpFunctionArgs(
+        deployment="search-tier2",
+        region="eu-central-1",
+        account_id=ACCOUNT,
+        failover_capacity={"ranker": 3},
+        kms_key_arn=CENTRAL_KEY,
+    )
+    graph = run(lambda: ScaleUpFunction("scale-up", args), region="eu-central-1")
+    function = graph.one(FUNCTION)
+    assert function["name"] == "drkit-search-tier2-scale-up"
+    assert function["environment"]["variables"] == {
+        "DEPLOYMENT": "search-tier2",
+        "TARGET_REGION": "eu-central-1",
+        "DESIRED_CAPACITY": '{"ranker": 3}',
+    }
+    assert graph.one("aws:cloudwatch/logGroup:LogGroup")["kmsKeyId"] == CENTRAL_KEY
+    # The plan computes the same ARN the function gets.
+    assert scale_up_function_arn("search-tier2", "eu-central-1", ACCOUNT).endswith(":function:" + function["name"])
+    (policy,) = graph.policies()
+    scale = next(s for s in policy["Statement"] if s["Sid"] == "ScaleDeploymentEndpoints")
+    assert scale["Resource"] == [f"arn:aws:sagemaker:eu-central-1:{ACCOUNT}:endpoint/search-tier2-*"]
+    assert all(a != "*" and not a.endswith(":*") for s in policy["Statement"] for a in s["Action"])
+
+
+def test_scale_up_function_refuses_a_zero_capacity() -> None:
+    args = ScaleUpFunctionArgs(
+        deployment="d", region="eu-central-1", account_id=ACCOUNT, failover_capacity={"ranker": 0}, kms_key_arn=KEY
+    )
+    with pytest.raises(
+        ComponentValidationError,
+        match=r"ScaleUpFunction s: failover_capacity \{'ranker': 0\} is invalid; valid: model → integer ≥ 1",
+    ):
+        ScaleUpFunction("s", args)
+
+
+# --- FIS --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_every_template_stops_on_the_deployments_alarms_and_targets_its_tags(tier: Tier) -> None:
+    alarms = [f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:a-5xx", f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:a-latency"]
+    args = fis_args(
+        tier=tier,
+        rto_seconds=default_rto_seconds(tier),
+        stop_alarm_arns=alarms,
+        router_tags={"Component": "router"},
+        lambda_config_bucket_arn="arn:aws:s3:::fis-config-eu-west-1",
+    )
+    graph = run(lambda: DrExperiments("fis", args))
+    assert graph.one("aws:cloudwatch/logGroup:LogGroup")["kmsKeyId"] == KEY
+    templates = graph.of(TEMPLATE)
+    assert len(templates) == len(scenarios_for(tier, router=True)) >= 2
+    for template in templates:
+        assert [c["value"] for c in template["stopConditions"]] == alarms
+        assert all(c["source"] == "aws:cloudwatch:alarm" for c in template["stopConditions"])
+        (target,) = template["targets"]
+        tags = {t["key"]: t["value"] for t in target["resourceTags"]}
+        assert tags["Deployment"] == "search-tier2"
+        assert "resourceArns" not in target
+        (action,) = template["actions"]
+        expected_key = {"aws:dynamodb:global-table": "Tables", "aws:lambda:function": "Functions"}[target["resourceType"]]
+        assert action["target"] == {"key": expected_key, "value": target["name"]}
+        assert template["logConfiguration"]["cloudwatchLogsConfiguration"]["logGroupArn"].endswith(":*")
+        assert template["experimentOptions"]["emptyTargetResolutionMode"] == "fail"
+
+
+def test_token_table_template_pauses_global_table_replication_for_twice_the_rto() -> None:
+    template = run(lambda: DrExperiments("fis", fis_args())).one(TEMPLATE)
+    (action,) = template["actions"]
+    assert action["actionId"] == "aws:dynamodb:global-table-pause-replication"
+    assert action["target"]["key"] == "Tables"
+    assert action["parameters"] == [{"key": "duration", "value": "PT30M"}]
+    assert template["targets"][0]["resourceType"] == "aws:dynamodb:global-table"
+
+
+def test_router_templates_select_the_router_by_its_own_tag_too() -> None:
+    args = fis_args(router_tags={"Component": "router"}, lambda_config_bucket_arn="arn:aws:s3:::cfg")
+    graph = run(lambda: DrExperiments("fis", args))
+    router = [t for t in graph.of(TEMPLATE) if t["actions"][0]["actionId"] == "aws:lambda:invocation-error"]
+    (template,) = router
+    assert {(t["key"], t["value"]) for t in template["targets"][0]["resourceTags"]} == {
+        ("Deployment", "search-tier2"),
+        ("Component", "router"),
+    }
+    assert template["actions"][0]["target"]["key"] == "Functions"
+    (policy,) = graph.policies()
+    write = next(s for s in policy["Statement"] if s["Sid"] == "WriteLambdaFaultConfig")
+    assert write["Resource"] == ["arn:aws:s3:::cfg/*"]
+
+
+def test_report_configuration_when_a_bucket_is_given() -> None:
+    args = fis_args(report_bucket_name="reports", report_dashboard_arn="arn:aws:cloudwatch::1:dashboard/d")
+    template = run(lambda: DrExperiments("fis", args)).one(TEMPLATE)
+    report = template["experimentReportConfiguration"]
+    assert report["outputs"]["s3Configuration"] == {"bucketName": "reports", "prefix": "fis/search-tier2/eu-west-1"}
+    assert report["dataSources"]["cloudwatchDashboards"] == [{"dashboardArn": "arn:aws:cloudwatch::1:dashboard/d"}]
+
+
+def test_scenarios_per_tier() -> None:
+    assert scenarios_for(Tier.HOT, router=True) == (
+        Scenario.PAUSE_TOKEN_REPLICATION,
+        Scenario.ROUTER_ERRORS,
+        Scenario.ROUTER_LATENCY,
+    )
+    assert scenarios_for(Tier.WARM, router=True) == (Scenario.PAUSE_TOKEN_REPLICATION, Scenario.ROUTER_ERRORS)
+    assert scenarios_for(Tier.PILOT_LIGHT, router=False) == (Scenario.PAUSE_TOKEN_REPLICATION,)
+    assert [t.action_id for t in templates_for(Tier.HOT, rto_seconds=60, router_tags={"C": "r"})] == [
+        "aws:dynamodb:global-table-pause-replication",
+        "aws:lambda:invocation-error",
+        "aws:lambda:invocation-add-delay",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"), [(60, "PT2M"), (900, "PT30M"), (3600, "PT2H"), (5400, "PT3H"), (86_400, "PT12H")]
+)
+def test_fault_duration_is_twice_the_rto_within_fis_limits(seconds: int, expected: str) -> None:
+    assert iso_duration(fault_duration_seconds(seconds)) == expected
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"stop_alarm_arns": []}, "DrExperiments x: stop_alarm_arns is empty; valid: at least one CloudWatch alarm ARN"),
+        ({"router_tags": {}}, "DrExperiments x: router_tags is empty; valid: tags that match only the router function"),
+        ({"router_tags": {"Component": "router"}}, "DrExperiments x: router_tags needs lambda_config_bucket_arn"),
+        (
+            {"router_tags": {"Deployment": "x"}, "lambda_config_bucket_arn": "arn:aws:s3:::b"},
+            "DrExperiments x: router_tags must not set Deployment (it is always 'search-tier2')",
+        ),
+        ({"report_dashboard_arn": "arn:d"}, "DrExperiments x: report_dashboard_arn needs report_bucket_name"),
+        ({"rto_seconds": 0}, "DrExperiments x: rto_seconds 0 must be ≥ 1"),
+    ],
+    ids=["no-stop-condition", "empty-router-tags", "no-config-bucket", "router-deployment-tag", "dashboard-no-bucket", "rto"],
+)
+def test_experiments_refuse_undeployable_arguments(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ComponentValidationError) as caught:
+        DrExperiments("x", fis_args(**change))
+    assert message in str(caught.value)
+
+
+# --- Resilience Hub ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_resiliency_policy_states_the_tier_targets_for_every_disruption(tier: Tier) -> None:
+    rto, rpo = default_rto_seconds(tier), default_rpo_seconds(tier)
+    args = ResilienceAssessmentArgs(deployment="search-tier2", tier=tier, region="eu-west-1", rto_seconds=rto, rpo_seconds=rpo)
+    graph = run(lambda: ResilienceAssessment("resilience", args))
+    policy = graph.one(POLICY)
+    assert policy["tier"] == {Tier.HOT: "MissionCritical", Tier.WARM: "Critical", Tier.PILOT_LIGHT: "Important"}[tier]
+    assert set(policy["policy"]) == {"software", "hardware", "az", "region"}
+    for targets in policy["policy"].values():
+        assert targets == {"rto": f"{rto}s", "rpo": "1s"}
+    group = graph.one(GROUP)
+    assert group["resourceQuery"]["type"] == "TAG_FILTERS_1_0"
+    assert json.loads(group["resourceQuery"]["query"])["TagFilters"] == [{"Key": "Deployment", "Values": ["search-tier2"]}]
+
+
+def test_sub_second_rpo_rounds_up_and_zero_stays_zero() -> None:
+    assert policy_targets(60, 0.25)["region"] == ("60s", "1s")
+    assert policy_targets(60, 0)["az"] == ("60s", "0s")
+    assert json.loads(tag_query("d"))["ResourceTypeFilters"] == ["AWS::AllSupported"]
+
+
+@pytest.mark.parametrize(
+    ("rto", "rpo", "message"),
+    [
+        (0, 1.0, "ResilienceAssessment r: rto_seconds 0 must be ≥ 1"),
+        (60, -1.0, "ResilienceAssessment r: rpo_seconds -1.0 must be ≥ 0"),
+        (60, 120.0, "ResilienceAssessment r: rpo_seconds 120.0 exceeds rto_seconds 60; valid: an RPO no larger than the RTO"),
+    ],
+)
+def test_resilience_refuses_impossible_targets(rto: int, rpo: float, message: str) -> None:
+    args = ResilienceAssessmentArgs(deployment="d", tier=Tier.WARM, region="eu-west-1", rto_seconds=rto, rpo_seconds=rpo)
+    with pytest.raises(ComponentValidationError) as caught:
+        ResilienceAssessment("r", args)
+    assert str(caught.value) == message
+
+
+def test_children_are_parented_to_their_component() -> None:
+    graph = run(lambda: DrExperiments("fis", fis_args()))
+    assert all(parent.endswith("drkit:recovery:DrExperiments::fis") for parent in graph.parents(TEMPLATE))
