@@ -37,7 +37,16 @@ from components.iam import Statement, assume_role_policy, policy_document
 from components.naming import physical_name
 from drkit.asl import CHECK_SIZE, choice_states
 from drkit.errors import ComponentValidationError
-from drkit.routing import ASYNC_MAX_SECONDS, REALTIME_MAX_SECONDS, SERVERLESS_MAX_SECONDS, ClassInfo, Path, RoutingError
+from drkit.routing import (
+    ASYNC_MAX_SECONDS,
+    ENDPOINT_FALLBACK,
+    REALTIME_MAX_SECONDS,
+    SERVERLESS_MAX_SECONDS,
+    ClassInfo,
+    Path,
+    RoutingError,
+)
+from drkit.tokens import attach_token_task_parameters
 
 # Errors of the SageMaker runtime SDK integration, named as Step Functions reports them
 # (`ServiceName.ExceptionName`, Step Functions developer guide, "AWS SDK service
@@ -55,6 +64,9 @@ CONDITION_FAILED = ("DynamoDb.ConditionalCheckFailedException", "DynamoDB.Condit
 # Batch transform has no per-request limit; a callback that never comes must still end.
 BATCH_WAIT_SECONDS = 24 * 3600
 TRANSFORM_JOB_PREFIX = "drkit"
+# Endpoint mode -> the key under $.target and the state that invokes it.
+MODE_KEY = {"provisioned": "realtime", "serverless": "serverless", "async": "async"}
+MODE_STATE = {"provisioned": "InvokeRealtime", "serverless": "InvokeServerless", "async": "InvokeAsync"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,25 +112,11 @@ def _key() -> dict[str, Any]:
 
 
 def _await_callback(table_name: str, path: Path, timeout_seconds: int) -> dict[str, Any]:
-    """Store the task token on the request's item and wait for the completion handler."""
+    """Store the task token on the request's item (TokenStore.attach_token's conditional update) and wait."""
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken",
-        "Parameters": {
-            "TableName": table_name,
-            "Key": _key(),
-            "UpdateExpression": "SET task_token = :t, #s = :waiting, #p = :path",
-            "ConditionExpression": "attempt = :a AND #s IN (:pending, :redriven)",
-            "ExpressionAttributeNames": {"#s": "status", "#p": "path"},
-            "ExpressionAttributeValues": {
-                ":t": {"S.$": "$$.Task.Token"},
-                ":a": {"N.$": "States.Format('{}', $.attempt)"},
-                ":waiting": {"S": "WAITING"},
-                ":pending": {"S": "PENDING"},
-                ":redriven": {"S": "REDRIVEN"},
-                ":path": {"S": path.value},
-            },
-        },
+        "Parameters": attach_token_task_parameters(table_name, path.value),
         "TimeoutSeconds": timeout_seconds,
         "ResultPath": "$.result",
         "Catch": [
@@ -193,16 +191,13 @@ def workflow_definition(*, table_name: str, classes: Mapping[str, ClassInfo], ta
     def has(mode: str) -> dict[str, Any]:
         return {"Variable": f"{present}.{mode}", "IsPresent": True}
 
-    states["Path.realtime"] = {
-        "Type": "Choice",
-        "Choices": [{**has("realtime"), "Next": "InvokeRealtime"}, {**has("serverless"), "Next": "InvokeServerless"}],
-        "Default": "Path.async",
-    }
-    states["Path.serverless"] = {
-        "Type": "Choice",
-        "Choices": [{**has("serverless"), "Next": "InvokeServerless"}, {**has("realtime"), "Next": "InvokeRealtime"}],
-        "Default": "Path.async",
-    }
+    for path in (Path.REALTIME, Path.SERVERLESS):
+        modes = [m for m in ENDPOINT_FALLBACK[path] if m != "async"]
+        states[f"Path.{path.value}"] = {
+            "Type": "Choice",
+            "Choices": [{**has(MODE_KEY[m]), "Next": MODE_STATE[m]} for m in modes],
+            "Default": "Path.async",  # every path's last resort (ENDPOINT_FALLBACK)
+        }
     states["Path.async"] = {"Type": "Choice", "Choices": [{**has("async"), "Next": "InvokeAsync"}], "Default": "PathUnavailable"}
     states["Path.batch"] = {"Type": "Choice", "Choices": [{**has("batch_model"), "Next": "StartTransform"}], "Default": "PathUnavailable"}
     states["PathUnavailable"] = _fail("drkit.PathUnavailable", "this region has no endpoint for the request's path and model")

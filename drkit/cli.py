@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "drkit.check_cmd",
     "drkit.cost_cmd",
     "drkit.drill_cmd",
+    "drkit.redrive_cmd",
 )
 
 

@@ -71,6 +71,7 @@ def report_table(report: RedriveReport, table_name: str) -> Table:
 
 def run(args: argparse.Namespace) -> int:
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from drkit.spec import load_spec
     from stacks.plan import token_table_name
@@ -88,16 +89,20 @@ def run(args: argparse.Namespace) -> int:
         TextColumn("redriving"), BarColumn(), MofNCompleteColumn(), console=console, transient=True, disable=args.json or dry_run
     ) as progress:
         task = progress.add_task("redrive", total=None)
-        report = redrive(
-            args.from_region,
-            args.to_region,
-            store,
-            starter,
-            operator=args.operator or current_user(),
-            dry_run=dry_run,
-            workers=args.workers,
-            on_progress=lambda _request_id, _outcome: progress.advance(task),
-        )
+        try:
+            report = redrive(
+                args.from_region,
+                args.to_region,
+                store,
+                starter,
+                operator=args.operator or current_user(),
+                dry_run=dry_run,
+                workers=args.workers,
+                on_progress=lambda _request_id, _outcome: progress.advance(task),
+            )
+        except (BotoCoreError, ClientError) as exc:
+            # No credentials, no table in that region, no permission: say where, without a traceback.
+            raise RedriveError(f"redrive on table {table_name} in {args.to_region}: {exc}") from None
     if args.json:
         print(json.dumps({"table": table_name, **report.as_dict()}, indent=2))
     else:

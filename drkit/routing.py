@@ -305,6 +305,18 @@ DECISION_TABLE: tuple[Rule, ...] = (
 )
 
 
+# Which endpoint serves a path in one region, in order of preference: a region without the
+# first falls back to the next (a pilot-light secondary has no provisioned endpoint, so its
+# real-time traffic is served by serverless, then async). The workflow's Path states and the
+# drill's simulated clients are both generated from this. Batch runs the async model.
+ENDPOINT_FALLBACK: Mapping[Path, tuple[str, ...]] = {
+    Path.REALTIME: ("provisioned", "serverless", "async"),
+    Path.SERVERLESS: ("serverless", "provisioned", "async"),
+    Path.ASYNC: ("async",),
+    Path.BATCH: ("async",),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """Which path serves a request, which table row decided, and why in one sentence."""

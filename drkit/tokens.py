@@ -262,29 +262,36 @@ class TokenStore:
             return existing
         return record_from_item(item, now)
 
-    def attach_token(self, request_id: str, task_token: str, *, attempt: int = 1) -> AttachResult:
-        """Store this attempt's task token (PENDING/REDRIVEN → WAITING).
+    def attach_token(self, request_id: str, task_token: str, *, attempt: int = 1, path: str | None = None) -> AttachResult:
+        """Store this attempt's task token (PENDING/REDRIVEN → WAITING), and the path that waits
+        for it if given (a serverless request that fell back to async is then redriven as async).
 
         Anything but ATTACHED means: do not wait for a callback. ALREADY_COMPLETED carries the
         recorded result (the completion beat the token); SUPERSEDED means a redrive moved the
         request to a newer attempt.
         """
         now = int(self.clock())
+        path_value = getattr(path, "value", path)
+        if path_value is not None and path_value not in PATHS:
+            raise TokenStoreError(f"path: {path_value!r} is not valid; use one of {', '.join(PATHS)}")
+        names = {"#s": "status", "#e": TTL_ATTRIBUTE, **({"#p": "path"} if path_value else {})}
+        values = {
+            ":t": _s(task_token),
+            ":a": _n(attempt),
+            ":waiting": _s(Status.WAITING.value),
+            ":pending": _s(Status.PENDING.value),
+            ":redriven": _s(Status.REDRIVEN.value),
+            ":now": _n(now),
+            **({":path": _s(path_value)} if path_value else {}),
+        }
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
                 Key={HASH_KEY: _s(request_id)},
-                UpdateExpression="SET task_token = :t, #s = :waiting",
+                UpdateExpression="SET task_token = :t, #s = :waiting" + (", #p = :path" if path_value else ""),
                 ConditionExpression="attempt = :a AND #s IN (:pending, :redriven) AND #e >= :now",
-                ExpressionAttributeNames={"#s": "status", "#e": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={
-                    ":t": _s(task_token),
-                    ":a": _n(attempt),
-                    ":waiting": _s(Status.WAITING.value),
-                    ":pending": _s(Status.PENDING.value),
-                    ":redriven": _s(Status.REDRIVEN.value),
-                    ":now": _n(now),
-                },
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
@@ -394,6 +401,35 @@ class TokenStore:
         )
 
 
+def attach_token_task_parameters(table_name: str, path: str) -> dict[str, Any]:
+    """Parameters of the workflow's `arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken`
+    task on `path`: the same conditional update as `TokenStore.attach_token(..., path=path)`.
+
+    Not putItem: a put would overwrite a result that arrived before the token. The execution
+    input carries `request_id` and `attempt` (a number). ASL has no clock, so the expiry guard is
+    left to the completion side, which refuses expired items. A failed condition surfaces as
+    `DynamoDb.ConditionalCheckFailedException`: catch it and GetItem to read the recorded result.
+    """
+    path_value = getattr(path, "value", path)
+    if path_value not in PATHS:
+        raise TokenStoreError(f"path: {path_value!r} is not valid; use one of {', '.join(PATHS)}")
+    return {
+        "TableName": table_name,
+        "Key": {HASH_KEY: {"S.$": "$.request_id"}},
+        "UpdateExpression": "SET task_token = :t, #s = :waiting, #p = :path",
+        "ConditionExpression": "attempt = :a AND #s IN (:pending, :redriven)",
+        "ExpressionAttributeNames": {"#s": "status", "#p": "path"},
+        "ExpressionAttributeValues": {
+            ":t": {"S.$": "$$.Task.Token"},
+            ":a": {"N.$": "States.Format('{}', $.attempt)"},
+            ":waiting": {"S": Status.WAITING.value},
+            ":pending": {"S": Status.PENDING.value},
+            ":redriven": {"S": Status.REDRIVEN.value},
+            ":path": {"S": path_value},
+        },
+    }
+
+
 # --- decisions: pure --------------------------------------------------------------------------
 
 
@@ -440,6 +476,7 @@ __all__ = [
     "PATHS",
     "TTL_ATTRIBUTE",
     "UNFINISHED",
+    "attach_token_task_parameters",
     "AttachOutcome",
     "AttachResult",
     "CompleteOutcome",

@@ -448,3 +448,8 @@ def test_cli_refuses_a_region_outside_the_deployment(cli_env: dict[str, Any]) ->
     argv[argv.index(SURVIVING)] = "ap-south-1"
     with pytest.raises(RedriveError, match="--to-region: 'ap-south-1' is not a region of this deployment; valid: us-east-1, us-west-2, eu-west-1"):
         run_cli(argv)
+
+
+def test_cli_reports_a_missing_table_without_a_traceback(aws: None) -> None:
+    with pytest.raises(RedriveError, match=r"redrive on table drkit-fraud-tier1-tokens in us-west-2: .*ResourceNotFoundException"):
+        run_cli(spec_args())

@@ -25,6 +25,7 @@ from drkit.tokens import (
     Status,
     TokenStore,
     TokenStoreError,
+    attach_token_task_parameters,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,6 +188,12 @@ def test_attach_twice_with_the_same_token_is_already_attached(store: TokenStore)
     store.attach_token("req-1", "tok-1")
     assert store.attach_token("req-1", "tok-1").outcome is AttachOutcome.ALREADY_ATTACHED
     assert store.attach_token("req-1", "tok-other").outcome is AttachOutcome.SUPERSEDED
+
+
+def test_attach_records_the_path_that_waits(store: TokenStore) -> None:
+    store.record("req-1", REGION, RoutePath.SERVERLESS, "fraud", "s3://in/req-1.json", 3600)
+    store.attach_token("req-1", "tok-1", path=RoutePath.ASYNC)  # serverless fell back to async
+    assert store.get("req-1").path == "async"  # type: ignore[union-attr]
 
 
 def test_attach_for_an_old_attempt_is_superseded(store: TokenStore) -> None:
@@ -460,7 +467,7 @@ def test_handler_skips_malformed_messages_and_processes_the_rest(store: TokenSto
 
 def test_handler_entry_point_with_moto_step_functions_closes_a_real_waiting_task(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """End to end on moto: a Standard execution stores its token with the aws-sdk updateItem
-    callback (the same conditional update as attach_token), the Lambda entry point completes it."""
+    callback built by attach_token_task_parameters, and the Lambda entry point completes it."""
     ddb = boto3.client("dynamodb", region_name=REGION)
     table = unique(TABLE)
     create_token_table(ddb, table)
@@ -473,20 +480,7 @@ def test_handler_entry_point_with_moto_step_functions_closes_a_real_waiting_task
             "StoreToken": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken",
-                "Parameters": {
-                    "TableName": table,
-                    "Key": {"request_id": {"S.$": "$.request_id"}},
-                    "UpdateExpression": "SET task_token = :t, #s = :waiting",
-                    "ConditionExpression": "attempt = :a AND #s IN (:pending, :redriven)",
-                    "ExpressionAttributeNames": {"#s": "status"},
-                    "ExpressionAttributeValues": {
-                        ":t": {"S.$": "$$.Task.Token"},
-                        ":a": {"N": "1"},
-                        ":waiting": {"S": "WAITING"},
-                        ":pending": {"S": "PENDING"},
-                        ":redriven": {"S": "REDRIVEN"},
-                    },
-                },
+                "Parameters": attach_token_task_parameters(table, RoutePath.ASYNC),
                 "End": True,
             }
         },
@@ -494,10 +488,9 @@ def test_handler_entry_point_with_moto_step_functions_closes_a_real_waiting_task
     arn = sfn.create_state_machine(
         name=unique("wf"), definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
     )["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=arn, name="req-e2e-a1", input=json.dumps({"request_id": "req-e2e"}))
-    waiting = _wait_for(lambda: (store.get("req-e2e") or None) and store.get("req-e2e").status is Status.WAITING)  # type: ignore[union-attr]
-    if not waiting:
-        pytest.skip("this moto build does not execute aws-sdk updateItem.waitForTaskToken")
+    execution = sfn.start_execution(stateMachineArn=arn, name="req-e2e-a1", input=json.dumps({"request_id": "req-e2e", "attempt": 1}))
+    assert _wait_for(lambda: getattr(store.get("req-e2e"), "status", None) is Status.WAITING), "the execution never stored its token"
+    assert store.get("req-e2e").task_token  # type: ignore[union-attr]
     monkeypatch.setenv("TABLE_NAME", table)
     monkeypatch.setenv("AWS_REGION", REGION)
     completion._clients.cache_clear()

@@ -36,15 +36,13 @@ from drkit.drill.fidelity import (
     seeded,
 )
 from drkit.drill.topology import EndpointFacts, Topology
+from drkit.routing import ENDPOINT_FALLBACK, ClassInfo, ClassKind, Path, route
 
-# Which endpoint a class uses, in order of preference. Already-running provisioned
-# capacity costs nothing extra, so STANDARD takes it when the region has it.
-PATH_PREFERENCE = {
-    "critical": ("provisioned", "serverless"),
-    "standard": ("provisioned", "serverless", "async"),
-    "bulk": ("async", "provisioned", "serverless"),
-}
 IN_PROGRESS, DONE = "IN_PROGRESS", "DONE"
+# Synthetic payload sizes per class kind (bytes, uniform): what the drill's clients send.
+# The path each request takes is then decided by `drkit.routing.route`, as in production.
+PAYLOAD_BYTES = {"critical": (512, 64_000), "standard": (1_000, 2_000_000), "bulk": (1_000_000, 200_000_000)}
+PROBE_BYTES = 2_048  # the availability probe of each class
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,9 +80,9 @@ class _Endpoint:
 class _Request:
     request_id: str
     traffic_class: str
-    kind: str
+    route: Path  # the routing engine's decision
     model: str
-    path: str
+    path: str  # the endpoint mode that accepted it in its home region
     client: int
     submitted: float
     finish_at: float | None  # in the home region, if it survives
@@ -122,6 +120,8 @@ class DeploymentSim:
     def __init__(self, topo: Topology, settings: SimSettings | None = None) -> None:
         self.topo, self.settings = topo, settings or SimSettings()
         self.rng = seeded(self.settings.seed)
+        self.classes = {name: ClassInfo(name, ClassKind(kind), int(timeout)) for name, kind, timeout in topo.traffic_classes}
+        self.probe_route = {name: route(PROBE_BYTES, name, classes=self.classes).path for name in self.classes}
         self.clock = VirtualClock(now=-10.0)
         self.outage = RegionOutage()
         self.failed_models: set[tuple[str, str]] = set()
@@ -175,15 +175,16 @@ class DeploymentSim:
         )
         return new_instance + (ASYNC_WAKE_ALARM_SECONDS if e.mode == "async" else 0.0)
 
-    def _endpoint(self, region: str, model: str, kind: str) -> _Endpoint | None:
+    def _endpoint(self, region: str, model: str, path: Path) -> _Endpoint | None:
+        """The region's endpoint for a routed request, falling back as the workflow does."""
         by_mode = {ep.facts.mode: ep for ep in self.endpoints[region] if ep.facts.model == model}
-        return next((by_mode[m] for m in PATH_PREFERENCE[kind] if m in by_mode), None)
+        return next((by_mode[m] for m in ENDPOINT_FALLBACK[path] if m in by_mode), None)
 
-    def _serve(self, region: str, model: str, kind: str, caller: int) -> _Endpoint | None:
+    def _serve(self, region: str, model: str, path: Path, caller: int) -> _Endpoint | None:
         """The endpoint that answers now, starting a cold start or scale-out if none is ready."""
         if region in self.outage.down or (region, model) in self.failed_models:
             return None
-        ep = self._endpoint(region, model, kind)
+        ep = self._endpoint(region, model, path)
         if ep is None:
             return None
         now = self.clock.now
@@ -219,12 +220,13 @@ class DeploymentSim:
         for i in range(n):
             name, kind, _timeout = classes[i % len(classes)]
             model = self.topo.models[i % len(self.topo.models)]
-            ep = self._endpoint(self.topo.primary, model, kind)
+            decision = route(int(self.rng.uniform(*PAYLOAD_BYTES[kind])), name, classes=self.classes).path
+            ep = self._endpoint(self.topo.primary, model, decision)
             path = ep.facts.mode if ep else "provisioned"
             submitted = start + (i + 0.5) * (-start) / n
             finish = self.rng.uniform(0.2, 2.0) if path != "async" else self.rng.uniform(lo, hi)
             rid = f"drill-{i:05d}"
-            req = _Request(rid, name, kind, model, path, primary_clients[i % len(primary_clients)], submitted, finish)
+            req = _Request(rid, name, decision, model, path, primary_clients[i % len(primary_clients)], submitted, finish)
             self.requests[rid] = req
             self.table.put_if_absent(
                 self.topo.primary,
@@ -329,7 +331,7 @@ class DeploymentSim:
             req = self.requests.get(item["request_id"])
             if req is None or req.done or req.path != "async" or req.awaiting_capacity or not self._home_lost(req):
                 continue
-            ep = self._serve(region, req.model, req.kind, req.client)
+            ep = self._serve(region, req.model, req.route, req.client)
             if ep is not None and self._claim(region, req, now):
                 req.awaiting_capacity = region
                 self.m.redriven += 1
@@ -339,7 +341,7 @@ class DeploymentSim:
         for req in self.requests.values():
             if req.awaiting_capacity != region or req.done:
                 continue
-            ep = self._endpoint(region, req.model, req.kind)
+            ep = self._endpoint(region, req.model, req.route)
             ready = ep.slots.get(req.client, ep.ready_at) if ep is not None and ep.slots else (ep.ready_at if ep else None)
             if ready is not None and ready <= now and region not in self.outage.down:
                 self.m.executions[req.request_id] += 1
@@ -360,7 +362,7 @@ class DeploymentSim:
                     continue
                 if known is not None:
                     continue  # the takeover region's redrive owns it
-            ep = self._serve(region, req.model, req.kind, req.client)
+            ep = self._serve(region, req.model, req.route, req.client)
             if ep is None or not self._claim(region, req, now):
                 continue
             self.m.retried += req.path != "async"
@@ -368,11 +370,11 @@ class DeploymentSim:
             self._drain(region, now)
 
     def _probe_classes(self, now: float) -> None:
-        for name, kind, _ in self.topo.traffic_classes:
+        for name, path in self.probe_route.items():
             for i, resolver in enumerate(self.resolvers):
                 region = resolver.resolve(now, partial(self._answer, self.preferences[i]), self.ttl)
                 model = self.topo.models[i % len(self.topo.models)]
-                if region == self._injected or self._serve(region, model, kind, i) is None:
+                if region == self._injected or self._serve(region, model, path, i) is None:
                     self._last_failure[name] = now  # no break: every caller's request starts its capacity
 
     def _all_home(self, now: float) -> bool:
