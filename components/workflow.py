@@ -39,7 +39,7 @@ from drkit.asl import CHECK_SIZE, choice_states
 from drkit.errors import ComponentValidationError
 from drkit.routing import (
     ASYNC_MAX_SECONDS,
-    ENDPOINT_FALLBACK,
+    PATH_FALLBACK,
     REALTIME_MAX_SECONDS,
     SERVERLESS_MAX_SECONDS,
     ClassInfo,
@@ -64,9 +64,6 @@ CONDITION_FAILED = ("DynamoDb.ConditionalCheckFailedException", "DynamoDB.Condit
 # Batch transform has no per-request limit; a callback that never comes must still end.
 BATCH_WAIT_SECONDS = 24 * 3600
 TRANSFORM_JOB_PREFIX = "drkit"
-# Endpoint mode -> the key under $.target and the state that invokes it.
-MODE_KEY = {"provisioned": "realtime", "serverless": "serverless", "async": "async"}
-MODE_STATE = {"provisioned": "InvokeRealtime", "serverless": "InvokeServerless", "async": "InvokeAsync"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,15 +188,23 @@ def workflow_definition(*, table_name: str, classes: Mapping[str, ClassInfo], ta
     def has(mode: str) -> dict[str, Any]:
         return {"Variable": f"{present}.{mode}", "IsPresent": True}
 
-    for path in (Path.REALTIME, Path.SERVERLESS):
-        modes = [m for m in ENDPOINT_FALLBACK[path] if m != "async"]
-        states[f"Path.{path.value}"] = {
-            "Type": "Choice",
-            "Choices": [{**has(MODE_KEY[m]), "Next": MODE_STATE[m]} for m in modes],
-            "Default": "Path.async",  # every path's last resort (ENDPOINT_FALLBACK)
-        }
-    states["Path.async"] = {"Type": "Choice", "Choices": [{**has("async"), "Next": "InvokeAsync"}], "Default": "PathUnavailable"}
-    states["Path.batch"] = {"Type": "Choice", "Choices": [{**has("batch_model"), "Next": "StartTransform"}], "Default": "PathUnavailable"}
+    # Each path tries what this region has, in PATH_FALLBACK's order. Leaving async or batch
+    # for a synchronous endpoint needs the body inline (Step Functions state is at most
+    # 256 KB), and nothing returns to serverless after serverless failed ($.fallback).
+    inline = {"Variable": "$.body", "IsPresent": True}
+    not_after_serverless = {"Variable": "$.fallback", "IsPresent": False}
+    entry = {Path.REALTIME: "InvokeRealtime", Path.SERVERLESS: "InvokeServerless", Path.ASYNC: "InvokeAsync", Path.BATCH: "StartTransform"}
+    key = {Path.REALTIME: "realtime", Path.SERVERLESS: "serverless", Path.ASYNC: "async", Path.BATCH: "batch_model"}
+    for path in Path:
+        choices = []
+        for option in PATH_FALLBACK[path]:
+            guards = [has(key[option])]
+            if path in (Path.ASYNC, Path.BATCH) and option in (Path.REALTIME, Path.SERVERLESS):
+                guards.append(inline)
+            if option is Path.SERVERLESS:
+                guards.append(not_after_serverless)
+            choices.append({"And": guards, "Next": entry[option]} if len(guards) > 1 else {**guards[0], "Next": entry[option]})
+        states[f"Path.{path.value}"] = {"Type": "Choice", "Choices": choices, "Default": "PathUnavailable"}
     states["PathUnavailable"] = _fail("drkit.PathUnavailable", "this region has no endpoint for the request's path and model")
     states["InvokeRealtime"] = _invoke(f"{present}.realtime", timeout=REALTIME_MAX_SECONDS, catch_to_async=False)
     states["InvokeServerless"] = _invoke(f"{present}.serverless", timeout=SERVERLESS_MAX_SECONDS, catch_to_async=True)
@@ -289,6 +294,11 @@ class InferenceWorkflowArgs:
     """Tags for the state machine, role and log group. Default: none."""
 
 
+def state_machine_name(deployment: str) -> str:
+    """The workflow's name, identical in every region, so its ARN is known before deployment."""
+    return physical_name(deployment, "inference", limit=80)
+
+
 class InferenceWorkflow(pulumi.ComponentResource):
     """The region's Step Functions workflow, its least-privilege role and its encrypted log group."""
 
@@ -300,7 +310,7 @@ class InferenceWorkflow(pulumi.ComponentResource):
         super().__init__("drkit:workflow:InferenceWorkflow", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        machine_name = physical_name(args.deployment, "inference", limit=80)
+        machine_name = state_machine_name(args.deployment)
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=f"/aws/vendedlogs/states/{machine_name}",

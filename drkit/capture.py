@@ -118,6 +118,37 @@ class RealisticMocks(mocks.Mocks):
             out.update(arn=f"arn:aws:cloudwatch:{region}:{acct}:alarm:{name}")
         elif typ == "aws:lambda/function:Function":
             out.update(arn=f"arn:aws:lambda:{region}:{acct}:function:{name}", invokeArn=f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/arn:aws:lambda:{region}:{acct}:function:{name}/invocations")
+        elif typ == "aws:acm/certificate:Certificate":
+            domains = [inputs.get("domainName"), *(inputs.get("subjectAlternativeNames") or [])]
+            rid = f"arn:aws:acm:{region}:{acct}:certificate/{_digest(logical, region, length=8)}"
+            out.update(
+                arn=rid,
+                domainValidationOptions=[
+                    {
+                        "domainName": d,
+                        "resourceRecordName": f"_{_digest(str(d), length=16)}.{d}.",
+                        "resourceRecordType": "CNAME",
+                        "resourceRecordValue": f"_{_digest(str(d), region, length=16)}.acm-validations.aws.",
+                    }
+                    for d in domains
+                    if d
+                ],
+            )
+        elif typ == "aws:apigatewayv2/api:Api":
+            rid = _digest(logical, region, length=10)
+            out.update(
+                apiEndpoint=f"https://{rid}.execute-api.{region}.amazonaws.com",
+                executionArn=f"arn:aws:execute-api:{region}:{acct}:{rid}",
+                arn=f"arn:aws:apigateway:{region}::/apis/{rid}",
+            )
+        elif typ == "aws:apigatewayv2/domainName:DomainName":
+            config = dict(inputs.get("domainNameConfiguration") or {})
+            config.update(
+                targetDomainName=f"d-{_digest(logical, region, length=10)}.execute-api.{region}.amazonaws.com",
+                hostedZoneId="Z2FDTNDATAQYW2",  # placeholder zone id of API Gateway regional domains
+            )
+            rid = str(inputs.get("domainName"))
+            out.update(domainNameConfiguration=config, arn=f"arn:aws:apigateway:{region}::/domainnames/{rid}")
         elif typ == "aws:sfn/stateMachine:StateMachine":
             out.update(arn=f"arn:aws:states:{region}:{acct}:stateMachine:{name}")
         elif service == "sagemaker":

@@ -163,7 +163,7 @@ class _Stack:
                 self.targets[str(props.get("resourceId"))] = props
             elif t == "aws:appautoscaling/scheduledAction:ScheduledAction":
                 self.schedules.setdefault(str(props.get("resourceId")), []).append(props)
-            elif t == "aws:route53/record:Record":
+            elif t == "aws:route53/record:Record" and (props.get("failoverRoutingPolicies") or props.get("latencyRoutingPolicies")):
                 failover = props.get("failoverRoutingPolicies") or []
                 self.record_role = str(failover[0]["type"]) if failover else "LATENCY"
 
@@ -298,7 +298,7 @@ def _fixed_lines(stack: _Stack, usage: UsageProfile | None, async_requests: floa
             add(name, region, "async completion notifications", async_requests, "publishes", p.SNS_PUBLISH * mult)
         elif t == "aws:sfn/stateMachine:StateMachine" and usage is not None:
             add(name, region, f"workflow transitions (async/batch requests × {ASYNC_TRANSITIONS})", async_requests * ASYNC_TRANSITIONS, "transitions", p.STEP_FUNCTIONS_STANDARD_TRANSITION * mult)
-        elif t == "aws:route53/record:Record" and usage is not None:
+        elif t == "aws:route53/record:Record" and usage is not None and (props.get("failoverRoutingPolicies") or props.get("latencyRoutingPolicies")):
             latency = bool(props.get("latencyRoutingPolicies"))
             per_million = p.QUERIES_LATENCY_PER_MILLION if latency else p.QUERIES_STANDARD_PER_MILLION
             queries = usage.monthly_requests * share  # worst case: no resolver caching

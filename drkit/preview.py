@@ -127,7 +127,11 @@ def _capacity(graph: RegionGraph) -> str:
 
 
 def _dns(graph: RegionGraph) -> str:
-    records = graph.of_type("aws:route53/record:Record")
+    records = [
+        r
+        for r in graph.of_type("aws:route53/record:Record")
+        if r.inputs.get("failoverRoutingPolicies") or r.inputs.get("latencyRoutingPolicies")
+    ]
     checks = graph.of_type("aws:route53/healthCheck:HealthCheck")
     if not records:
         return "-"

@@ -36,6 +36,13 @@ def validate_workflow_arn(arn: str | None, surviving_region: str) -> str:
     return arn
 
 
+def default_workflow_arn(spec: Any, region: str) -> str:
+    """The deployment's InferenceWorkflow in `region`: its name is fixed by the spec."""
+    from components.workflow import state_machine_name
+
+    return f"arn:aws:states:{region}:{spec.account_id}:stateMachine:{state_machine_name(spec.deployment)}"
+
+
 def validate_regions(regions: tuple[str, ...], lost: str, surviving: str) -> None:
     for flag, region in (("--from-region", lost), ("--to-region", surviving)):
         if region not in regions:
@@ -80,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     validate_regions(spec.regions, args.from_region, args.to_region)
     table_name = token_table_name(spec)
     dry_run = not args.execute
-    workflow_arn = None if dry_run else validate_workflow_arn(args.workflow_arn, args.to_region)
+    workflow_arn = None if dry_run else validate_workflow_arn(args.workflow_arn or default_workflow_arn(spec, args.to_region), args.to_region)
     store = TokenStore(table_name, boto3.client("dynamodb", region_name=args.to_region))
     sfn = boto3.client("stepfunctions", region_name=args.to_region)
     starter = StepFunctionsStarter(sfn, workflow_arn or "")
@@ -121,7 +128,7 @@ def register(subparsers: Any) -> None:
     mode.add_argument("--dry-run", dest="execute", action="store_false", help="Report only (default).")
     mode.add_argument("--execute", dest="execute", action="store_true", help="Claim and start the requests.")
     parser.set_defaults(execute=False)
-    parser.add_argument("--workflow-arn", help="The surviving region's state machine ARN. Required with --execute.")
+    parser.add_argument("--workflow-arn", help="The surviving region's state machine ARN. Default: the deployment's InferenceWorkflow there.")
     parser.add_argument("--operator", help="Recorded on each claimed item. Default: the current user.")
     parser.add_argument("--workers", type=int, default=8, help="Parallel claims/starts. Default: 8.")
     parser.add_argument("--json", action="store_true", help="Machine-readable report.")

@@ -305,15 +305,23 @@ DECISION_TABLE: tuple[Rule, ...] = (
 )
 
 
-# Which endpoint serves a path in one region, in order of preference: a region without the
-# first falls back to the next (a pilot-light secondary has no provisioned endpoint, so its
-# real-time traffic is served by serverless, then async). The workflow's Path states and the
-# drill's simulated clients are both generated from this. Batch runs the async model.
-ENDPOINT_FALLBACK: Mapping[Path, tuple[str, ...]] = {
-    Path.REALTIME: ("provisioned", "serverless", "async"),
-    Path.SERVERLESS: ("serverless", "provisioned", "async"),
-    Path.ASYNC: ("async",),
-    Path.BATCH: ("async",),
+# Where a request goes when its routed path cannot take it in this region (no endpoint for
+# it here: a pilot-light secondary has no provisioned endpoint; its breaker is open; the
+# payload is over the path's limit), in order. The router Lambda, the workflow's Path states
+# and the drill's simulated clients all read this one table. Real-time is the provisioned
+# endpoint; batch runs the async endpoint's model.
+PATH_FALLBACK: Mapping[Path, tuple[Path, ...]] = {
+    Path.REALTIME: (Path.REALTIME, Path.SERVERLESS, Path.ASYNC),
+    Path.SERVERLESS: (Path.SERVERLESS, Path.ASYNC, Path.REALTIME),  # throttled serverless queues on async first
+    Path.ASYNC: (Path.ASYNC, Path.REALTIME, Path.SERVERLESS),
+    Path.BATCH: (Path.BATCH, Path.ASYNC),
+}
+# The SageMaker endpoint mode (the InferenceType tag) each path invokes.
+ENDPOINT_MODE: Mapping[Path, str] = {
+    Path.REALTIME: "provisioned",
+    Path.SERVERLESS: "serverless",
+    Path.ASYNC: "async",
+    Path.BATCH: "async",
 }
 
 

@@ -86,7 +86,9 @@ def worst_case_rto(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> RtoBou
     """The bound for the region whose resources these are, as the region taking over."""
     items = list(resources)
     checks = [p for t, p in items if t == HEALTH_CHECK]
-    records = [p for t, p in items if t == RECORD]
+    # Only the region's routed record (failover or latency) moves traffic; others (certificate
+    # validation, the front door's own alias) do not bound the RTO.
+    records = [p for t, p in items if t == RECORD and _record_role(p)]
     detection = max(
         (_num(c.get("requestInterval"), 30) * _num(c.get("failureThreshold"), 3) for c in checks), default=0.0
     )

@@ -27,6 +27,8 @@ from components.endpoint import (
 )
 from components.failover import RegionalFailoverRecord, RegionalFailoverRecordArgs
 from components.fis import DrExperiments, DrExperimentsArgs
+from components.frontdoor import RegionalFrontDoor
+from components.frontdoor import args_from_spec as frontdoor_args
 from components.lifecycle import RequestLifecycle, RequestLifecycleArgs, redrive_function_name
 from components.naming import physical_name, standard_tags, with_inference_type
 from components.observability import DashboardEndpoint, RegionalDashboard, RegionalDashboardArgs
@@ -175,6 +177,23 @@ class RegionalDeployment(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        front_door = RegionalFrontDoor(
+            "frontdoor",
+            frontdoor_args(
+                spec,
+                region,
+                deployed=[(e.model, e.mode) for e in plan.endpoints],
+                table_name=token_table_name(spec),
+                # strong mode: the primary owns this region's replica inline; its ARN is still deterministic
+                table_arn=table.table_arn
+                if table is not None
+                else f"arn:aws:dynamodb:{region}:{spec.account_id}:table/{token_table_name(spec)}",
+                kms_key_arn=key.key_arn,
+                state_machine_arn=workflow.state_machine_arn,
+                tags=base_tags,
+            ),
+            opts=child,
+        )
         self._recovery(spec, region, is_primary, key.key_arn, alarm_names, base_tags)
 
         RegionalDashboard(
@@ -220,6 +239,8 @@ class RegionalDeployment(pulumi.ComponentResource):
             "endpoints": endpoints,
             "workflow_arn": workflow.state_machine_arn,
             "redrive_function_arn": lifecycle.redrive_function_arn,
+            "frontdoor_domain_target": front_door.domain_target,
+            "health_url": front_door.health_url,
         }
         if table is not None:
             self.exports["token_table_name"] = table.table_name

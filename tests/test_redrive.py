@@ -427,10 +427,18 @@ def test_cli_execute_redrives(cli_env: dict[str, Any], capsys: pytest.CaptureFix
     assert len(executions(cli_env["arn"])) == 3
 
 
+def test_execute_defaults_to_the_deployments_workflow_in_the_surviving_region() -> None:
+    from drkit.redrive_cmd import default_workflow_arn, validate_workflow_arn
+    from tests.conftest import example_spec
+
+    arn = default_workflow_arn(example_spec("docs-tier3"), "us-west-2")
+    assert arn == "arn:aws:states:us-west-2:123456789012:stateMachine:docs-tier3-inference"
+    assert validate_workflow_arn(arn, "us-west-2") == arn
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--execute"], "--workflow-arn: required with --execute"),
         (
             ["--execute", "--workflow-arn", "arn:aws:states:us-east-1:123456789012:stateMachine:wf"],
             "--workflow-arn: 'arn:aws:states:us-east-1:123456789012:stateMachine:wf' is in us-east-1; it must be the workflow in --to-region us-west-2",
@@ -438,7 +446,7 @@ def test_cli_execute_redrives(cli_env: dict[str, Any], capsys: pytest.CaptureFix
         (["--execute", "--workflow-arn", "wf"], "--workflow-arn: 'wf' is not a Step Functions state machine ARN"),
     ],
 )
-def test_cli_refuses_a_missing_or_foreign_workflow(cli_env: dict[str, Any], extra: list[str], message: str) -> None:
+def test_cli_refuses_a_foreign_or_malformed_workflow(cli_env: dict[str, Any], extra: list[str], message: str) -> None:
     with pytest.raises(RedriveError, match=message.replace("(", r"\(")):
         run_cli(spec_args(*extra))
 

@@ -511,3 +511,49 @@ def _wait_for(condition: Any, attempts: int = 200) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+def transform_event(status: str, *, tags: Any = None, arn: str = "arn:aws:sagemaker:eu-west-1:1:transform-job/drkit-abc-a1") -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "TransformJobName": "drkit-abc-a1",
+        "TransformJobArn": arn,
+        "TransformJobStatus": status,
+        "TransformOutput": {"S3OutputPath": "s3://out/batch/"},
+    }
+    if status != "Completed":
+        detail["FailureReason"] = "ClientError: bad input"
+    if tags is not None:
+        detail["Tags"] = tags
+    return {"source": "aws.sagemaker", "detail-type": "SageMaker Transform Job State Change", "detail": detail}
+
+
+def test_handler_completes_a_batch_request_from_its_transform_job_event(store: TokenStore) -> None:
+    record(store)
+    store.attach_token("req-1", "tok-1")
+    sfn = RecordingSfn()
+    looked_up: list[str] = []
+
+    def tags_of(arn: str) -> dict[str, str]:
+        looked_up.append(arn)
+        return {"drkit:request_id": "req-1", "drkit:attempt": "1"}
+
+    results = completion.process(transform_event("Completed"), store, sfn, REGION, tags_of)
+
+    assert results == [{"request_id": "req-1", "outcome": "completed", "callback": "sent"}]
+    assert looked_up == ["arn:aws:sagemaker:eu-west-1:1:transform-job/drkit-abc-a1"]
+    assert store.get("req-1").output_location == "s3://out/batch/"  # type: ignore[union-attr]
+
+
+def test_a_failed_transform_job_fails_the_request_using_tags_from_the_event(store: TokenStore) -> None:
+    record(store)
+    store.attach_token("req-1", "tok-1")
+    sfn = RecordingSfn()
+    completion.process(transform_event("Failed", tags=[{"Key": "drkit:request_id", "Value": "req-1"}]), store, sfn, REGION)
+    name, kwargs = sfn.calls[0]
+    assert (name, kwargs["cause"]) == ("failure", "ClientError: bad input")
+    assert store.get("req-1").status is Status.FAILED  # type: ignore[union-attr]
+
+
+def test_a_transform_job_without_the_request_tag_is_skipped(store: TokenStore) -> None:
+    results = completion.process(transform_event("Completed", tags={}), store, RecordingSfn(), REGION, lambda arn: {})
+    assert results == [{"request_id": "", "outcome": "malformed", "callback": "none"}]

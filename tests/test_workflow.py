@@ -143,12 +143,23 @@ def test_critical_traffic_invokes_the_provisioned_endpoint(aws: dict[str, Any]) 
     assert output["called"] == {"state": "InvokeRealtime", "target": "search-tier2-ranker-provisioned"}
 
 
+def entered_states(aws: dict[str, Any], execution: str) -> list[str]:
+    events = aws["sfn"].get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
 def test_a_region_without_the_chosen_endpoint_falls_back_in_order(aws: dict[str, Any]) -> None:
-    # query-embed has provisioned + async in both regions, no serverless: serverless falls back to provisioned.
-    described = run(aws, request(model="query-embed", traffic_class="standard", payload_bytes=1000, off_hours=True))
-    output = json.loads(described["output"])
-    assert output["route"]["path"] == "serverless"
-    assert output["called"] == {"state": "InvokeRealtime", "target": "search-tier2-query-embed-provisioned"}
+    # query-embed has no serverless endpoint: off-hours standard traffic routed to serverless
+    # queues on async (PATH_FALLBACK: serverless -> async -> realtime).
+    store: TokenStore = aws["store"]
+    payload = request(model="query-embed", traffic_class="standard", payload_bytes=1000, off_hours=True, input_location="s3://in/f")
+    store.record(payload["request_id"], REGION, "serverless", "query-embed", "s3://in/f", ttl_seconds=3600)
+    execution = start(aws, payload)
+    token_of(aws, payload["request_id"])
+    states = entered_states(aws, execution)
+    assert "Route.Rule.standard-serverless-off-hours" in states
+    assert states[states.index("Path.serverless") + 1] == "InvokeAsync"
+    aws["sfn"].stop_execution(executionArn=execution)
 
 
 def test_async_waits_for_the_callback_with_the_token_in_the_table(aws: dict[str, Any]) -> None:
@@ -252,3 +263,10 @@ def test_the_role_names_exactly_this_regions_endpoints_and_table() -> None:
     )
     assert by_sid["TokenTable"].resources == ["arn:aws:dynamodb:eu-central-1:123456789012:table/drkit-search-tier2-tokens"]
     assert by_sid["TransformJobs"].resources[0] == "arn:aws:sagemaker:eu-central-1:123456789012:transform-job/drkit-*"
+
+
+def test_a_model_without_async_serves_async_routed_requests_in_real_time_only_with_an_inline_body(aws: dict[str, Any]) -> None:
+    inline = run(aws, request(model="ranker", traffic_class="bulk", payload_bytes=5_000))
+    assert json.loads(inline["output"])["called"] == {"state": "InvokeRealtime", "target": "search-tier2-ranker-provisioned"}
+    by_reference = run(aws, {"request_id": uuid.uuid4().hex, "model": "ranker", "traffic_class": "bulk", "payload_bytes": 5_000, "input_location": "s3://in/a"})
+    assert (by_reference["status"], by_reference.get("error")) == ("FAILED", "drkit.PathUnavailable")

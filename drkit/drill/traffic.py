@@ -36,7 +36,7 @@ from drkit.drill.fidelity import (
     seeded,
 )
 from drkit.drill.topology import EndpointFacts, Topology
-from drkit.routing import ENDPOINT_FALLBACK, ClassInfo, ClassKind, Path, route
+from drkit.routing import ENDPOINT_MODE, PATH_FALLBACK, ClassInfo, ClassKind, Path, route
 
 IN_PROGRESS, DONE = "IN_PROGRESS", "DONE"
 # Synthetic payload sizes per class kind (bytes, uniform): what the drill's clients send.
@@ -178,7 +178,8 @@ class DeploymentSim:
     def _endpoint(self, region: str, model: str, path: Path) -> _Endpoint | None:
         """The region's endpoint for a routed request, falling back as the workflow does."""
         by_mode = {ep.facts.mode: ep for ep in self.endpoints[region] if ep.facts.model == model}
-        return next((by_mode[m] for m in ENDPOINT_FALLBACK[path] if m in by_mode), None)
+        modes = (ENDPOINT_MODE[p] for p in PATH_FALLBACK[path])
+        return next((by_mode[m] for m in modes if m in by_mode), None)
 
     def _serve(self, region: str, model: str, path: Path, caller: int) -> _Endpoint | None:
         """The endpoint that answers now, starting a cold start or scale-out if none is ready."""

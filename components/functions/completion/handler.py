@@ -1,4 +1,5 @@
-"""Completion Lambda: SageMaker async inference notifications → token table → Step Functions callback.
+"""Completion Lambda: SageMaker async inference notifications and transform-job state
+changes → token table → Step Functions callback.
 
 Subscribed to the async endpoint's success and error SNS topics in one region. For each
 notification it records the result in the token table (`drkit.tokens.TokenStore`), then
@@ -22,8 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import boto3
@@ -90,6 +92,36 @@ def parse_notification(message: Any) -> Notification:
     )
 
 
+TRANSFORM_EVENT = "SageMaker Transform Job State Change"
+REQUEST_TAG = "drkit:request_id"  # set by the workflow's CreateTransformJob (components/workflow.py)
+
+
+def _tag_map(tags: Any) -> dict[str, str]:
+    """Tags as {key: value}, from either a map or a [{Key, Value}] list."""
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {str(t.get("Key")): str(t.get("Value")) for t in tags or [] if isinstance(t, dict)}
+
+
+def transform_notification(detail: dict[str, Any], tags_of: Callable[[str], dict[str, str]]) -> Notification:
+    """A batch request's result from a transform-job state change (EventBridge `detail`)."""
+    name = str(detail.get("TransformJobName") or "")
+    status = detail.get("TransformJobStatus")
+    if not name or status not in ("Completed", "Failed", "Stopped"):
+        raise MalformedNotificationError(f"transform job {name!r}: status {status!r} is not a final state")
+    tags = _tag_map(detail.get("Tags")) or tags_of(str(detail.get("TransformJobArn") or ""))
+    request_id = tags.get(REQUEST_TAG)
+    if not request_id:
+        raise MalformedNotificationError(f"transform job {name}: no {REQUEST_TAG} tag, so it is not a drkit request")
+    output = str((detail.get("TransformOutput") or {}).get("S3OutputPath") or "")
+    return Notification(
+        request_id=request_id,
+        succeeded=status == "Completed",
+        output_location=output,
+        failure_reason=str(detail.get("FailureReason") or f"transform job {name} {str(status).lower()}"),
+    )
+
+
 def sns_messages(event: dict[str, Any]) -> list[Any]:
     """The message bodies of an SNS-triggered Lambda event (a bare notification is accepted too)."""
     if "invocationStatus" in event:
@@ -114,12 +146,26 @@ def send_callback(sfn: Any, token: str, notification: Notification) -> str:
     return "sent"
 
 
-def process(event: dict[str, Any], store: TokenStore, sfn: Any, region: str) -> list[dict[str, str]]:
-    """Handle every notification in `event`; one summary per message. Raises only on AWS errors worth a retry."""
+def _notifications(event: dict[str, Any], tags_of: Callable[[str], dict[str, str]] | None) -> list[Callable[[], Notification]]:
+    """One parser per result in the event: an EventBridge transform-job change, or SNS messages."""
+    if event.get("detail-type") == TRANSFORM_EVENT:
+        lookup: Callable[[str], dict[str, str]] = tags_of or _no_tags
+        return [partial(transform_notification, event.get("detail") or {}, lookup)]
+    return [partial(parse_notification, message) for message in sns_messages(event)]
+
+
+def _no_tags(arn: str) -> dict[str, str]:
+    return {}
+
+
+def process(
+    event: dict[str, Any], store: TokenStore, sfn: Any, region: str, tags_of: Callable[[str], dict[str, str]] | None = None
+) -> list[dict[str, str]]:
+    """Handle every result in `event`; one summary per result. Raises only on AWS errors worth a retry."""
     summaries: list[dict[str, str]] = []
-    for message in sns_messages(event):
+    for parse in _notifications(event, tags_of):
         try:
-            notification = parse_notification(message)
+            notification = parse()
         except MalformedNotificationError as exc:
             # Retrying cannot fix a malformed message; log it rather than poison the queue.
             LOG.error("skipping notification: %s", exc)
@@ -149,4 +195,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     region = os.environ["AWS_REGION"]
     store, sfn = _clients(os.environ["TABLE_NAME"], region)
-    return {"results": process(event, store, sfn, region)}
+
+    def tags_of(arn: str) -> dict[str, str]:
+        if not arn:
+            return {}
+        return _tag_map(boto3.client("sagemaker", region_name=region).list_tags(ResourceArn=arn).get("Tags"))
+
+    return {"results": process(event, store, sfn, region, tags_of)}

@@ -1,0 +1,712 @@
+"""RegionalFrontDoor: what each region's DNS name points at — API, router Lambda, audit trail.
+
+Per region: an API Gateway **HTTP API** (not REST) whose only integration is the router
+Lambda (components/functions/router), on the regional host name *and* the deployment's
+shared name, with one ACM certificate for both; the router's least-privilege role; an
+object-locked, KMS-encrypted audit bucket; and an input bucket for async/batch payloads.
+
+Why an HTTP API: the router does authentication (team keys), throttling by budget and
+routing itself, so REST's extras (API keys and usage plans, request validation, WAF on
+the stage) would duplicate it; an HTTP API costs $1.00 per million requests against
+REST's $3.50 (drkit/pricing.py), adds less latency, and its custom domains are regional,
+which is what a failover record needs. Both cap an integration at about 30 s
+(HTTP API: 30 s hard; REST: 29 s by default), so the Lambda timeout is 29 s and a class
+that needs longer belongs on async. Trade-off accepted: no AWS WAF on an HTTP API stage;
+put CloudFront + WAF in front if a deployment needs it.
+
+Why two domain names: clients call the shared name (``fraud.example.com``), which Route
+53 answers with this region's host; TLS then presents the *shared* name, so every region's
+API must hold a custom domain for it, or failover ends in a certificate error. The
+regional host is what the health check probes (spec.dns.regional_host(region)).
+
+Certificate validation records are identical in every region for the shared name (ACM
+derives them from account and name), so they are written with ``allow_overwrite``; each
+region's stack may (re)write them without owning the other's.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components.endpoint import InferenceMode, endpoint_name_for
+from components.functions.router.breakers import BreakerConfig
+from components.functions.router.config import DIRECT_PATHS, ClassConfig, ModelConfig, OffHoursConfig, TeamConfig
+from components.iam import Statement, assume_role_policy
+from components.naming import physical_name
+from drkit import pricing
+from drkit.errors import ComponentValidationError
+from drkit.spec import DeploymentSpec
+
+ROUTER_SOURCE = Path(__file__).resolve().parent / "functions" / "router"
+DRKIT_SOURCE = Path(__file__).resolve().parent.parent / "drkit"
+# drkit modules the router imports; each is stdlib + boto3 only (a test parses their imports).
+BUNDLED_DRKIT = ("__init__.py", "errors.py", "routing.py", "tokens.py")
+CONFIG_FILE = "router_config.json"
+HANDLER = "router.handler.handler"
+MiB = 1024 * 1024
+# Lambda's synchronous invocation payload limit is 6 MB (Lambda quotas page, read 2026-11);
+# the inline payload arrives JSON-encoded inside the API event, so leave room for the envelope.
+MAX_INLINE_BYTES = 5 * MiB
+HTTP_API_MAX_TIMEOUT_SECONDS = 30  # API Gateway quotas: HTTP API integration timeout, 30 s maximum
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegionalFrontDoorArgs:
+    """Inputs of `RegionalFrontDoor`."""
+
+    deployment: str
+    """Deployment name; prefixes the function, role, buckets and API."""
+    region: str
+    """This region: the API, function, buckets and certificate live here."""
+    account_id: str
+    """Account of the endpoints, table and workflow (builds their ARNs)."""
+    regions: Sequence[str]
+    """Every region of the deployment: a team's spend is summed across them."""
+    domain: str
+    """The deployment's shared DNS name (spec.dns.domain)."""
+    regional_host: str
+    """This region's host name (spec.dns.regional_host(region)); what the health check probes."""
+    hosted_zone_id: str
+    """Route 53 zone holding both names (certificate validation and the regional record)."""
+    table_name: str
+    """The global token table (this region's replica)."""
+    table_arn: pulumi.Input[str]
+    """ARN of this region's table or replica."""
+    kms_key_arn: pulumi.Input[str]
+    """This region's key: table, buckets and log group."""
+    teams: Sequence[TeamConfig]
+    """Callers: name, SHA-256 of the key, monthly budget, over-budget action. Empty: /health only, every infer is 403."""
+    classes: Sequence[ClassConfig]
+    """Traffic classes the router accepts (from the spec)."""
+    models: Sequence[ModelConfig]
+    """Each model's endpoints in this region by path, and its per-request cost estimates."""
+    state_machine_arn: pulumi.Input[str] | None = None
+    """This region's InferenceWorkflow. Default: none — then no model may have an async endpoint or batch."""
+    off_hours: OffHoursConfig | None = None
+    """The spec's off-hours window (routing uses serverless then). Default: none (always business hours)."""
+    health_check_path: str = "/health"
+    """Path of the deep health route (spec.health_check.path). Default: /health."""
+    max_inline_bytes: int = MAX_INLINE_BYTES
+    """Largest inline payload; larger ones must come as input_location. Default: 5 MiB (Lambda's 6 MB event limit)."""
+    breaker: Mapping[str, float] = field(default_factory=dict)
+    """Overrides of the router's BreakerConfig (window_seconds, error_rate, …). Default: none."""
+    timeout_seconds: int = 29
+    """Router Lambda and integration timeout, 1-29 (HTTP API allows 30). Default: 29."""
+    memory_size: int = 512
+    """Router Lambda memory, MB. Default: 512."""
+    audit_retention_days: int = 365
+    """Object-lock retention of each audit record. Default: 365."""
+    audit_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    """GOVERNANCE (privileged users may lift it) or COMPLIANCE (nobody, not even root). Default: GOVERNANCE."""
+    input_retention_days: int = 7
+    """Days inline async/batch payloads are kept in the input bucket. Default: 7."""
+    throttling_rate_limit: float = 100.0
+    """Stage steady-state requests per second. Default: 100."""
+    throttling_burst_limit: int = 200
+    """Stage burst. Default: 200."""
+    log_retention_days: int = 30
+    """Function and access log retention. Default: 30."""
+    create_regional_record: bool = True
+    """Create the alias record regional_host → API domain. Default: true (the health check needs it)."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on every taggable resource. Default: none."""
+
+
+def _validate(name: str, args: RegionalFrontDoorArgs) -> None:
+    """Refuse what cannot be deployed, before any child exists; each message names field, value and fix."""
+    where = f"RegionalFrontDoor {name}"
+    if args.region not in args.regions:
+        raise ComponentValidationError(f"{where}: region {args.region!r} is not in regions {list(args.regions)}")
+    if not args.regional_host.endswith(f".{args.domain}"):
+        raise ComponentValidationError(
+            f"{where}: regional_host {args.regional_host!r} must be a subdomain of domain {args.domain!r} (one zone, one certificate)"
+        )
+    if not args.models:
+        raise ComponentValidationError(f"{where}: models is empty; give at least one model's endpoints")
+    if not args.classes:
+        raise ComponentValidationError(f"{where}: classes is empty; give the spec's traffic classes")
+    digests = [t.key_sha256 for t in args.teams]
+    if len(set(digests)) != len(digests):
+        raise ComponentValidationError(f"{where}: teams share a key_sha256; every team needs its own key")
+    for model in args.models:
+        unknown = sorted(set(model.endpoints) - {*DIRECT_PATHS, "async"})
+        if unknown:
+            raise ComponentValidationError(
+                f"{where}: models[{model.name}].endpoints has path {unknown[0]!r}; valid: realtime, serverless, async"
+            )
+        negative = {p: c for p, c in model.costs_usd.items() if c < 0}
+        if negative:
+            raise ComponentValidationError(f"{where}: models[{model.name}].costs_usd {negative} must be ≥ 0 USD")
+        if args.state_machine_arn is None and ("async" in model.endpoints or model.batch):
+            raise ComponentValidationError(
+                f"{where}: models[{model.name}] serves async/batch but state_machine_arn is unset; pass the region's InferenceWorkflow ARN"
+            )
+    if not args.health_check_path.startswith("/") or args.health_check_path.startswith("/v1/"):
+        raise ComponentValidationError(
+            f"{where}: health_check_path {args.health_check_path!r} must start with / and not with /v1/"
+        )
+    if not 1 <= args.max_inline_bytes <= MAX_INLINE_BYTES:
+        raise ComponentValidationError(
+            f"{where}: max_inline_bytes {args.max_inline_bytes} is invalid; valid: 1-{MAX_INLINE_BYTES} (Lambda's 6 MB event limit)"
+        )
+    if not 1 <= args.timeout_seconds < HTTP_API_MAX_TIMEOUT_SECONDS:
+        raise ComponentValidationError(
+            f"{where}: timeout_seconds {args.timeout_seconds} is invalid; valid: 1-{HTTP_API_MAX_TIMEOUT_SECONDS - 1} (HTTP API integrations end at 30 s)"
+        )
+    try:
+        BreakerConfig.from_mapping(dict(args.breaker))
+    except (TypeError, ValueError) as exc:
+        raise ComponentValidationError(f"{where}: {exc}") from None
+    for field_name in ("audit_retention_days", "input_retention_days", "log_retention_days"):
+        if getattr(args, field_name) < 1:
+            raise ComponentValidationError(f"{where}: {field_name} {getattr(args, field_name)} must be ≥ 1")
+    if args.audit_lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
+        raise ComponentValidationError(
+            f"{where}: audit_lock_mode {args.audit_lock_mode!r} is invalid; valid: GOVERNANCE, COMPLIANCE"
+        )
+
+
+# --- pure pieces: bundle, config, costs, permissions ----------------------------------------------
+
+
+def lambda_bundle() -> dict[str, Path]:
+    """Archive path → source file of the router package (top-level `router`) and the drkit modules it imports."""
+    files = {f"router/{p.name}": p for p in sorted(ROUTER_SOURCE.glob("*.py"))}
+    files.update({f"drkit/{name}": DRKIT_SOURCE / name for name in BUNDLED_DRKIT})
+    return files
+
+
+def audit_bucket_name(deployment: str, region: str) -> str:
+    return physical_name("drkit", deployment, "audit", region)
+
+
+def input_bucket_name(deployment: str, region: str) -> str:
+    return physical_name("drkit", deployment, "inputs", region)
+
+
+def router_config(args: RegionalFrontDoorArgs) -> dict[str, object]:
+    """The router's config file (plain JSON; the workflow ARN, an Output, goes in an env var)."""
+    return {
+        "region": args.region,
+        "regions": list(args.regions),
+        "table_name": args.table_name,
+        "audit_bucket": audit_bucket_name(args.deployment, args.region),
+        "input_bucket": input_bucket_name(args.deployment, args.region),
+        "teams": [asdict(t) for t in args.teams],
+        "classes": [asdict(c) for c in args.classes],
+        "models": {
+            m.name: {"endpoints": dict(m.endpoints), "costs_usd": dict(m.costs_usd), "batch": m.batch} for m in args.models
+        },
+        "max_inline_bytes": args.max_inline_bytes,
+        "off_hours": asdict(args.off_hours) if args.off_hours else None,
+        "breaker": dict(args.breaker),
+    }
+
+
+# Per-request assumptions of `request_costs`, each a stated guess a user can change.
+ASSUMED_SERVERLESS_SECONDS = 1.0  # compute billed per serverless request
+ASSUMED_ASYNC_SECONDS = 5.0  # one async request's share of an instance slot
+ASSUMED_BATCH_SECONDS = 1.0  # one record's share of a transform job
+WORKFLOW_TRANSITIONS = 8  # Standard-workflow state transitions per async/batch request (components/workflow.py)
+ROUTER_GB_SECONDS = 0.5 * 0.1  # 512 MB router for ~100 ms
+
+
+def request_costs(
+    region: str,
+    *,
+    realtime_instance: str | None = None,
+    target_invocations_per_minute: int = 1000,
+    serverless_memory_mb: int | None = None,
+    async_instance: str | None = None,
+    async_concurrency: int = 4,
+    batch: bool = False,
+) -> dict[str, float]:
+    """Estimated USD per request by path from drkit/pricing.py (dated list prices), for budgets.
+
+    Real-time is the instance-hour shared by requests at the autoscaling target (the fleet
+    runs anyway, so this is an attributed, not marginal, cost). Every path adds the front
+    door itself (HTTP API request, Lambda request and GB-seconds); async and batch add S3,
+    SNS and the workflow's Standard transitions.
+    """
+    m = pricing.region_multiplier(region)
+    front = (pricing.API_GATEWAY_HTTP_REQUEST + pricing.LAMBDA_REQUEST + pricing.LAMBDA_GB_SECOND * ROUTER_GB_SECONDS) * m
+    queued = (
+        pricing.S3_PUT_REQUEST
+        + pricing.S3_GET_REQUEST
+        + pricing.SNS_PUBLISH
+        + WORKFLOW_TRANSITIONS * pricing.STEP_FUNCTIONS_STANDARD_TRANSITION
+    ) * m
+    costs: dict[str, float] = {}
+    if realtime_instance:
+        costs["realtime"] = pricing.instance_hourly(realtime_instance, region) / (target_invocations_per_minute * 60) + front
+    if serverless_memory_mb:
+        costs["serverless"] = serverless_memory_mb / 1024 * ASSUMED_SERVERLESS_SECONDS * pricing.SERVERLESS_GB_SECOND * m + front
+    if async_instance:
+        hourly = pricing.instance_hourly(async_instance, region)
+        costs["async"] = hourly / 3600 * ASSUMED_ASYNC_SECONDS / async_concurrency + queued + front
+        if batch:
+            costs["batch"] = hourly / 3600 * ASSUMED_BATCH_SECONDS + queued + front
+    return {path: round(usd, 12) for path, usd in costs.items()}
+
+
+MODE_PATHS: Mapping[InferenceMode, str] = {
+    InferenceMode.PROVISIONED: "realtime",
+    InferenceMode.SERVERLESS: "serverless",
+    InferenceMode.ASYNC: "async",
+}
+
+
+def args_from_spec(
+    spec: DeploymentSpec,
+    region: str,
+    *,
+    deployed: Iterable[tuple[str, InferenceMode]],
+    table_name: str,
+    table_arn: pulumi.Input[str],
+    kms_key_arn: pulumi.Input[str],
+    state_machine_arn: pulumi.Input[str] | None,
+    batch: bool = True,
+    tags: Mapping[str, str] | None = None,
+) -> RegionalFrontDoorArgs:
+    """Front-door args for one region of a spec; `deployed` is the region plan's (model, mode) pairs.
+
+    Endpoint names come from `endpoint_name_for` (known before deployment), so the router's
+    config is plain data. `batch` says the workflow can run transform jobs for models with an
+    async endpoint here (InferenceWorkflow's batch target). Default: true.
+    """
+    pairs = list(deployed)
+    models = []
+    for model in spec.models:
+        modes = {mode for name, mode in pairs if name == model.name}
+        if not modes:
+            continue
+        endpoints = {MODE_PATHS[mode]: endpoint_name_for(spec.deployment, model.name, mode) for mode in modes}
+        costs = request_costs(
+            region,
+            realtime_instance=model.provisioned.instance_type
+            if model.provisioned and InferenceMode.PROVISIONED in modes
+            else None,
+            target_invocations_per_minute=model.provisioned.target_invocations_per_instance if model.provisioned else 1000,
+            serverless_memory_mb=model.serverless.memory_mb if model.serverless and InferenceMode.SERVERLESS in modes else None,
+            async_instance=model.async_.instance_type if model.async_ and InferenceMode.ASYNC in modes else None,
+            async_concurrency=model.async_.max_concurrent_invocations_per_instance if model.async_ else 4,
+            batch=batch,
+        )
+        models.append(
+            ModelConfig(name=model.name, endpoints=endpoints, costs_usd=costs, batch=batch and InferenceMode.ASYNC in modes)
+        )
+    off = spec.off_hours
+    return RegionalFrontDoorArgs(
+        deployment=spec.deployment,
+        region=region,
+        account_id=spec.account_id,
+        regions=spec.regions,
+        domain=spec.dns.domain,
+        regional_host=spec.dns.regional_host(region),
+        hosted_zone_id=spec.dns.hosted_zone_id,
+        table_name=table_name,
+        table_arn=table_arn,
+        kms_key_arn=kms_key_arn,
+        teams=[
+            TeamConfig(
+                name=t.name,
+                key_sha256=t.key_sha256,
+                monthly_budget_usd=t.monthly_budget_usd,
+                priority=t.priority,
+                over_budget=t.over_budget.value,
+            )
+            for t in spec.teams
+        ],
+        classes=[ClassConfig(name=c.name, kind=c.kind.value, timeout_seconds=c.timeout_seconds) for c in spec.traffic_classes],
+        models=models,
+        state_machine_arn=state_machine_arn,
+        off_hours=OffHoursConfig(timezone=off.timezone, start=off.scale_down_at, end=off.scale_up_at, days=off.days)
+        if off
+        else None,
+        health_check_path=spec.health_check.path,
+        tags=dict(tags or {}),
+    )
+
+
+def router_statements(
+    args: RegionalFrontDoorArgs,
+    *,
+    log_group_arn: pulumi.Input[str],
+    audit_bucket_arn: pulumi.Input[str],
+    input_bucket_arn: pulumi.Input[str],
+) -> list[Statement]:
+    """The router's permissions: this region's endpoints, table, buckets, workflow and key — nothing else."""
+    endpoint_arn = f"arn:aws:sagemaker:{args.region}:{args.account_id}:endpoint/{{}}"
+    direct = sorted({e for m in args.models for p, e in m.endpoints.items() if p in DIRECT_PATHS})
+    every = sorted({e for m in args.models for e in m.endpoints.values()})
+    statements = [
+        Statement("DescribeEndpoints", ["sagemaker:DescribeEndpoint"], [endpoint_arn.format(e.lower()) for e in every]),
+        Statement(
+            "TableItems",
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"],
+            [args.table_arn],
+        ),
+        Statement("WriteAudit", ["s3:PutObject"], [pulumi.Output.concat(audit_bucket_arn, "/audit/*")]),
+        Statement("Inputs", ["s3:PutObject", "s3:GetObject"], [pulumi.Output.concat(input_bucket_arn, "/*")]),
+        Statement("DataKey", ["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn]),
+        Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(log_group_arn, ":*")]),
+    ]
+    if direct:
+        statements.insert(
+            0, Statement("InvokeEndpoints", ["sagemaker:InvokeEndpoint"], [endpoint_arn.format(e.lower()) for e in direct])
+        )
+    if args.state_machine_arn is not None:
+        statements.append(Statement("StartWorkflow", ["states:StartExecution"], [args.state_machine_arn]))
+    return statements
+
+
+def router_policy(statements: Sequence[Statement]) -> pulumi.Output[str]:
+    """The policy document: the statements plus PutMetricData limited to the drkit namespace.
+
+    PutMetricData has no resource-level permissions (IAM service authorization reference),
+    so its Resource must be "*"; the `cloudwatch:namespace` condition is the narrowing AWS offers.
+    """
+    for statement in statements:
+        if any(a == "*" or a.endswith(":*") for a in statement.actions):
+            raise ValueError(f"statement {statement.sid}: wildcard action in {list(statement.actions)}")
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                *(
+                    {"Sid": s.sid, "Effect": "Allow", "Action": sorted(s.actions), "Resource": list(s.resources)}
+                    for s in statements
+                ),
+                {
+                    "Sid": "DrkitMetrics",
+                    "Effect": "Allow",
+                    "Action": ["cloudwatch:PutMetricData"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"cloudwatch:namespace": "drkit"}},
+                },
+            ],
+        }
+    )
+
+
+def _validation_option(host: str, options: Sequence[Mapping[str, str]]) -> Mapping[str, str]:
+    """ACM's validation record for one of the certificate's names.
+
+    ACM always returns one per name once the certificate exists; an offline graph
+    (drkit.capture's mocks) may have none, so the record then names a placeholder.
+    """
+    found = next((o for o in options or () if o.get("domain_name") == host), None)
+    if found is None:
+        return {
+            "resource_record_name": f"_acm-validation.{host}.",
+            "resource_record_type": "CNAME",
+            "resource_record_value": "unknown-until-deploy.",
+        }
+    return found
+
+
+def route_keys(health_check_path: str) -> tuple[str, ...]:
+    """The API's routes; anything else is answered 404 by API Gateway without invoking the router."""
+    return ("POST /v1/infer", "GET /v1/requests/{id}", f"GET {health_check_path}")
+
+
+# --- the component ---------------------------------------------------------------------------------
+
+
+class RegionalFrontDoor(pulumi.ComponentResource):
+    """One region's front door: HTTP API on the regional and shared names → router Lambda."""
+
+    api_endpoint: pulumi.Output[str]
+    domain_target: pulumi.Output[str]
+    domain_target_zone_id: pulumi.Output[str]
+    health_url: str
+    function_name: pulumi.Output[str]
+    audit_bucket: pulumi.Output[str]
+    input_bucket: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RegionalFrontDoorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _validate(name, args)
+        super().__init__("drkit:frontdoor:RegionalFrontDoor", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        base = physical_name("drkit", args.deployment, args.region, "router", limit=64)
+
+        audit = self._audit_bucket(name, args, tags, child)
+        inputs = self._input_bucket(name, args, tags, child)
+
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{base}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role", name=base, assume_role_policy=assume_role_policy("lambda.amazonaws.com"), tags=tags, opts=child
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=router_policy(
+                router_statements(args, log_group_arn=logs.arn, audit_bucket_arn=audit.arn, input_bucket_arn=inputs.arn)
+            ),
+            opts=child,
+        )
+        archive: dict[str, pulumi.Asset | pulumi.Archive] = {k: pulumi.FileAsset(str(v)) for k, v in lambda_bundle().items()}
+        archive[CONFIG_FILE] = pulumi.StringAsset(json.dumps(router_config(args), sort_keys=True))
+        variables: dict[str, pulumi.Input[str]] = {"ROUTER_CONFIG_PATH": f"/var/task/{CONFIG_FILE}"}
+        if args.state_machine_arn is not None:
+            variables["ROUTER_STATE_MACHINE_ARN"] = args.state_machine_arn
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            name=base,
+            runtime="python3.12",
+            handler=HANDLER,
+            role=role.arn,
+            code=pulumi.AssetArchive(archive),
+            timeout=args.timeout_seconds,
+            memory_size=args.memory_size,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, policy]),
+        )
+
+        api = aws.apigatewayv2.Api(
+            f"{name}-api",
+            name=base,
+            protocol_type="HTTP",
+            description=f"drkit {args.deployment} front door in {args.region}",
+            # Callers must come through the custom domains, so the health check sees what they see.
+            disable_execute_api_endpoint=True,
+            tags=tags,
+            opts=child,
+        )
+        integration = aws.apigatewayv2.Integration(
+            f"{name}-integration",
+            api_id=api.id,
+            integration_type="AWS_PROXY",
+            integration_uri=function.invoke_arn,
+            payload_format_version="2.0",
+            timeout_milliseconds=args.timeout_seconds * 1000 + 500,
+            opts=child,
+        )
+        routes = [
+            aws.apigatewayv2.Route(
+                f"{name}-route-{key.split()[1].strip('/').replace('/', '-').replace('{', '').replace('}', '')}",
+                api_id=api.id,
+                route_key=key,
+                target=pulumi.Output.concat("integrations/", integration.id),
+                opts=child,
+            )
+            for key in route_keys(args.health_check_path)
+        ]
+        access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=f"/aws/apigateway/{base}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
+        stage = aws.apigatewayv2.Stage(
+            f"{name}-stage",
+            api_id=api.id,
+            name="$default",
+            auto_deploy=True,
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_rate_limit=args.throttling_rate_limit, throttling_burst_limit=args.throttling_burst_limit
+            ),
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=access_logs.arn,
+                format=json.dumps(
+                    {
+                        "requestId": "$context.requestId",
+                        "route": "$context.routeKey",
+                        "status": "$context.status",
+                        "latency": "$context.responseLatency",
+                        "integrationError": "$context.integrationErrorMessage",
+                    }  # fmt: skip
+                ),
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=routes),
+        )
+        aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="apigateway.amazonaws.com",
+            # The execution ARN, spelled from the API id (always known once the API exists).
+            source_arn=pulumi.Output.concat(f"arn:aws:execute-api:{args.region}:{args.account_id}:", api.id, "/*/*"),
+            opts=child,
+        )
+
+        certificate = self._certificate(name, args, tags, child)
+        domains = {}
+        for label, host in (("regional", args.regional_host), ("shared", args.domain)):
+            domain = aws.apigatewayv2.DomainName(
+                f"{name}-domain-{label}",
+                domain_name=host,
+                domain_name_configuration=aws.apigatewayv2.DomainNameDomainNameConfigurationArgs(
+                    certificate_arn=certificate.certificate_arn, endpoint_type="REGIONAL", security_policy="TLS_1_2"
+                ),
+                tags=tags,
+                opts=child,
+            )
+            aws.apigatewayv2.ApiMapping(
+                f"{name}-mapping-{label}", api_id=api.id, domain_name=domain.id, stage=stage.id, opts=child
+            )
+            domains[label] = domain
+        regional = domains["regional"].domain_name_configuration
+        self.domain_target = regional.target_domain_name  # type: ignore[assignment]
+        self.domain_target_zone_id = regional.hosted_zone_id  # type: ignore[assignment]
+        if args.create_regional_record:
+            aws.route53.Record(
+                f"{name}-regional-record",
+                zone_id=args.hosted_zone_id,
+                name=args.regional_host,
+                type="A",
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=self.domain_target, zone_id=self.domain_target_zone_id, evaluate_target_health=False
+                    )
+                ],
+                opts=child,
+            )
+
+        self.api_endpoint = api.api_endpoint
+        self.health_url = f"https://{args.regional_host}{args.health_check_path}"
+        self.function_name = function.name
+        self.audit_bucket = audit.bucket
+        self.input_bucket = inputs.bucket
+        self.register_outputs(
+            {
+                "api_endpoint": api.api_endpoint,
+                "domain_target": self.domain_target,
+                "domain_target_zone_id": self.domain_target_zone_id,
+                "health_url": self.health_url,
+                "function_name": function.name,
+                "audit_bucket": audit.bucket,
+                "input_bucket": inputs.bucket,
+            }
+        )
+
+    def _audit_bucket(
+        self, name: str, args: RegionalFrontDoorArgs, tags: dict[str, str], child: pulumi.ResourceOptions
+    ) -> aws.s3.Bucket:
+        """Versioned, SSE-KMS, private, object-locked: records can be added, never changed during retention."""
+        bucket = aws.s3.Bucket(
+            f"{name}-audit",
+            bucket=audit_bucket_name(args.deployment, args.region),
+            object_lock_enabled=True,
+            tags=tags,
+            opts=child,
+        )
+        self._secure(f"{name}-audit", bucket, args.kms_key_arn, child)
+        aws.s3.BucketObjectLockConfiguration(
+            f"{name}-audit-lock",
+            bucket=bucket.id,
+            object_lock_enabled="Enabled",
+            rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                    mode=args.audit_lock_mode, days=args.audit_retention_days
+                )
+            ),
+            opts=child,
+        )
+        return bucket
+
+    def _input_bucket(
+        self, name: str, args: RegionalFrontDoorArgs, tags: dict[str, str], child: pulumi.ResourceOptions
+    ) -> aws.s3.Bucket:
+        """Where inline async/batch payloads and caller uploads wait for the workflow; expires them."""
+        bucket = aws.s3.Bucket(f"{name}-inputs", bucket=input_bucket_name(args.deployment, args.region), tags=tags, opts=child)
+        self._secure(f"{name}-inputs", bucket, args.kms_key_arn, child)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-inputs-expiry",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-inputs",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.input_retention_days),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=1
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        return bucket
+
+    @staticmethod
+    def _secure(name: str, bucket: aws.s3.Bucket, kms_key_arn: pulumi.Input[str], child: pulumi.ResourceOptions) -> None:
+        """The same guarantees as components/storage.EncryptedBucket (which cannot enable object lock)."""
+        aws.s3.BucketVersioning(
+            f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-sse",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key_arn},
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+
+    def _certificate(
+        self, name: str, args: RegionalFrontDoorArgs, tags: dict[str, str], child: pulumi.ResourceOptions
+    ) -> aws.acm.CertificateValidation:
+        """One DNS-validated certificate for the regional host and the shared name, in this region."""
+        certificate = aws.acm.Certificate(
+            f"{name}-certificate",
+            domain_name=args.regional_host,
+            subject_alternative_names=[args.domain],
+            validation_method="DNS",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
+        )
+        records = []
+        for index, host in enumerate((args.regional_host, args.domain)):
+            option = certificate.domain_validation_options.apply(functools.partial(_validation_option, host))
+            records.append(
+                aws.route53.Record(
+                    f"{name}-certificate-validation-{index}",
+                    zone_id=args.hosted_zone_id,
+                    name=option.apply(lambda o: o["resource_record_name"]),
+                    type=option.apply(lambda o: o["resource_record_type"]),
+                    records=[option.apply(lambda o: o["resource_record_value"])],
+                    ttl=300,
+                    allow_overwrite=True,  # identical in every region for the shared name (see module docstring)
+                    opts=child,
+                )
+            )
+        return aws.acm.CertificateValidation(
+            f"{name}-certificate-validated",
+            certificate_arn=certificate.arn,
+            validation_record_fqdns=[r.fqdn for r in records],
+            opts=child,
+        )

@@ -1,0 +1,594 @@
+"""Router Lambda: the regional front door's single function behind the HTTP API.
+
+Routes (API Gateway HTTP API, payload format 2.0):
+
+- ``POST /v1/infer`` — team key in ``x-drkit-key`` (SHA-256 looked up in the config; keys are
+  never stored), body ``{"model", "traffic_class", "payload" | "input_location", ["content_type"],
+  ["request_id"]}``. The routing engine (drkit/routing.py) picks a path; breakers and the
+  team's budget may change it; real-time and serverless are invoked here (200 with the
+  result), async and batch are recorded in the token table and started as a Step Functions
+  execution (202 with the request id).
+- ``GET /v1/requests/{id}`` — the request's record in the global table (any region's).
+- ``GET /health`` — deep health (health.py): 200, or 503 naming what failed.
+
+Every client mistake is a 4xx JSON body ``{"error": code, "message": ...}``, never a 500.
+Dependencies: boto3 + stdlib + drkit/{__init__,errors,routing,tokens}.py, packaged with this directory
+as the top-level package ``router`` (components/__init__.py imports pulumi, so the Lambda
+cannot import through it). Environment: ROUTER_CONFIG or ROUTER_CONFIG_PATH (config.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drkit.errors import DrkitError
+from drkit.routing import (
+    ASYNC_MAX_PAYLOAD_BYTES,
+    BATCH_MAX_PAYLOAD_BYTES,
+    PATH_FALLBACK,
+    REALTIME_MAX_PAYLOAD_BYTES,
+    SERVERLESS_MAX_PAYLOAD_BYTES,
+    ClassInfo,
+    route,
+)
+from drkit.tokens import TokenStore, TokenStoreError
+
+from .audit import AuditRecord, AuditWriter
+from .breakers import BreakerConfig, BreakerState, BreakerStore
+from .budgets import BudgetAction, BudgetStore, decide, request_cost
+from .config import DIRECT_PATHS, ClassConfig, ModelConfig, RouterConfig, is_off_hours, load_config
+from .health import HealthReport, deep_health
+
+LOG = logging.getLogger("drkit.router")
+LOG.setLevel(logging.INFO)
+
+KEY_HEADER = "x-drkit-key"
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,72}$")  # drkit/tokens.py REQUEST_ID_PATTERN
+REQUEST_TTL_SECONDS = 7 * 24 * 3600
+
+# Largest payload each path accepts: the routing engine's AWS limits (cited in drkit/routing.py),
+# used when a request must leave its routed path.
+PATH_MAX_BYTES: Mapping[str, int] = {
+    "realtime": REALTIME_MAX_PAYLOAD_BYTES,
+    "serverless": SERVERLESS_MAX_PAYLOAD_BYTES,
+    "async": ASYNC_MAX_PAYLOAD_BYTES,
+    "batch": BATCH_MAX_PAYLOAD_BYTES,
+}
+
+# Where a request may go when its routed path cannot take it here: drkit.routing.PATH_FALLBACK,
+# the table the workflow and the drills use too.
+FALLBACKS: Mapping[str, tuple[str, ...]] = {p.value: tuple(q.value for q in PATH_FALLBACK[p]) for p in PATH_FALLBACK}
+
+# InvokeEndpoint errors that say the endpoint, not the caller, is failing (count against the breaker).
+ENDPOINT_FAULTS = frozenset(
+    {"ServiceUnavailable", "InternalFailure", "InternalDependencyException", "ModelNotReadyException",
+     "ThrottlingException", "ValidationError"}
+)  # fmt: skip
+
+
+_default_route = route
+
+
+class HttpError(Exception):
+    """A request the router answers with a 4xx/5xx JSON body instead of serving it."""
+
+    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Response:
+    """An HTTP answer; `to_api_gateway` turns it into the Lambda proxy result."""
+
+    status: int
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def to_api_gateway(self) -> dict[str, Any]:
+        return {
+            "statusCode": self.status,
+            "headers": {"content-type": "application/json", **self.headers},
+            "body": json.dumps(self.body, default=str),
+        }
+
+
+@dataclass(frozen=True)
+class Clients:
+    """The AWS clients of this region (injectable for tests)."""
+
+    sagemaker_runtime: Any
+    sagemaker: Any
+    stepfunctions: Any
+    dynamodb: Any
+    s3: Any
+    cloudwatch: Any
+
+    @classmethod
+    def for_region(cls, region: str) -> Clients:
+        import boto3  # deferred: tests inject clients
+
+        return cls(*(boto3.client(s, region_name=region) for s in
+                     ("sagemaker-runtime", "sagemaker", "stepfunctions", "dynamodb", "s3", "cloudwatch")))  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferRequest:
+    """A validated POST /v1/infer body."""
+
+    model: ModelConfig
+    traffic_class: str
+    payload: bytes | None
+    input_location: str | None
+    payload_bytes: int
+    content_type: str
+    request_id: str
+
+
+# --- pure helpers -----------------------------------------------------------------------------------
+
+
+def key_digest(key: str) -> str:
+    """SHA-256 hex of a team key: what the config stores instead of the key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def servable_paths(routed: str, model: ModelConfig, payload_bytes: int) -> list[str]:
+    """Paths that can take this request here, in preference order (the routed path first)."""
+    return [p for p in FALLBACKS[routed] if model.serves(p) and payload_bytes <= PATH_MAX_BYTES[p]]
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """(bucket, key) of an s3:// URI; ValueError when it is not one."""
+    match = re.match(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.+)$", uri)
+    if not match:
+        raise ValueError(uri)
+    return match.group(1), match.group(2)
+
+
+def _value(path: Any) -> str:
+    return str(getattr(path, "value", path))
+
+
+def class_infos(classes: Sequence[ClassConfig]) -> dict[str, ClassInfo]:
+    """The routing engine's ClassInfo for each configured class."""
+    return {c.name: ClassInfo(name=c.name, kind=c.kind, timeout_seconds=c.timeout_seconds) for c in classes}  # type: ignore[arg-type]
+
+
+def parse_infer(body: Any, config: RouterConfig, *, new_id: Callable[[], str]) -> InferRequest:
+    """Validate a decoded body; raises HttpError 400/413 naming the field and what is valid."""
+    if not isinstance(body, dict):
+        raise HttpError(400, "malformed_body", f"body must be a JSON object, got {type(body).__name__}")
+    model_name = body.get("model")
+    if not isinstance(model_name, str) or model_name not in config.models:
+        raise HttpError(
+            400, "unknown_model", f"model: {model_name!r} is not served here; valid: {', '.join(sorted(config.models))}"
+        )
+    traffic_class = body.get("traffic_class")
+    if not isinstance(traffic_class, str) or not traffic_class:
+        names = ", ".join(c.name for c in config.classes)
+        raise HttpError(
+            400, "unknown_traffic_class", f"traffic_class: {traffic_class!r} is missing or not a string; valid: {names}"
+        )
+    has_payload, has_location = "payload" in body, "input_location" in body
+    if has_payload == has_location:
+        raise HttpError(400, "malformed_body", "give exactly one of payload (inline) or input_location (s3://bucket/key)")
+    content_type = body.get("content_type", "application/json")
+    if not isinstance(content_type, str) or not content_type or len(content_type) > 1024:
+        raise HttpError(400, "malformed_body", "content_type: must be a MIME type string of at most 1024 characters")
+    request_id = body.get("request_id") or new_id()
+    if not isinstance(request_id, str) or not REQUEST_ID.match(request_id):
+        raise HttpError(
+            400, "malformed_body", f"request_id: {request_id!r} is not valid; use 1-72 characters from A-Z a-z 0-9 _ -"
+        )
+    payload: bytes | None = None
+    location: str | None = None
+    if has_payload:
+        raw = body["payload"]
+        payload = raw.encode() if isinstance(raw, str) else json.dumps(raw, separators=(",", ":")).encode()
+        if len(payload) > config.max_inline_bytes:
+            raise HttpError(
+                413, "payload_too_large",
+                f"payload: {len(payload)} bytes inline exceeds {config.max_inline_bytes}; "
+                "upload it to S3 and send input_location instead",
+            )  # fmt: skip
+        size = len(payload)
+    else:
+        location = body["input_location"]
+        try:
+            bucket, _ = parse_s3_uri(location if isinstance(location, str) else "")
+        except ValueError:
+            raise HttpError(400, "malformed_body", f"input_location: {location!r} is not an s3://bucket/key URI") from None
+        if bucket != config.input_bucket:
+            raise HttpError(
+                400, "malformed_body",
+                f"input_location: bucket {bucket!r} is not this region's input bucket; valid: s3://{config.input_bucket}/...",
+            )  # fmt: skip
+        size = -1  # measured by the router (HeadObject)
+    return InferRequest(
+        model=config.models[model_name],
+        traffic_class=traffic_class,
+        payload=payload,
+        input_location=location,
+        payload_bytes=size,
+        content_type=content_type,
+        request_id=request_id,
+    )
+
+
+# --- the router: side effects at the edges ----------------------------------------------------------
+
+
+class Router:
+    """One region's front door. Dependencies are injected so tests control time and AWS."""
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        clients: Clients,
+        *,
+        route: Callable[..., Any] | None = None,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.perf_counter,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        use_breakers: bool = True,
+        use_budgets: bool = True,
+    ) -> None:
+        self.config = config
+        self.clients = clients
+        self.route = route or _default_route
+        self.clock = clock
+        self.timer = timer
+        self.new_id = new_id
+        self.classes = class_infos(config.classes)
+        self.breakers = (
+            BreakerStore(
+                config.table_name, config.region, clients.dynamodb, BreakerConfig.from_mapping(dict(config.breaker)), clock=clock
+            )
+            if use_breakers
+            else None
+        )
+        self.budgets = (
+            BudgetStore(config.table_name, config.region, config.regions, clients.dynamodb, clock=clock) if use_budgets else None
+        )
+        self.tokens = TokenStore(config.table_name, clients.dynamodb, clock=clock)
+        self.audit = AuditWriter(config.audit_bucket, clients.s3, clients.cloudwatch)
+        self._teams = {t.key_sha256: t for t in config.teams}
+
+    # entry point
+
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Lambda proxy event (HTTP API v2.0) → proxy result."""
+        http = event.get("requestContext", {}).get("http", {})
+        method = str(http.get("method") or event.get("httpMethod") or "GET").upper()
+        path = str(event.get("rawPath") or event.get("path") or "/")
+        try:
+            if path == "/v1/infer":
+                self._allow(method, "POST")
+                return self.infer(event).to_api_gateway()
+            if path.startswith("/v1/requests/"):
+                self._allow(method, "GET")
+                return self.get_request(event, path.removeprefix("/v1/requests/")).to_api_gateway()
+            if path in ("/health", "/health/"):
+                self._allow(method, "GET")
+                return self.health().to_api_gateway()
+            raise HttpError(
+                404, "not_found", f"no route {method} {path}; valid: POST /v1/infer, GET /v1/requests/{{id}}, GET /health"
+            )
+        except HttpError as exc:
+            return Response(exc.status, {"error": exc.code, "message": exc.message, **exc.details}).to_api_gateway()
+
+    @staticmethod
+    def _allow(method: str, allowed: str) -> None:
+        if method != allowed:
+            raise HttpError(405, "method_not_allowed", f"method {method} is not allowed here; valid: {allowed}")
+
+    # POST /v1/infer
+
+    def _team(self, event: Mapping[str, Any]) -> Any:
+        headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+        key = headers.get(KEY_HEADER)
+        if not key:
+            raise HttpError(401, "missing_key", f"header {KEY_HEADER} is missing; send your team's API key")
+        team = self._teams.get(key_digest(str(key)))
+        if team is None:
+            raise HttpError(403, "unknown_key", f"the key in {KEY_HEADER} belongs to no team of this deployment")
+        return team
+
+    @staticmethod
+    def _body(event: Mapping[str, Any], limit: int) -> Any:
+        raw = event.get("body") or ""
+        if event.get("isBase64Encoded"):
+            try:
+                raw = base64.b64decode(raw, validate=True)
+            except ValueError:
+                raise HttpError(400, "malformed_body", "body is marked base64 but is not valid base64") from None
+        if len(raw) > limit * 2 + 65536:  # JSON escaping at most doubles a payload; anything larger cannot fit
+            raise HttpError(
+                413, "payload_too_large", f"body of {len(raw)} bytes exceeds what an inline payload of {limit} bytes can take"
+            )
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise HttpError(400, "malformed_json", f"body is not valid JSON: {exc}") from None
+
+    def _off_hours(self) -> bool:
+        window = self.config.off_hours
+        if window is None:
+            return False
+        try:
+            now = datetime.fromtimestamp(self.clock(), ZoneInfo(window.timezone))
+        except Exception:  # noqa: BLE001 - a missing tz database must not stop serving; route as business hours
+            LOG.warning("time zone %s unavailable; routing as business hours", window.timezone)
+            return False
+        return is_off_hours(now, window)
+
+    def _measure(self, request: InferRequest) -> InferRequest:
+        if request.input_location is None:
+            return request
+        bucket, key = parse_s3_uri(request.input_location)
+        try:
+            head = self.clients.s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied"):
+                raise HttpError(
+                    400, "input_not_found", f"input_location: {request.input_location} does not exist or is not readable"
+                ) from None
+            raise
+        size = int(head["ContentLength"])
+        return InferRequest(**{**request.__dict__, "payload_bytes": size})
+
+    def infer(self, event: Mapping[str, Any]) -> Response:
+        """Authenticate, validate, route, apply breakers and budget, serve, charge, audit."""
+        team = self._team(event)
+        request = self._measure(parse_infer(self._body(event, self.config.max_inline_bytes), self.config, new_id=self.new_id))
+        if request.traffic_class not in self.classes:
+            raise HttpError(
+                400,
+                "unknown_traffic_class",
+                f"traffic_class: {request.traffic_class!r} is not a class of this deployment; valid: {', '.join(sorted(self.classes))}",
+                valid_traffic_classes=sorted(self.classes),
+            )
+        try:
+            decision = self.route(request.payload_bytes, request.traffic_class, classes=self.classes, off_hours=self._off_hours())
+        except Exception as exc:
+            if isinstance(exc, (ValueError, DrkitError)):  # RoutingError: unknown class, bad size
+                raise HttpError(400, "unroutable", str(exc), valid_traffic_classes=sorted(self.classes)) from None
+            raise
+        routed, rule = _value(decision.path), str(decision.rule)
+        candidates = servable_paths(routed, request.model, request.payload_bytes)
+        record = dict(
+            request_id=request.request_id, region=self.config.region, team=team.name, model=request.model.name,
+            traffic_class=request.traffic_class, payload_bytes=request.payload_bytes, routed_path=routed, rule=rule,
+        )  # fmt: skip
+        if not candidates:
+            return self._finish(record, routed, 503, "failed", "", "allow", str(decision.reason), {
+                "error": "no_path", "message": f"model {request.model.name} has no path in {self.config.region} for "
+                f"{request.payload_bytes} bytes routed {routed}"})  # fmt: skip
+
+        budget_action, reason = BudgetAction.ALLOW, str(decision.reason)
+        if self.budgets is not None:
+            spend = self.budgets.spend(team.name)
+            verdict = decide(
+                team=team.name, budget_usd=team.monthly_budget_usd, spend_usd=spend, over_budget=team.over_budget,
+                routed=routed, candidates=candidates, costs=request.model.costs_usd,
+            )  # fmt: skip
+            budget_action = verdict.action
+            if verdict.action is BudgetAction.REFUSE:
+                return self._finish(record, routed, 429, "refused", "", verdict.action.value, verdict.reason, {
+                    "error": "over_budget", "message": verdict.reason, "team": team.name,
+                    "monthly_budget_usd": team.monthly_budget_usd, "month_to_date_usd": round(spend, 6)})  # fmt: skip
+            if verdict.action is BudgetAction.DEGRADE:
+                assert verdict.path is not None
+                reason = verdict.reason
+                candidates = [verdict.path, *(p for p in candidates if p != verdict.path)]
+        return self._serve(request, record, candidates, budget_action.value, reason)
+
+    def _serve(self, request: InferRequest, record: dict[str, Any], candidates: list[str], budget: str, reason: str) -> Response:
+        fallback: list[str] = []
+        for path in candidates:
+            if path in DIRECT_PATHS:
+                endpoint = request.model.endpoints[path]
+                if self.breakers is not None and not self.breakers.admit(endpoint):
+                    fallback.append(f"breaker open on {endpoint}")
+                    continue
+                outcome = self._invoke(request, endpoint)
+                if outcome is None:
+                    fallback.append(f"{path} endpoint {endpoint} failed")
+                    continue
+                return self._finish(record, path, outcome[0], "served" if outcome[0] == 200 else "failed",
+                                    "; ".join(fallback), budget, reason, outcome[1])  # fmt: skip
+            return self._finish(
+                record, path, 202, "accepted", "; ".join(fallback), budget, reason, self._start(request, record, path)
+            )
+        return self._finish(record, candidates[0], 503, "failed", "; ".join(fallback), budget, reason, {
+            "error": "unavailable", "message": f"no path could serve the request in {self.config.region}: {'; '.join(fallback)}"})  # fmt: skip
+
+    def _payload(self, request: InferRequest) -> bytes:
+        if request.payload is not None:
+            return request.payload
+        assert request.input_location is not None
+        bucket, key = parse_s3_uri(request.input_location)
+        body: bytes = self.clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
+
+    def _invoke(self, request: InferRequest, endpoint: str) -> tuple[int, dict[str, Any]] | None:
+        """Invoke a real-time/serverless endpoint; None when the endpoint failed (try the fallback)."""
+        body = self._payload(request)
+        started = self.timer()
+        try:
+            response = self.clients.sagemaker_runtime.invoke_endpoint(
+                EndpointName=endpoint, Body=body, ContentType=request.content_type
+            )
+            output = response["Body"].read()
+        except ClientError as exc:
+            latency = (self.timer() - started) * 1000
+            error = exc.response.get("Error", {})
+            original = int(exc.response.get("OriginalStatusCode") or 0)
+            if error.get("Code") == "ModelError" and 400 <= original < 500:
+                self._record(endpoint, True, latency)  # the model rejected the input: not an endpoint fault
+                return 424, {"error": "model_rejected_input", "message": error.get("Message", ""), "model_status": original,
+                             "request_id": request.request_id}  # fmt: skip
+            LOG.warning("endpoint %s failed: %s", endpoint, error)
+            self._record(endpoint, False, latency)
+            return None
+        except BotoCoreError as exc:  # timeouts, connection errors
+            LOG.warning("endpoint %s failed: %s", endpoint, exc)
+            self._record(endpoint, False, (self.timer() - started) * 1000)
+            return None
+        self._record(endpoint, True, (self.timer() - started) * 1000)
+        try:
+            result: Any = json.loads(output)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            result = base64.b64encode(output).decode() if not _is_text(output) else output.decode()
+        return 200, {"request_id": request.request_id, "result": result, "content_type": response.get("ContentType", "")}
+
+    def _record(self, endpoint: str, ok: bool, latency_ms: float) -> None:
+        if self.breakers is not None:
+            self.breakers.record(endpoint, ok, latency_ms)
+
+    def _start(self, request: InferRequest, record: Mapping[str, Any], path: str) -> dict[str, Any]:
+        """Record the request (PENDING) and start its workflow execution, idempotently by request id."""
+        if not self.config.state_machine_arn:
+            raise HttpError(
+                503, "no_workflow", f"path {path} needs the workflow, which is not configured in {self.config.region}"
+            )
+        location = request.input_location
+        if location is None:
+            day = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y/%m/%d")
+            key = f"inputs/{day}/{request.request_id}"
+            self.clients.s3.put_object(
+                Bucket=self.config.input_bucket, Key=key, Body=request.payload, ContentType=request.content_type
+            )
+            location = f"s3://{self.config.input_bucket}/{key}"
+        try:
+            stored = self.tokens.record(
+                request.request_id, self.config.region, path, request.model.name, location, REQUEST_TTL_SECONDS
+            )
+        except TokenStoreError as exc:
+            raise HttpError(409, "request_id_conflict", str(exc)) from None
+        execution_input = {
+            **record, "path": path, "input_location": location, "payload_bytes": request.payload_bytes,
+            "content_type": request.content_type, "home_region": self.config.region, "off_hours": self._off_hours(), "attempt": 1,
+        }  # fmt: skip
+        try:
+            self.clients.stepfunctions.start_execution(
+                stateMachineArn=self.config.state_machine_arn, name=stored.execution_name, input=json.dumps(execution_input)
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                raise
+        return {
+            "request_id": request.request_id,
+            "path": path,
+            "status": stored.status.value,
+            "status_url": f"/v1/requests/{request.request_id}",
+        }
+
+    def _finish(
+        self,
+        record: Mapping[str, Any],
+        path: str,
+        status: int,
+        outcome: str,
+        fallback: str,
+        budget: str,
+        reason: str,
+        body: dict[str, Any],
+    ) -> Response:
+        model = self.config.models[record["model"]]
+        cost = request_cost(path, model.costs_usd) if outcome in ("served", "accepted") else 0.0
+        if cost and self.budgets is not None:
+            self.budgets.charge(record["team"], cost)
+        self.audit.write(AuditRecord(
+            **record, at=self.clock(), path=path, reason=reason, estimated_cost_usd=cost, outcome=outcome,
+            status_code=status, budget_action=budget, fallback=fallback,
+        ))  # fmt: skip
+        headers = {"x-drkit-path": path, "x-drkit-rule": record["rule"], "x-drkit-request-id": record["request_id"]}
+        if status < 300:
+            body = {**body, "path": path, "routed_path": record["routed_path"], "rule": record["rule"], "reason": reason}
+            if fallback:
+                body["fallback"] = fallback
+        return Response(status, body, headers)
+
+    # GET /v1/requests/{id}
+
+    def get_request(self, event: Mapping[str, Any], request_id: str) -> Response:
+        """The request's record from the global table (any region may answer)."""
+        self._team(event)
+        if not REQUEST_ID.match(request_id):
+            raise HttpError(
+                400, "malformed_request_id", f"request id {request_id!r} is not valid; use 1-72 characters from A-Z a-z 0-9 _ -"
+            )
+        found = self.tokens.get(request_id)
+        if found is None:
+            raise HttpError(
+                404,
+                "unknown_request",
+                f"request {request_id} is not in the table (real-time requests are answered inline and not stored)",
+            )
+        body: dict[str, Any] = {
+            "request_id": found.request_id, "status": "EXPIRED" if found.expired else found.status.value,
+            "path": found.path, "model": found.model, "home_region": found.home_region, "attempt": found.attempt,
+        }  # fmt: skip
+        for name in ("output_location", "error", "cause", "redriven_to"):
+            if getattr(found, name):
+                body[name] = getattr(found, name)
+        return Response(200, body)
+
+    # GET /health
+
+    def health_report(self) -> HealthReport:
+        endpoints = sorted({e for m in self.config.models.values() for e in m.endpoints.values()})
+        direct = sorted({e for m in self.config.models.values() for p, e in m.endpoints.items() if p in DIRECT_PATHS})
+        breakers = self.breakers
+        return deep_health(
+            region=self.config.region, endpoints=endpoints, direct_endpoints=direct if breakers else [],
+            table_name=self.config.table_name, sagemaker=self.clients.sagemaker, dynamodb=self.clients.dynamodb,
+            breaker_state=breakers.state if breakers else (lambda _e: BreakerState.CLOSED),
+        )  # fmt: skip
+
+    def health(self) -> Response:
+        report = self.health_report()
+        return Response(report.status_code, report.body())
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_ROUTER: Router | None = None
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point: one Router per execution environment, built on first use."""
+    global _ROUTER
+    if _ROUTER is None:
+        config = load_config()
+        _ROUTER = Router(config, Clients.for_region(config.region))
+    try:
+        return _ROUTER.handle(event)
+    except Exception:
+        LOG.exception("unhandled error")
+        return Response(500, {"error": "internal", "message": "the router failed; the request may be retried"}).to_api_gateway()

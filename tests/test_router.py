@@ -1,0 +1,713 @@
+"""The router Lambda on moto: every path, breakers, budgets, audit, deep health, and every bad request.
+
+moto gaps and how they are filled (each says so where it is used):
+- sagemaker-runtime returns a fixed body and never fails, so breaker scenarios wrap moto's
+  client in `ScriptedRuntime`, which fails, slows or passes calls through on a script;
+- moto's endpoints are InService from creation and have no UpdateEndpoint, so "an endpoint
+  leaves InService" sets the moto backend's `endpoint_status` (the value DescribeEndpoint
+  reports) — the same field moto itself flips in UpdateEndpointWeightsAndCapacities;
+  deleting an endpoint uses the real DeleteEndpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sagemaker.models import sagemaker_backends
+
+from components.functions.router import breakers as br
+from components.functions.router.audit import AuditRecord, audit_key, metric_data
+from components.functions.router.budgets import BudgetAction, BudgetStore, counter_key, decide, month_of
+from components.functions.router.config import ConfigError, OffHoursConfig, is_off_hours, load_config, parse_config
+from components.functions.router.handler import Clients, Router, key_digest, servable_paths
+from components.functions.router.health import check_breakers
+
+REGION = "us-east-1"
+OTHER = "us-west-2"
+TABLE = "drkit-fraud-tokens"
+AUDIT = "drkit-fraud-audit-us-east-1"
+INPUTS = "drkit-fraud-inputs-us-east-1"
+NOW = 1_767_268_800.0  # 2026-01-01T12:00:00Z, a Thursday
+KEYS = {"alpha": "alpha-secret-key", "broke": "broke-secret-key", "thrifty": "thrifty-secret-key"}
+ENDPOINTS = {"realtime": "fraud-realtime", "serverless": "fraud-serverless", "async": "fraud-async"}
+
+
+class Clock:
+    """Wall clock and latency timer in one, advanced only by the test (and ScriptedRuntime)."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class ScriptedRuntime:
+    """sagemaker-runtime stand-in (moto's never fails): per endpoint, a script of 'ok', 'fail', 'model4xx' or ('slow', ms)."""
+
+    inner: Any
+    clock: Clock
+    script: dict[str, list[Any]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def invoke_endpoint(self, **kwargs: Any) -> Any:
+        name = kwargs["EndpointName"]
+        self.calls.append(name)
+        steps = self.script.get(name) or ["ok"]
+        step = steps.pop(0)
+        if isinstance(step, tuple):
+            self.clock.advance(step[1] / 1000)
+        elif step == "fail":
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "scripted outage"}}, "InvokeEndpoint")
+        elif step == "model4xx":
+            raise ClientError(
+                {"Error": {"Code": "ModelError", "Message": "bad feature vector"}, "OriginalStatusCode": 400}, "InvokeEndpoint"
+            )
+        return self.inner.invoke_endpoint(**kwargs)
+
+
+def config_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "region": REGION,
+        "regions": [REGION, OTHER],
+        "table_name": TABLE,
+        "audit_bucket": AUDIT,
+        "input_bucket": INPUTS,
+        "state_machine_arn": f"arn:aws:states:{REGION}:{DEFAULT_ACCOUNT_ID}:stateMachine:fraud-workflow",
+        "teams": [
+            {"name": "alpha", "key_sha256": key_digest(KEYS["alpha"]), "monthly_budget_usd": 100.0},
+            {"name": "broke", "key_sha256": key_digest(KEYS["broke"]), "monthly_budget_usd": 0.0, "over_budget": "refuse"},
+            {"name": "thrifty", "key_sha256": key_digest(KEYS["thrifty"]), "monthly_budget_usd": 0.0, "over_budget": "degrade"},
+        ],
+        "classes": [
+            {"name": "payments", "kind": "critical", "timeout_seconds": 5},
+            {"name": "interactive", "kind": "standard", "timeout_seconds": 30},
+            {"name": "reports", "kind": "bulk", "timeout_seconds": 900},
+            {"name": "nightly", "kind": "bulk", "timeout_seconds": 7200},
+        ],
+        "models": {
+            "fraud": {
+                "endpoints": dict(ENDPOINTS),
+                "batch": True,
+                "costs_usd": {"realtime": 0.00001, "serverless": 0.00004, "async": 0.00002, "batch": 0.00003},
+            },
+            "tiny": {"endpoints": {"serverless": ENDPOINTS["serverless"], "async": ENDPOINTS["async"]}},
+        },
+        "max_inline_bytes": 1024,
+        "breaker": {"min_requests": 4, "error_rate": 0.5, "cool_down_seconds": 30, "half_open_probes": 2, "latency_ms": 500},
+    }
+    data.update(overrides)
+    return data
+
+
+def _create_endpoint(sagemaker: Any, name: str) -> None:
+    sagemaker.create_model(
+        ModelName=f"{name}-model",
+        ExecutionRoleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/sm",
+        PrimaryContainer={"Image": f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/fraud@sha256:{'a' * 64}"},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{name}-config",
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": f"{name}-model", "InstanceType": "ml.m5.xlarge", "InitialInstanceCount": 1}
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
+
+
+@dataclass
+class World:
+    clock: Clock
+    runtime: ScriptedRuntime
+    clients: Clients
+    config_data: dict[str, Any]
+
+    @property
+    def table(self) -> str:
+        return str(self.config_data["table_name"])
+
+    @property
+    def inputs(self) -> str:
+        return str(self.config_data["input_bucket"])
+
+    def router(self, **kwargs: Any) -> Router:
+        return Router(parse_config(self.config_data), self.clients, clock=self.clock, timer=self.clock, **kwargs)
+
+    def set_endpoint_status(self, endpoint: str, status: str) -> None:
+        # moto has no UpdateEndpoint: set the status DescribeEndpoint reports (see module docstring).
+        sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].endpoints[endpoint].endpoint_status = status
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[Clients]:
+    """One moto account for the module: clients, endpoints (slow to create) made once."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (
+            ("AWS_DEFAULT_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ):
+            patch.setenv(name, value)
+        with mock_aws():
+            sagemaker = boto3.client("sagemaker", region_name=REGION)
+            for endpoint in ENDPOINTS.values():
+                _create_endpoint(sagemaker, endpoint)
+            yield Clients(
+                *(
+                    boto3.client(s, region_name=REGION)
+                    for s in ("sagemaker-runtime", "sagemaker", "stepfunctions", "dynamodb", "s3", "cloudwatch")
+                )
+            )
+
+
+@pytest.fixture
+def world(aws: Clients, request: pytest.FixtureRequest) -> Iterator[World]:
+    """A fresh table, buckets and state machine per test (unique names), endpoints back InService."""
+    suffix = f"{abs(hash(request.node.nodeid)) % 10**8:08d}"
+    table, audit, inputs, machine = f"{TABLE}-{suffix}", f"{AUDIT}-{suffix}", f"{INPUTS}-{suffix}", f"fraud-workflow-{suffix}"
+    aws.dynamodb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("request_id", "home_region", "status")],
+        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_home_region",
+                "KeySchema": [
+                    {"AttributeName": "home_region", "KeyType": "HASH"},
+                    {"AttributeName": "status", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    aws.s3.create_bucket(Bucket=audit, ObjectLockEnabledForBucket=True)
+    aws.s3.create_bucket(Bucket=inputs)
+    arn = aws.stepfunctions.create_state_machine(
+        name=machine,
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
+        roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/sfn",
+    )["stateMachineArn"]
+    live = {e["EndpointName"] for e in aws.sagemaker.list_endpoints()["Endpoints"]}
+    for endpoint in ENDPOINTS.values():
+        if endpoint not in live:
+            aws.sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{endpoint}-config")
+        sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].endpoints[endpoint].endpoint_status = "InService"
+    clock = Clock()
+    runtime = ScriptedRuntime(aws.sagemaker_runtime, clock)
+    clients = replace(aws, sagemaker_runtime=runtime)
+    data = config_data(table_name=table, audit_bucket=audit, input_bucket=inputs, state_machine_arn=arn)
+    yield World(clock, runtime, clients, data)
+
+
+def infer(
+    router: Router, body: Any, key: str | None = KEYS["alpha"], *, raw: str | None = None
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    headers = {"X-Drkit-Key": key} if key is not None else {}
+    event = {
+        "rawPath": "/v1/infer",
+        "requestContext": {"http": {"method": "POST"}},
+        "headers": headers,
+        "body": raw if raw is not None else json.dumps(body),
+    }
+    result = router.handle(event)
+    return result["statusCode"], json.loads(result["body"]), result["headers"]
+
+
+def get(router: Router, path: str, key: str | None = KEYS["alpha"]) -> tuple[int, dict[str, Any]]:
+    headers = {"x-drkit-key": key} if key else {}
+    result = router.handle({"rawPath": path, "requestContext": {"http": {"method": "GET"}}, "headers": headers})
+    return result["statusCode"], json.loads(result["body"])
+
+
+def audit_records(world: World) -> list[dict[str, Any]]:
+    s3, bucket = world.clients.s3, world.config_data["audit_bucket"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return [json.loads(s3.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in keys]
+
+
+# --- every path through the router ------------------------------------------------------------------
+
+
+def test_critical_request_is_served_realtime_charged_and_audited(world: World) -> None:
+    router = world.router()
+    status, body, headers = infer(
+        router, {"model": "fraud", "traffic_class": "payments", "payload": {"amount": 12}, "request_id": "r1"}
+    )
+    assert status == 200, body
+    assert (body["path"], body["rule"], headers["x-drkit-path"]) == ("realtime", "critical-realtime", "realtime")
+    assert world.runtime.calls == ["fraud-realtime"]
+    assert BudgetStore(world.table, REGION, [OTHER], world.clients.dynamodb, clock=world.clock).spend("alpha") == pytest.approx(
+        0.00001
+    )
+    [record] = audit_records(world)
+    assert record | {"at": 0} == record | {
+        "at": 0, "request_id": "r1", "region": REGION, "team": "alpha", "model": "fraud", "path": "realtime",
+        "rule": "critical-realtime", "estimated_cost_usd": 0.00001, "outcome": "served", "status_code": 200,
+    }  # fmt: skip
+    keys = world.clients.s3.list_objects_v2(Bucket=world.config_data["audit_bucket"])["Contents"]
+    assert keys[0]["Key"] == f"audit/{REGION}/2026/01/01/r1.json"
+    metrics = world.clients.cloudwatch.list_metrics(Namespace="drkit")["Metrics"]
+    dimensions = {"Region": REGION, "Model": "fraud", "Team": "alpha", "InferenceType": "realtime"}
+    named = {m["MetricName"] for m in metrics if {d["Name"]: d["Value"] for d in m["Dimensions"]} == dimensions}
+    assert {"Requests", "EstimatedCostUSD"} <= named
+
+
+def test_standard_request_off_hours_is_served_serverless(world: World) -> None:
+    world.config_data["off_hours"] = {"timezone": "UTC", "start": "11:00", "end": "13:00"}
+    status, body, _ = infer(world.router(), {"model": "fraud", "traffic_class": "interactive", "payload": "x"})
+    assert (status, body["path"], body["rule"]) == (200, "serverless", "standard-serverless-off-hours")
+    assert world.runtime.calls == ["fraud-serverless"]
+
+
+def test_bulk_request_is_recorded_and_started_async_then_readable(world: World) -> None:
+    router = world.router()
+    status, body, _ = infer(router, {"model": "fraud", "traffic_class": "reports", "payload": [1, 2, 3], "request_id": "bulk-1"})
+    assert status == 202, body
+    assert (body["request_id"], body["path"], body["status"], body["status_url"]) == (
+        "bulk-1",
+        "async",
+        "PENDING",
+        "/v1/requests/bulk-1",
+    )
+    assert world.runtime.calls == []
+    [execution] = world.clients.stepfunctions.list_executions(stateMachineArn=world.config_data["state_machine_arn"])[
+        "executions"
+    ]
+    assert execution["name"] == "bulk-1-a1"
+    sent = json.loads(world.clients.stepfunctions.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert (sent["path"], sent["home_region"], sent["payload_bytes"]) == ("async", REGION, 7)
+    assert world.clients.s3.get_object(Bucket=world.inputs, Key="inputs/2026/01/01/bulk-1")["Body"].read() == b"[1,2,3]"
+    assert sent["input_location"] == f"s3://{world.inputs}/inputs/2026/01/01/bulk-1"
+
+    status, record = get(router, "/v1/requests/bulk-1")
+    assert status == 200
+    assert (record["status"], record["path"], record["home_region"], record["attempt"]) == ("PENDING", "async", REGION, 1)
+
+
+def test_repeated_request_id_starts_one_execution(world: World) -> None:
+    router = world.router()
+    body = {"model": "fraud", "traffic_class": "reports", "payload": "x", "request_id": "dup-1"}
+    assert infer(router, body)[0] == 202
+    assert infer(router, body)[0] == 202
+    assert (
+        len(world.clients.stepfunctions.list_executions(stateMachineArn=world.config_data["state_machine_arn"])["executions"])
+        == 1
+    )
+
+
+def test_long_bulk_request_runs_as_batch(world: World) -> None:
+    status, body, _ = infer(world.router(), {"model": "fraud", "traffic_class": "nightly", "payload": "x"})
+    assert (status, body["path"], body["rule"]) == (202, "batch", "bulk-batch")
+
+
+def test_input_location_is_measured_in_s3_and_served(world: World) -> None:
+    world.clients.s3.put_object(Bucket=world.inputs, Key="up/big.csv", Body=b"1,2,3")
+    status, body, _ = infer(
+        world.router(), {"model": "fraud", "traffic_class": "payments", "input_location": f"s3://{world.inputs}/up/big.csv"}
+    )
+    assert (status, body["path"]) == (200, "realtime")
+
+
+def test_realtime_not_deployed_here_falls_back_to_serverless(world: World) -> None:
+    status, body, _ = infer(world.router(), {"model": "tiny", "traffic_class": "payments", "payload": "x"})
+    assert (status, body["routed_path"], body["path"]) == (200, "realtime", "serverless")
+    assert world.runtime.calls == ["fraud-serverless"]
+
+
+def test_model_rejecting_input_is_424_and_not_an_endpoint_fault(world: World) -> None:
+    world.runtime.script = {"fraud-realtime": ["model4xx"] * 6}
+    router = world.router()
+    for _ in range(6):
+        status, body, _ = infer(router, {"model": "fraud", "traffic_class": "payments", "payload": "x"})
+        assert (status, body["error"], body["model_status"]) == (424, "model_rejected_input", 400)
+    assert router.breakers is not None and router.breakers.state("fraud-realtime") is br.BreakerState.CLOSED
+
+
+def test_failed_serverless_invocation_falls_back_to_async(world: World) -> None:
+    world.config_data["off_hours"] = {"timezone": "UTC", "start": "11:00", "end": "13:00"}
+    world.runtime.script = {"fraud-serverless": ["fail"]}
+    status, body, _ = infer(world.router(), {"model": "fraud", "traffic_class": "interactive", "payload": "x"})
+    assert (status, body["path"], body["fallback"]) == (202, "async", "serverless endpoint fraud-serverless failed")
+
+
+# --- breakers ----------------------------------------------------------------------------------------
+
+
+def test_breaker_opens_half_opens_and_closes_under_a_scripted_failure_sequence(world: World) -> None:
+    router = world.router()
+    payments = {"model": "fraud", "traffic_class": "payments", "payload": "x"}
+    world.runtime.script = {"fraud-realtime": ["ok", "fail", "fail", "fail"]}  # 3 of 4 failed ≥ 50 %: trips on the 4th
+    paths = [infer(router, payments)[1].get("path") for _ in range(4)]
+    # Failed real-time calls fall back along realtime → serverless (which succeeds).
+    assert paths == ["realtime", "serverless", "serverless", "serverless"]
+    assert router.breakers is not None
+    assert router.breakers.state("fraud-realtime") is br.BreakerState.OPEN
+
+    # While open: no call reaches the real-time endpoint; the fallback says why.
+    world.runtime.calls.clear()
+    status, body, _ = infer(router, payments)
+    assert (status, body["path"], body["fallback"]) == (200, "serverless", "breaker open on fraud-realtime")
+    assert world.runtime.calls == ["fraud-serverless"]
+
+    # The state survives a restart: a new Router (cold start) reads it from the table.
+    restarted = world.router()
+    assert restarted.breakers is not None and restarted.breakers.state("fraud-realtime") is br.BreakerState.OPEN
+
+    # After the cool-down: half-open, two probes pass through; both succeed → closed.
+    world.clock.advance(30)
+    assert restarted.breakers.state("fraud-realtime") is br.BreakerState.HALF_OPEN
+    assert [infer(restarted, payments)[1]["path"] for _ in range(2)] == ["realtime", "realtime"]
+    assert restarted.breakers.state("fraud-realtime") is br.BreakerState.CLOSED
+
+
+def test_half_open_probe_failure_reopens_and_excess_requests_fall_back(world: World) -> None:
+    router = world.router()
+    payments = {"model": "fraud", "traffic_class": "payments", "payload": "x"}
+    world.runtime.script = {"fraud-realtime": ["fail"] * 4}
+    for _ in range(4):
+        infer(router, payments)
+    world.clock.advance(31)
+    world.runtime.script = {"fraud-realtime": [("slow", 900)]}  # the probe answers, but slower than latency_ms=500
+    assert infer(router, payments)[1]["path"] == "realtime"
+    assert router.breakers is not None and router.breakers.state("fraud-realtime") is br.BreakerState.OPEN
+
+
+def test_open_serverless_breaker_falls_back_to_async(world: World) -> None:
+    world.config_data["off_hours"] = {"timezone": "UTC", "start": "11:00", "end": "13:00"}
+    router = world.router()
+    assert router.breakers is not None
+    for _ in range(4):
+        router.breakers.record("fraud-serverless", False, 10)
+    status, body, _ = infer(router, {"model": "fraud", "traffic_class": "interactive", "payload": "x"})
+    assert (status, body["path"], body["fallback"]) == (202, "async", "breaker open on fraud-serverless")
+
+
+CFG = br.BreakerConfig(
+    min_requests=4, error_rate=0.5, latency_ms=100, latency_percentile=0.75, cool_down_seconds=10, half_open_probes=2
+)
+
+
+def _feed(outcomes: list[tuple[bool, float]], start: float = 0.0, step: float = 1.0) -> br.BreakerSnapshot:
+    snapshot = br.BreakerSnapshot(endpoint="e")
+    for i, (ok, ms) in enumerate(outcomes):
+        snapshot = br.record(snapshot, start + i * step, ok, ms, CFG)
+    return snapshot
+
+
+def test_breaker_does_not_trip_below_min_requests() -> None:
+    assert _feed([(False, 1)] * 3).state is br.BreakerState.CLOSED
+
+
+def test_breaker_trips_on_error_rate_with_reason() -> None:
+    snapshot = _feed([(True, 1), (False, 1), (True, 1), (False, 1)])
+    assert (snapshot.state, snapshot.reason) == (br.BreakerState.OPEN, "error rate 2/4 ≥ 50%")
+
+
+def test_breaker_trips_on_percentile_latency_not_on_one_slow_call() -> None:
+    assert _feed([(True, 500), (True, 1), (True, 1), (True, 1)]).state is br.BreakerState.CLOSED  # 1/4 = 25 %, not > 25 %
+    snapshot = _feed([(True, 500), (True, 500), (True, 1), (True, 1)])
+    assert (snapshot.state, snapshot.reason) == (br.BreakerState.OPEN, "p75 latency > 100 ms (2/4 slower)")
+
+
+def test_breaker_forgets_failures_older_than_the_window() -> None:
+    snapshot = _feed([(False, 1)] * 3, step=1)
+    snapshot = br.record(snapshot, 200.0, False, 1, CFG)  # the first three left the 60 s window
+    assert snapshot.state is br.BreakerState.CLOSED
+    assert br.totals(snapshot, 200.0, CFG).requests == 1
+
+
+def test_half_open_admits_only_the_configured_probes() -> None:
+    opened = _feed([(False, 1)] * 4)
+    assert not br.admit(opened, 5.0, CFG).allowed
+    first = br.admit(opened, 20.0, CFG)
+    second = br.admit(first.snapshot, 20.0, CFG)
+    third = br.admit(second.snapshot, 20.0, CFG)
+    assert (first.allowed, second.allowed, third.allowed) == (True, True, False)
+
+
+def test_probe_lost_with_its_lambda_is_reissued_after_a_cool_down() -> None:
+    opened = _feed([(False, 1)] * 4)  # opened at t=3
+    first = br.admit(opened, 20.0, CFG)
+    second = br.admit(first.snapshot, 20.0, CFG)  # both probes admitted; neither ever reports
+    assert not br.admit(second.snapshot, 29.0, CFG).allowed
+    assert br.admit(second.snapshot, 30.0, CFG).allowed
+
+
+def test_breaker_item_round_trips_and_is_keyed_by_region() -> None:
+    snapshot = replace(_feed([(True, 1), (False, 300)]), version=3)
+    item = br.to_item(REGION, snapshot)
+    assert item["request_id"] == {"S": "breaker#us-east-1#e"} and "home_region" not in item
+    assert br.from_item("e", item) == snapshot
+
+
+def test_breaker_store_rejects_a_stale_write(world: World) -> None:
+    store = br.BreakerStore(world.table, REGION, world.clients.dynamodb, CFG, clock=world.clock)
+    store.record("e", False, 1)
+    stale = store.load("e")
+    store.record("e", False, 1)
+    assert not store._save(stale)  # another writer moved the version on
+    assert store.load("e").version == 2
+    assert br.totals(store.load("e"), world.clock(), CFG).errors == 2
+
+
+def test_unknown_breaker_setting_names_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"breaker.cooldown: unknown setting; valid: .*cool_down_seconds"):
+        br.BreakerConfig.from_mapping({"cooldown": 3})
+
+
+# --- budgets -----------------------------------------------------------------------------------------
+
+
+def test_team_over_budget_with_refuse_gets_429_naming_team_budget_and_spend(world: World) -> None:
+    status, body, _ = infer(world.router(), {"model": "fraud", "traffic_class": "payments", "payload": "x"}, KEYS["broke"])
+    assert status == 429
+    assert (body["error"], body["team"], body["monthly_budget_usd"], body["month_to_date_usd"]) == (
+        "over_budget",
+        "broke",
+        0.0,
+        0.0,
+    )
+    assert body["message"] == "team broke spent $0.00 of its $0.00 monthly budget; over_budget is refuse"
+    assert world.runtime.calls == []
+    [record] = audit_records(world)
+    assert (record["outcome"], record["budget_action"], record["estimated_cost_usd"]) == ("refused", "refuse", 0.0)
+
+
+def test_team_over_budget_with_degrade_gets_the_cheapest_path_that_serves(world: World) -> None:
+    # Off-hours standard traffic routes serverless ($0.00004); async ($0.00002) is cheaper and serves it.
+    world.config_data["off_hours"] = {"timezone": "UTC", "start": "11:00", "end": "13:00"}
+    status, body, _ = infer(world.router(), {"model": "fraud", "traffic_class": "interactive", "payload": "x"}, KEYS["thrifty"])
+    assert (status, body["routed_path"], body["path"]) == (202, "serverless", "async")
+    assert "degraded to async" in body["reason"]
+    [record] = audit_records(world)
+    assert (record["budget_action"], record["estimated_cost_usd"]) == ("degrade", 0.00002)
+
+
+def test_spend_sums_every_regions_counter(world: World) -> None:
+    here = BudgetStore(world.table, REGION, [REGION, OTHER], world.clients.dynamodb, clock=world.clock)
+    there = BudgetStore(world.table, OTHER, [REGION, OTHER], world.clients.dynamodb, clock=world.clock)
+    assert here.charge("alpha", 1.25) == 1.25
+    assert here.charge("alpha", 0.5) == 1.75
+    there.charge("alpha", 2.0)
+    assert here.spend("alpha") == pytest.approx(3.75)
+    item = world.clients.dynamodb.get_item(
+        TableName=world.table, Key={"request_id": {"S": counter_key("alpha", "2026-01", REGION)}}
+    )["Item"]
+    assert (item["requests"]["N"], "home_region" in item) == ("2", False)
+
+
+def test_spend_resets_with_the_utc_month(world: World) -> None:
+    store = BudgetStore(world.table, REGION, [REGION], world.clients.dynamodb, clock=world.clock)
+    store.charge("alpha", 5.0)
+    world.clock.advance(31 * 24 * 3600)
+    assert (month_of(world.clock()), store.spend("alpha")) == ("2026-02", 0.0)
+
+
+def test_budget_decisions() -> None:
+    common: dict[str, Any] = dict(
+        team="t", routed="serverless", candidates=["serverless", "async"], costs={"serverless": 2.0, "async": 1.0}
+    )
+    assert decide(budget_usd=10, spend_usd=9.99, over_budget="refuse", **common).action is BudgetAction.ALLOW
+    assert decide(budget_usd=10, spend_usd=10, over_budget="refuse", **common).path is None
+    assert decide(budget_usd=10, spend_usd=10, over_budget="degrade", **common).path == "async"
+    assert (
+        decide(budget_usd=10, spend_usd=10, over_budget="degrade", **{**common, "candidates": []}).action is BudgetAction.REFUSE
+    )
+
+
+# --- deep health ---------------------------------------------------------------------------------------
+
+
+def test_health_is_200_when_everything_serves(world: World) -> None:
+    status, body = get(world.router(), "/health", key=None)
+    assert (status, body["status"], body["failed"]) == (200, "ok", [])
+    assert {c["name"] for c in body["checks"]} == {
+        *(f"endpoint:{e}" for e in ENDPOINTS.values()),
+        f"table:{world.table}",
+        "breakers",
+    }
+
+
+def test_health_is_503_when_an_endpoint_leaves_in_service(world: World) -> None:
+    world.set_endpoint_status("fraud-realtime", "Updating")
+    status, body = get(world.router(), "/health", key=None)
+    assert (status, body["status"], body["failed"]) == (503, "unhealthy", ["endpoint:fraud-realtime"])
+    assert {"name": "endpoint:fraud-realtime", "ok": False, "detail": "Updating"} in body["checks"]
+
+
+def test_health_is_503_when_an_endpoint_is_deleted(world: World) -> None:
+    world.clients.sagemaker.delete_endpoint(EndpointName="fraud-async")
+    status, body = get(world.router(), "/health", key=None)
+    assert (status, body["failed"]) == (503, ["endpoint:fraud-async"])
+
+
+def test_health_is_503_when_the_table_is_unreachable(world: World) -> None:
+    world.clients.dynamodb.delete_table(TableName=world.table)
+    status, body = get(world.router(), "/health", key=None)
+    assert status == 503 and f"table:{world.table}" in body["failed"]
+
+
+def test_health_is_503_only_when_every_breaker_is_open(world: World) -> None:
+    router = world.router()
+    assert router.breakers is not None
+    for _ in range(4):
+        router.breakers.record("fraud-realtime", False, 1)
+    assert get(router, "/health", key=None)[0] == 200
+    for _ in range(4):
+        router.breakers.record("fraud-serverless", False, 1)
+    status, body = get(router, "/health", key=None)
+    assert (status, body["failed"]) == (503, ["breakers"])
+    assert check_breakers([]).ok
+
+
+# --- bad requests: always a 4xx JSON body, never a 500 ----------------------------------------------------
+
+BAD_REQUESTS = [
+    ("no key", None, {"model": "fraud", "traffic_class": "payments", "payload": "x"}, None, 401, "missing_key"),
+    ("unknown key", "nope", {"model": "fraud", "traffic_class": "payments", "payload": "x"}, None, 403, "unknown_key"),
+    ("malformed JSON", KEYS["alpha"], None, "{not json", 400, "malformed_json"),
+    ("body not an object", KEYS["alpha"], [1, 2], None, 400, "malformed_body"),
+    ("unknown model", KEYS["alpha"], {"model": "nope", "traffic_class": "payments", "payload": "x"}, None, 400, "unknown_model"),
+    ("missing class", KEYS["alpha"], {"model": "fraud", "payload": "x"}, None, 400, "unknown_traffic_class"),
+    ("unknown class", KEYS["alpha"], {"model": "fraud", "traffic_class": "vip", "payload": "x"}, None, 400, "unknown_traffic_class"),
+    ("no payload", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments"}, None, 400, "malformed_body"),
+    ("both payloads", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": "x", "input_location": f"s3://{INPUTS}/k"}, None, 400, "malformed_body"),
+    ("oversized inline", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": "x" * 1025}, None, 413, "payload_too_large"),
+    ("oversized body", KEYS["alpha"], None, "x" * 100_000, 413, "payload_too_large"),
+    ("not s3", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "input_location": "https://x/y"}, None, 400, "malformed_body"),
+    ("foreign bucket", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "input_location": "s3://other-bucket/k"}, None, 400, "malformed_body"),
+    ("missing object", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "input_location": f"s3://{INPUTS}/absent"}, None, 400, "input_not_found"),
+    ("bad request id", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": "x", "request_id": "a/b"}, None, 400, "malformed_body"),
+    ("bad content type", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": "x", "content_type": 7}, None, 400, "malformed_body"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "raw", "status", "code"), [case[1:] for case in BAD_REQUESTS], ids=[c[0] for c in BAD_REQUESTS]
+)
+def test_bad_request_is_a_clear_4xx(world: World, key: str | None, body: Any, raw: str | None, status: int, code: str) -> None:
+    body = json.loads(json.dumps(body).replace(INPUTS, world.inputs))  # this test's input bucket
+    got, answer, _ = infer(world.router(), body, key, raw=raw)
+    assert (got, answer["error"]) == (status, code), answer
+    assert answer["message"]
+    assert world.runtime.calls == []
+
+
+def test_unknown_class_message_lists_the_valid_classes(world: World) -> None:
+    _, body, _ = infer(world.router(), {"model": "fraud", "traffic_class": "vip", "payload": "x"})
+    assert (
+        body["message"]
+        == "traffic_class: 'vip' is not a class of this deployment; valid: interactive, nightly, payments, reports"
+    )
+    assert body["valid_traffic_classes"] == ["interactive", "nightly", "payments", "reports"]
+
+
+def test_routing_error_from_the_engine_is_a_400(world: World) -> None:
+    from drkit.routing import RoutingError
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise RoutingError("payload_bytes: 2 TiB exceeds every path")
+
+    _, body, _ = infer(world.router(route=refuse), {"model": "fraud", "traffic_class": "payments", "payload": "x"})
+    assert (body["error"], body["message"]) == ("unroutable", "payload_bytes: 2 TiB exceeds every path")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "key", "status", "code"),
+    [
+        ("GET", "/v1/requests/nope", KEYS["alpha"], 404, "unknown_request"),
+        ("GET", "/v1/requests/a%2Fb", KEYS["alpha"], 400, "malformed_request_id"),
+        ("GET", "/v1/requests/r1", None, 401, "missing_key"),
+        ("GET", "/v1/infer", KEYS["alpha"], 405, "method_not_allowed"),
+        ("DELETE", "/health", None, 405, "method_not_allowed"),
+        ("GET", "/admin", None, 404, "not_found"),
+    ],
+)
+def test_bad_routes_are_clear_4xx(world: World, method: str, path: str, key: str | None, status: int, code: str) -> None:
+    headers = {"x-drkit-key": key} if key else {}
+    result = world.router().handle({"rawPath": path, "requestContext": {"http": {"method": method}}, "headers": headers})
+    assert (result["statusCode"], json.loads(result["body"])["error"]) == (status, code)
+
+
+def test_audit_failure_does_not_fail_a_served_request(world: World) -> None:
+    world.config_data["audit_bucket"] = "no-such-bucket"
+    router = world.router()
+    status, _, _ = infer(router, {"model": "fraud", "traffic_class": "payments", "payload": "x"})
+    assert status == 200 and router.audit.failures == 1
+
+
+# --- entry point, config and pure helpers ---------------------------------------------------------------------
+
+
+def test_lambda_entry_point_reads_config_from_the_environment(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from components.functions.router import handler as module
+
+    monkeypatch.setenv("ROUTER_CONFIG", json.dumps(world.config_data))
+    monkeypatch.setattr(module, "_ROUTER", None)
+    result = module.handler({"rawPath": "/health", "requestContext": {"http": {"method": "GET"}}}, None)
+    assert result["statusCode"] == 200
+
+
+def test_config_errors_name_the_field() -> None:
+    with pytest.raises(ConfigError, match="neither ROUTER_CONFIG nor ROUTER_CONFIG_PATH"):
+        load_config({})
+    bad = config_data()
+    bad["teams"][0]["key_sha256"] = "alpha-secret-key"
+    with pytest.raises(ConfigError, match=r"config.teams\[0\].key_sha256: not a lowercase hex SHA-256 digest"):
+        parse_config(bad)
+    bad = config_data()
+    bad["teams"][1]["over_budget"] = "ignore"
+    with pytest.raises(ConfigError, match=r"config.teams\[1\].over_budget: 'ignore' is not valid; valid: refuse, degrade"):
+        parse_config(bad)
+
+
+def test_config_never_holds_a_key() -> None:
+    text = json.dumps(config_data())
+    assert not any(key in text for key in KEYS.values())
+    assert key_digest("k") == hashlib.sha256(b"k").hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("iso", "expected"),
+    [
+        ("2026-01-01T21:00", True),
+        ("2026-01-02T06:59", True),
+        ("2026-01-02T07:00", False),
+        ("2026-01-03T21:00", False),
+        ("2026-01-04T02:00", False),
+    ],
+)
+def test_off_hours_window_wraps_midnight_and_respects_days(iso: str, expected: bool) -> None:
+    from datetime import datetime
+
+    window = OffHoursConfig(timezone="UTC", start="20:00", end="07:00", days=("MON", "TUE", "WED", "THU", "FRI"))
+    assert is_off_hours(datetime.fromisoformat(iso), window) is expected
+
+
+def test_servable_paths_skip_undeployed_and_oversized_paths() -> None:
+    model = parse_config(config_data()).models["tiny"]
+    assert servable_paths("realtime", model, 10) == ["serverless", "async"]
+    assert servable_paths("realtime", model, 5 * 1024 * 1024) == ["async"]
+
+
+def test_audit_key_and_metrics_are_partitioned_by_date_and_dimensioned() -> None:
+    record = AuditRecord(
+        request_id="r", at=NOW, region=REGION, team="t", model="m", traffic_class="c", payload_bytes=1, path="async",
+        routed_path="serverless", rule="x", reason="y", estimated_cost_usd=0.1, outcome="accepted", status_code=202, fallback="breaker",
+    )  # fmt: skip
+    assert audit_key(record) == "audit/us-east-1/2026/01/01/r.json"
+    assert [d["MetricName"] for d in metric_data(record)] == ["Requests", "EstimatedCostUSD", "Fallbacks"]
