@@ -27,7 +27,7 @@ from drkit.drill.fidelity import (
     dns_answer,
 )
 from drkit.drill.journal import Journal
-from drkit.drill.scenarios import Action, ActionKind, Scenario
+from drkit.drill.scenarios import SIM_SCENARIOS, Action, ActionKind, Scenario
 from drkit.drill.topology import topology_of
 from drkit.drill.traffic import DeploymentSim, SimSettings
 from drkit.errors import DrillSafetyError
@@ -162,7 +162,7 @@ def test_rpo_is_the_replication_lag_at_the_cut():
     assert 0 < sim.m.rpo_seconds <= 0.3
 
 
-@pytest.mark.parametrize("scenario", list(Scenario))
+@pytest.mark.parametrize("scenario", SIM_SCENARIOS)
 def test_measured_rto_lies_within_the_computed_bound_and_tiers_order_1_2_3(scenario):
     measured = {}
     for name in ("fraud-tier1", "search-tier2", "docs-tier3"):
@@ -386,10 +386,47 @@ def test_alarm_when_the_takeover_region_cannot_serve_rolls_back_every_change(tmp
     seed=st.integers(0, 10_000),
     lag=st.floats(0.05, 1.0),
     name=st.sampled_from(["fraud-tier1", "search-tier2", "docs-tier3"]),
-    scenario=st.sampled_from(list(Scenario)),
+    scenario=st.sampled_from(SIM_SCENARIOS),
 )
 def test_any_seed_and_lag_loses_nothing_runs_nothing_twice_and_stays_within_the_bound(seed, lag, name, scenario):
     sim = simulate(name, scenario, seed=seed, replication_lag_seconds=lag, in_flight=300)
     assert sim.m.lost == [] and sim.m.run_twice == []
     assert sim.m.rpo_seconds <= lag
     assert max(sim.m.rto_by_class.values()) <= sim.topo.regions[sim.takeover].bound.total_seconds
+
+
+def _fis_template(t, region):
+    fis = boto3.client("fis", region_name=region)
+    return fis.create_experiment_template(
+        clientToken="drill",
+        description="pause replication",
+        roleArn="arn:aws:iam::123456789012:role/fis",
+        stopConditions=[{"source": "aws:cloudwatch:alarm", "value": f"arn:aws:cloudwatch:{region}:123456789012:alarm:x"}],
+        actions={"pause": {"actionId": "aws:dynamodb:global-table-pause-replication", "parameters": {"duration": "PT2M"}}},
+        tags={"Deployment": t.deployment, "Name": f"{t.deployment}-pause-token-replication"},
+    )["experimentTemplate"]["id"]
+
+
+def test_aws_backend_runs_the_deployments_fis_template_and_reports_its_outcome(aws_account, tmp_path, monkeypatch):
+    t, _ = aws_account
+    template_id = _fis_template(t, t.secondaries[0])
+    monkeypatch.setattr("drkit.drill.backends.aws.time.sleep", lambda _s: None)
+    lines: list[str] = []
+    dry = DrillRunner(t, DrillArgs(scenario=Scenario.FIS_REPLICATION_PAUSE, workdir=tmp_path / "dry", backend=BackendName.AWS),
+                      AwsBackend(t, out=lines.append), lines.append).run()  # fmt: skip
+    assert dry.plan[0] == f"inject: set fis-experiment on pause-token-replication ({t.secondaries[0]})"
+    assert any(f"would call fis.start_experiment(experimentTemplateId='{template_id}')" in line for line in lines)
+    args = DrillArgs(scenario=Scenario.FIS_REPLICATION_PAUSE, workdir=tmp_path / "run", backend=BackendName.AWS, execute=True)
+    result = DrillRunner(t, args, AwsBackend(t, execute=True), lambda _: None).run()
+    assert result.fis_experiment is not None and result.fis_experiment["status"] == "completed"
+    assert result.verified and result.restored
+    report = json.loads((tmp_path / "run" / "report" / "report.json").read_text())
+    assert report["fis_experiment"]["template"] == f"{t.deployment}-pause-token-replication"
+    assert not Journal(tmp_path / "run").open_drill()
+
+
+def test_fis_scenarios_need_a_real_account_and_their_template(aws_account):
+    t, _ = aws_account
+    assert AwsBackend(t).preflight(t, Scenario.FIS_REPLICATION_PAUSE) == [
+        f"{t.secondaries[0]}: no FIS template named {t.deployment}-pause-token-replication tagged Deployment={t.deployment}"
+    ]

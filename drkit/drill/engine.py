@@ -21,7 +21,7 @@ from typing import Any
 
 from drkit.drill.backends import Backend, BackendName, switch_value
 from drkit.drill.journal import Journal
-from drkit.drill.scenarios import Action, Scenario, injection
+from drkit.drill.scenarios import FIS_TEMPLATES, Action, Scenario, injection
 from drkit.drill.topology import Topology
 from drkit.drill.traffic import DeploymentSim, Measurement, SimSettings
 from drkit.errors import DrillSafetyError
@@ -70,6 +70,8 @@ class DrillResult:
     problems: list[str]
     plan: list[str] = field(default_factory=list)
     report_files: list[Path] = field(default_factory=list)
+    fis_experiment: dict[str, Any] | None = None
+    """The FIS experiment a `fis-*` scenario ran: id, template, final state, times."""
 
     @property
     def restored(self) -> bool:
@@ -171,6 +173,8 @@ class DrillRunner:
                             deployment=topo.deployment, spec=args.spec_path)  # fmt: skip
         self._step_done("preflight", started)
         try:
+            if args.backend is BackendName.AWS and args.scenario in FIS_TEMPLATES:
+                return self._run_fis(actions)
             if args.backend is BackendName.AWS:
                 return self._run_aws(actions)
             return self._run_steps(actions)
@@ -178,6 +182,57 @@ class DrillRunner:
             reason = exc.reason if isinstance(exc, _StopError) else "interrupted (Ctrl-C)"
             undone = recover(args.workdir, self.backend)
             raise DrillSafetyError(f"drill {self.drill_id} stopped: {reason}; rolled back: {'; '.join(undone)}") from None
+
+    def _run_fis(self, actions: list[Action]) -> DrillResult:
+        """A real account: start the deployment's FIS template, wait for FIS to end it (its
+        duration or a stop condition), stop it if it is still running, and report its outcome."""
+        topo, args = self.topo, self.args
+        backend: Any = self.backend
+        region = actions[0].region
+        t = time.monotonic()
+        snapshot = backend.state()
+        self.journal.append(self.drill_id, "snapshot", state=snapshot)
+        self._step_done("snapshot", t)
+        t = time.monotonic()
+        for action in actions:
+            _change(self.journal, self.drill_id, backend, action, step="inject", undo_value=switch_value(snapshot, action))
+        self._step_done("inject", t)
+        t = time.monotonic()
+        experiment = backend.wait_for_experiment(region, args.max_wall_seconds)
+        state = experiment.get("state", {})
+        seconds = round(time.monotonic() - t, 1)
+        self._step_done("observe", t)
+        m = Measurement(rpo_seconds=None)
+        m.timeline += [(0.0, f"inject: FIS experiment {experiment.get('id')} started in {region}"),
+                       (seconds, f"FIS experiment {state.get('status')}: {state.get('reason', '')}".strip())]  # fmt: skip
+        t = time.monotonic()
+        for action in reversed(actions):
+            undo = Action(kind=action.kind, region=action.region, target=action.target, value=switch_value(snapshot, action))
+            _change(self.journal, self.drill_id, backend, undo, step="restore", undo_value=undo.value)
+        self._step_done("restore", t)
+        restored_state = backend.state()
+        problems = [] if restored_state == snapshot else ["restore: the account differs from its snapshot"]
+        if state.get("status") != "completed":
+            problems.append(f"FIS experiment ended {state.get('status')}: {state.get('reason', 'no reason given')}")
+        result = DrillResult(
+            self.drill_id, args.scenario, args.backend, topo, region, m, snapshot, restored_state,
+            self.step_seconds, not problems, problems,
+            fis_experiment={
+                "id": experiment.get("id"),
+                "template": f"{topo.deployment}-{actions[0].target}",
+                "region": region,
+                "status": state.get("status"),
+                "reason": state.get("reason"),
+                "observed_seconds": seconds,
+            },
+        )  # fmt: skip
+        from drkit.drill.report import write_reports
+
+        t = time.monotonic()
+        result.report_files = write_reports(result, args.workdir / "report")
+        self._step_done("report", t)
+        self.journal.append(self.drill_id, "closed", by="run", verified=result.verified)
+        return result
 
     def _run_aws(self, actions: list[Action]) -> DrillResult:
         """A real account: invert, wait for Route 53 to answer with the takeover region, put back.

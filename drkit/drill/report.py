@@ -58,6 +58,7 @@ def report_data(result: DrillResult) -> dict[str, Any]:
         },
         "failback_seconds": m.failback_seconds if m else None,
         "account_restored_to_snapshot": result.restored,
+        "fis_experiment": result.fis_experiment,
         "step_wall_seconds": result.step_seconds,
         "timeline": [{"t": t, "event": e} for t, e in sorted(m.timeline, key=lambda x: x[0])] if m else [],
     }
@@ -90,6 +91,10 @@ def markdown(data: dict[str, Any]) -> str:
         f"Account restored to its pre-drill snapshot: **{data['account_restored_to_snapshot']}**.",
         "",
     ]
+    fis = data.get("fis_experiment")
+    if fis:
+        lines += [f"FIS experiment `{fis['id']}` ({fis['template']}, {fis['region']}): **{fis['status']}**"
+                  f" after {fis['observed_seconds']} s{'; ' + fis['reason'] if fis.get('reason') else ''}.", ""]  # fmt: skip
     if data["problems"]:
         lines += ["Problems:", *[f"- {p}" for p in data["problems"]], ""]
     lines += ["<details><summary>Timeline</summary>", "", "| t (s) | event |", "|---:|---|"]

@@ -18,6 +18,9 @@ class Scenario(str, Enum):
     """Invert the primary's health check: the safe drill for production."""
     ENDPOINT_FAILURE = "endpoint-failure"
     """One model's endpoints in the primary region stop serving (sim only)."""
+    FIS_REPLICATION_PAUSE = "fis-replication-pause"
+    """Start the deployment's FIS template pausing token-table replication into the takeover
+    region (aws only: FIS acts on a real account; its alarms stop it)."""
 
 
 class ActionKind(str, Enum):
@@ -26,6 +29,14 @@ class ActionKind(str, Enum):
     INVERT_HEALTH_CHECK = "invert-health-check"
     REGION_OUTAGE = "region-outage"
     ENDPOINT_FAILURE = "endpoint-failure"
+    FIS_EXPERIMENT = "fis-experiment"
+
+
+# The FIS template a scenario starts, by its Name tag suffix (components/fis.py names them
+# `<deployment>-<scenario>`).
+FIS_TEMPLATES = {Scenario.FIS_REPLICATION_PAUSE: "pause-token-replication"}
+# Scenarios the sim backend can play (FIS experiments need a real account).
+SIM_SCENARIOS = tuple(s for s in Scenario if s not in FIS_TEMPLATES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +65,9 @@ def injection(scenario: Scenario, topo: Topology) -> list[Action]:
     primary = topo.regions[topo.primary]
     if scenario is Scenario.HEALTH_CHECK_FAILOVER:
         return [Action(kind=ActionKind.INVERT_HEALTH_CHECK, region=topo.primary, target=primary.fqdn, value=True)]
+    if scenario in FIS_TEMPLATES:
+        takeover = topo.secondaries[0]
+        return [Action(kind=ActionKind.FIS_EXPERIMENT, region=takeover, target=FIS_TEMPLATES[scenario], value=True)]
     if scenario is Scenario.REGION_OUTAGE:
         return [Action(kind=ActionKind.REGION_OUTAGE, region=topo.primary, target=topo.primary, value=True)]
     model = topo.models[0]

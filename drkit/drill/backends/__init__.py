@@ -38,4 +38,6 @@ def switch_value(state: dict[str, Any], action: Action) -> bool:
         return bool(state["health_checks"][action.target]["inverted"])
     if action.kind is ActionKind.REGION_OUTAGE:
         return action.target in state["outages"]
+    if action.kind is ActionKind.FIS_EXPERIMENT:
+        return f"{action.region}/{action.target}" in state.get("fis_running", [])
     return f"{action.region}/{action.target}" in state["failed_endpoints"]

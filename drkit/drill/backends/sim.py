@@ -23,7 +23,7 @@ from drkit.drill.backends import BackendName
 from drkit.drill.backends.route53 import set_inverted, tagged_health_checks
 from drkit.drill.fidelity import RegionOutage
 from drkit.drill.journal import write_atomic
-from drkit.drill.scenarios import Action, ActionKind, Scenario
+from drkit.drill.scenarios import FIS_TEMPLATES, Action, ActionKind, Scenario
 from drkit.drill.topology import Topology
 from drkit.errors import DrillSafetyError
 
@@ -118,6 +118,8 @@ class SimBackend:
 
     def preflight(self, topo: Topology, scenario: Scenario) -> list[str]:
         """Reasons not to start; empty when the drill can put back everything it changes."""
+        if scenario in FIS_TEMPLATES:
+            return [f"scenario {scenario.value} starts an AWS FIS experiment, which only a real account runs; use --backend aws"]
         problems = []
         checks = tagged_health_checks(self.route53, topo.deployment)
         for region, facts in topo.regions.items():
