@@ -51,7 +51,8 @@ def main() -> None:
 
     path = EXAMPLES / "fraud-tier1.yaml"
     start = time.perf_counter()
-    result = run_check(capture(load_spec(path)), spec_path=str(path))
+    with PolicyPackProcess(DEFAULT_PACK_DIR) as pack:  # as `drkit check` does: boot the pack during capture
+        result = run_check(capture(load_spec(path)), spec_path=str(path), pack=pack)
     seconds = time.perf_counter() - start
     print(
         f"fraud-tier1 end to end (capture + pack start + check, {len(result.stacks)} stacks, "

@@ -72,7 +72,11 @@ def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
 
 
 class PolicyPackProcess:
-    """A running policy pack (`python <pack_dir>`) and a client for its Analyzer service."""
+    """A running policy pack (`python <pack_dir>`) and a client for its Analyzer service.
+
+    The process starts at construction and is connected to on first use, so a caller can
+    start it, capture the stacks meanwhile, and only then wait for its port.
+    """
 
     def __init__(self, pack_dir: str | Path, python: str = sys.executable) -> None:
         self.pack_dir = Path(pack_dir)
@@ -86,6 +90,16 @@ class PolicyPackProcess:
             stderr=subprocess.PIPE,
             env=env,
         )
+        self._channel: grpc.Channel | None = None
+        self._analyzer: analyzer_pb2_grpc.AnalyzerStub | None = None
+
+    @property
+    def _stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
+        if self._analyzer is None:
+            self._analyzer = self._connect()
+        return self._analyzer
+
+    def _connect(self) -> analyzer_pb2_grpc.AnalyzerStub:
         assert self._process.stdout is not None
         line = self._process.stdout.readline().decode().strip()
         if not line.isdigit():
@@ -95,7 +109,7 @@ class PolicyPackProcess:
         self.port = int(line)
         self._channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
         grpc.channel_ready_future(self._channel).result(timeout=START_TIMEOUT_SECONDS)
-        self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        return analyzer_pb2_grpc.AnalyzerStub(self._channel)
 
     def __enter__(self) -> PolicyPackProcess:
         return self
@@ -104,7 +118,8 @@ class PolicyPackProcess:
         self.close()
 
     def close(self) -> None:
-        self._channel.close()
+        if self._channel is not None:
+            self._channel.close()
         if self._process.poll() is None:
             self._process.terminate()
             try:
