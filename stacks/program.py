@@ -1,7 +1,10 @@
 """The tier composer: one region of one deployment, as Pulumi resources.
 
 `build_region(spec, region)` is the whole Pulumi program for the stack
-``<deployment>-<region>``. It creates an explicit AWS provider for `region` and puts
+``<deployment>-<region>``: key, artifact stores, token table (or replica), endpoints, the
+routing workflow and its completion/redrive functions, the front door, the DNS record,
+dashboards, and AWS's own DR services (Region switch plans on the primary, FIS templates,
+Resilience Hub policy). It creates an explicit AWS provider for `region` and puts
 every resource under one `RegionalDeployment` component that uses it, so a stack can
 only create resources in its own region. The primary's stack owns the global table;
 a secondary's stack reads the primary's outputs through a `StackReference` and owns
@@ -246,7 +249,6 @@ class RegionalDeployment(pulumi.ComponentResource):
             self.exports["token_table_name"] = table.table_name
             self.exports["token_table_arn"] = table.table_arn
         self.register_outputs(self.exports)
-
 
     def _recovery(
         self,

@@ -183,20 +183,31 @@ class DrillRunner:
             undone = recover(args.workdir, self.backend)
             raise DrillSafetyError(f"drill {self.drill_id} stopped: {reason}; rolled back: {'; '.join(undone)}") from None
 
+    def _snapshot_and_inject(self, actions: list[Action]) -> dict[str, Any]:
+        """Record the account's switches, then make each change, journalled before and after."""
+        t = time.monotonic()
+        snapshot = self.backend.state()
+        self.journal.append(self.drill_id, "snapshot", state=snapshot)
+        self._step_done("snapshot", t)
+        t = time.monotonic()
+        for action in actions:
+            _change(self.journal, self.drill_id, self.backend, action, step="inject", undo_value=switch_value(snapshot, action))
+        self._step_done("inject", t)
+        return snapshot
+
+    def _undo(self, actions: list[Action], snapshot: dict[str, Any]) -> None:
+        """Set every switch the drill changed back to its snapshot value, last change first."""
+        for action in reversed(actions):
+            undo = Action(kind=action.kind, region=action.region, target=action.target, value=switch_value(snapshot, action))
+            _change(self.journal, self.drill_id, self.backend, undo, step="restore", undo_value=undo.value)
+
     def _run_fis(self, actions: list[Action]) -> DrillResult:
         """A real account: start the deployment's FIS template, wait for FIS to end it (its
         duration or a stop condition), stop it if it is still running, and report its outcome."""
         topo, args = self.topo, self.args
         backend: Any = self.backend
         region = actions[0].region
-        t = time.monotonic()
-        snapshot = backend.state()
-        self.journal.append(self.drill_id, "snapshot", state=snapshot)
-        self._step_done("snapshot", t)
-        t = time.monotonic()
-        for action in actions:
-            _change(self.journal, self.drill_id, backend, action, step="inject", undo_value=switch_value(snapshot, action))
-        self._step_done("inject", t)
+        snapshot = self._snapshot_and_inject(actions)
         t = time.monotonic()
         experiment = backend.wait_for_experiment(region, args.max_wall_seconds)
         state = experiment.get("state", {})
@@ -206,9 +217,7 @@ class DrillRunner:
         m.timeline += [(0.0, f"inject: FIS experiment {experiment.get('id')} started in {region}"),
                        (seconds, f"FIS experiment {state.get('status')}: {state.get('reason', '')}".strip())]  # fmt: skip
         t = time.monotonic()
-        for action in reversed(actions):
-            undo = Action(kind=action.kind, region=action.region, target=action.target, value=switch_value(snapshot, action))
-            _change(self.journal, self.drill_id, backend, undo, step="restore", undo_value=undo.value)
+        self._undo(actions, snapshot)
         self._step_done("restore", t)
         restored_state = backend.state()
         problems = [] if restored_state == snapshot else ["restore: the account differs from its snapshot"]
@@ -243,14 +252,7 @@ class DrillRunner:
         topo, args = self.topo, self.args
         backend: Any = self.backend
         takeover = topo.secondaries[0]
-        t = time.monotonic()
-        snapshot = backend.state()
-        self.journal.append(self.drill_id, "snapshot", state=snapshot)
-        self._step_done("snapshot", t)
-        t = time.monotonic()
-        for action in actions:
-            _change(self.journal, self.drill_id, backend, action, step="inject", undo_value=switch_value(snapshot, action))
-        self._step_done("inject", t)
+        snapshot = self._snapshot_and_inject(actions)
         t = time.monotonic()
         seconds = backend.wait_for_answer(
             zone_id=topo.zone_id, record=topo.record_name, expected=topo.regions[takeover].fqdn, max_seconds=args.max_wall_seconds
@@ -263,9 +265,7 @@ class DrillRunner:
         m.timeline.append((round(seconds, 1), "verify: DNS level only on the aws backend (no synthetic requests sent)"))
         self._step_done("verify", time.monotonic())
         t = time.monotonic()
-        for action in reversed(actions):
-            undo = Action(kind=action.kind, region=action.region, target=action.target, value=switch_value(snapshot, action))
-            _change(self.journal, self.drill_id, backend, undo, step="restore", undo_value=undo.value)
+        self._undo(actions, snapshot)
         self._step_done("restore", t)
         t = time.monotonic()
         back = backend.wait_for_answer(
@@ -334,9 +334,7 @@ class DrillRunner:
         self._step_done("verify", t)
 
         t = time.monotonic()
-        for action in reversed(actions):
-            undo = Action(kind=action.kind, region=action.region, target=action.target, value=switch_value(snapshot, action))
-            _change(self.journal, self.drill_id, self.backend, undo, step="restore", undo_value=undo.value)
+        self._undo(actions, snapshot)
         sim.restore()
         self._step_done("restore", t)
 
