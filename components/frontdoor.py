@@ -41,6 +41,7 @@ from components.functions.router.breakers import BreakerConfig
 from components.functions.router.config import DIRECT_PATHS, ClassConfig, ModelConfig, OffHoursConfig, TeamConfig
 from components.iam import Statement, assume_role_policy
 from components.naming import physical_name
+from components.storage import EncryptedBucket
 from drkit import pricing
 from drkit.errors import ComponentValidationError
 from drkit.spec import DeploymentSpec
@@ -603,19 +604,19 @@ class RegionalFrontDoor(pulumi.ComponentResource):
 
     def _audit_bucket(
         self, name: str, args: RegionalFrontDoorArgs, tags: dict[str, str], child: pulumi.ResourceOptions
-    ) -> aws.s3.Bucket:
+    ) -> EncryptedBucket:
         """Versioned, SSE-KMS, private, object-locked: records can be added, never changed during retention."""
-        bucket = aws.s3.Bucket(
+        bucket = EncryptedBucket(
             f"{name}-audit",
-            bucket=audit_bucket_name(args.deployment, args.region),
-            object_lock_enabled=True,
+            bucket_name=audit_bucket_name(args.deployment, args.region),
+            kms_key_arn=args.kms_key_arn,
             tags=tags,
+            object_lock=True,
             opts=child,
         )
-        self._secure(f"{name}-audit", bucket, args.kms_key_arn, child)
         aws.s3.BucketObjectLockConfiguration(
             f"{name}-audit-lock",
-            bucket=bucket.id,
+            bucket=bucket.bucket,
             object_lock_enabled="Enabled",
             rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
                 default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
@@ -628,13 +629,18 @@ class RegionalFrontDoor(pulumi.ComponentResource):
 
     def _input_bucket(
         self, name: str, args: RegionalFrontDoorArgs, tags: dict[str, str], child: pulumi.ResourceOptions
-    ) -> aws.s3.Bucket:
+    ) -> EncryptedBucket:
         """Where inline async/batch payloads and caller uploads wait for the workflow; expires them."""
-        bucket = aws.s3.Bucket(f"{name}-inputs", bucket=input_bucket_name(args.deployment, args.region), tags=tags, opts=child)
-        self._secure(f"{name}-inputs", bucket, args.kms_key_arn, child)
+        bucket = EncryptedBucket(
+            f"{name}-inputs",
+            bucket_name=input_bucket_name(args.deployment, args.region),
+            kms_key_arn=args.kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-inputs-expiry",
-            bucket=bucket.id,
+            bucket=bucket.bucket,
             rules=[
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
                     id="expire-inputs",
@@ -649,33 +655,6 @@ class RegionalFrontDoor(pulumi.ComponentResource):
             opts=child,
         )
         return bucket
-
-    @staticmethod
-    def _secure(name: str, bucket: aws.s3.Bucket, kms_key_arn: pulumi.Input[str], child: pulumi.ResourceOptions) -> None:
-        """The same guarantees as components/storage.EncryptedBucket (which cannot enable object lock)."""
-        aws.s3.BucketVersioning(
-            f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-sse",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key_arn},
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
 
     def _certificate(
         self, name: str, args: RegionalFrontDoorArgs, tags: dict[str, str], child: pulumi.ResourceOptions

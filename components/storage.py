@@ -22,12 +22,20 @@ class EncryptedBucket(pulumi.ComponentResource):
         kms_key_arn: pulumi.Input[str],
         tags: Mapping[str, str],
         force_destroy: bool = False,
+        object_lock: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`object_lock` enables S3 Object Lock at creation (it cannot be turned on later);
+        the caller adds the retention rule. Default: off."""
         super().__init__("drkit:storage:EncryptedBucket", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(
-            f"{name}-bucket", bucket=bucket_name, force_destroy=force_destroy, tags=dict(tags), opts=child
+            f"{name}-bucket",
+            bucket=bucket_name,
+            force_destroy=force_destroy,
+            object_lock_enabled=object_lock or None,
+            tags=dict(tags),
+            opts=child,
         )
         aws.s3.BucketVersioning(
             f"{name}-versioning",
