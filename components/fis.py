@@ -31,7 +31,7 @@ from enum import Enum
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import Statement, assume_role_policy, policy_document
+from components.iam import Statement, service_role
 from components.naming import physical_name
 from drkit.errors import ComponentValidationError
 from drkit.tiers import Tier
@@ -232,14 +232,14 @@ class DrExperiments(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child,
         )
-        role = aws.iam.Role(
-            f"{name}-role",
-            name=physical_name("drkit", args.deployment, args.region, "fis", limit=64),
-            assume_role_policy=assume_role_policy(FIS_PRINCIPAL),
-            tags=dict(args.tags),
+        role, _ = service_role(
+            name,
+            role_name=physical_name("drkit", args.deployment, args.region, "fis", limit=64),
+            service=FIS_PRINCIPAL,
+            statements=self._statements(args, logs.arn),
+            tags=args.tags,
             opts=child,
         )
-        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy_document(self._statements(args, logs.arn)), opts=child)
 
         self.template_ids = {}
         for template in self.templates:

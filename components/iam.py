@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,20 @@ def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
             ],
         }
     )
+
+
+def service_role(
+    name: str,
+    *,
+    role_name: str,
+    service: str,
+    statements: Sequence[Statement],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """A role one AWS service assumes, with exactly `statements` as its inline policy."""
+    role = aws.iam.Role(
+        f"{name}-role", name=role_name, assume_role_policy=assume_role_policy(service), tags=dict(tags), opts=opts
+    )
+    policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy_document(statements), opts=opts)
+    return role, policy

@@ -20,7 +20,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import Statement, assume_role_policy, policy_document
+from components.iam import Statement, service_role
 from components.naming import physical_name
 from components.workflow import TRANSFORM_JOB_PREFIX
 from drkit.errors import ComponentValidationError
@@ -155,15 +155,15 @@ class RequestLifecycle(pulumi.ComponentResource):
             tags=dict(a.tags),
             opts=child,
         )
-        role = aws.iam.Role(
-            f"{name}-role",
-            name=physical_name(function_name, a.region, limit=64),
-            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
-            tags=dict(a.tags),
+        logging = Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(logs.arn, ":*")])
+        role, policy = service_role(
+            name,
+            role_name=physical_name(function_name, a.region, limit=64),
+            service="lambda.amazonaws.com",
+            statements=[*statements, logging],
+            tags=a.tags,
             opts=child,
         )
-        logging = Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(logs.arn, ":*")])
-        policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy_document([*statements, logging]), opts=child)
         return aws.lambda_.Function(
             f"{name}-function",
             name=function_name,

@@ -37,7 +37,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import Statement, assume_role_policy, policy_document
+from components.iam import Statement, assume_role_policy, policy_document, service_role
 from components.naming import physical_name
 from drkit.errors import ComponentValidationError
 from drkit.tiers import Tier
@@ -431,17 +431,12 @@ class ScaleUpFunction(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child,
         )
-        role = aws.iam.Role(
-            f"{name}-role",
-            name=physical_name("drkit", args.deployment, args.region, "scale-up", limit=64),
-            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
-            tags=dict(args.tags),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=policy_document(scale_up_statements(args.deployment, args.region, args.account_id, logs.arn)),
+        role, policy = service_role(
+            name,
+            role_name=physical_name("drkit", args.deployment, args.region, "scale-up", limit=64),
+            service="lambda.amazonaws.com",
+            statements=scale_up_statements(args.deployment, args.region, args.account_id, logs.arn),
+            tags=args.tags,
             opts=child,
         )
         function = aws.lambda_.Function(
