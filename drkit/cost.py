@@ -25,6 +25,7 @@ from typing import Any
 
 from drkit import pricing as p
 from drkit.graph import DeploymentGraph
+from drkit.rto import record_role
 from drkit.usage import UsageProfile, load_usage
 
 __all__ = ["CostEstimate", "CostLine", "DeploymentCost", "deployment_cost", "load_usage", "monthly_cost"]
@@ -163,9 +164,8 @@ class _Stack:
                 self.targets[str(props.get("resourceId"))] = props
             elif t == "aws:appautoscaling/scheduledAction:ScheduledAction":
                 self.schedules.setdefault(str(props.get("resourceId")), []).append(props)
-            elif t == "aws:route53/record:Record" and (props.get("failoverRoutingPolicies") or props.get("latencyRoutingPolicies")):
-                failover = props.get("failoverRoutingPolicies") or []
-                self.record_role = str(failover[0]["type"]) if failover else "LATENCY"
+            elif t == "aws:route53/record:Record" and record_role(props):
+                self.record_role = record_role(props)
 
 
 def monthly_cost(
@@ -298,8 +298,8 @@ def _fixed_lines(stack: _Stack, usage: UsageProfile | None, async_requests: floa
             add(name, region, "async completion notifications", async_requests, "publishes", p.SNS_PUBLISH * mult)
         elif t == "aws:sfn/stateMachine:StateMachine" and usage is not None:
             add(name, region, f"workflow transitions (async/batch requests × {ASYNC_TRANSITIONS})", async_requests * ASYNC_TRANSITIONS, "transitions", p.STEP_FUNCTIONS_STANDARD_TRANSITION * mult)
-        elif t == "aws:route53/record:Record" and usage is not None and (props.get("failoverRoutingPolicies") or props.get("latencyRoutingPolicies")):
-            latency = bool(props.get("latencyRoutingPolicies"))
+        elif t == "aws:route53/record:Record" and usage is not None and record_role(props):
+            latency = record_role(props) == "LATENCY"
             per_million = p.QUERIES_LATENCY_PER_MILLION if latency else p.QUERIES_STANDARD_PER_MILLION
             queries = usage.monthly_requests * share  # worst case: no resolver caching
             add(name, region, f"DNS queries ({'latency' if latency else 'standard'}), uncached worst case", queries, "queries", per_million / 1_000_000)

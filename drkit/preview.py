@@ -14,7 +14,7 @@ from rich.tree import Tree
 
 from drkit.capture import capture
 from drkit.graph import DeploymentGraph, RegionGraph, Resource
-from drkit.rto import worst_case_rto
+from drkit.rto import record_role, worst_case_rto
 from drkit.spec import load_spec
 
 # The properties a reviewer looks at first, per type token (camelCase, as the engine sees them).
@@ -127,16 +127,12 @@ def _capacity(graph: RegionGraph) -> str:
 
 
 def _dns(graph: RegionGraph) -> str:
-    records = [
-        r
-        for r in graph.of_type("aws:route53/record:Record")
-        if r.inputs.get("failoverRoutingPolicies") or r.inputs.get("latencyRoutingPolicies")
-    ]
+    records = [r for r in graph.of_type("aws:route53/record:Record") if record_role(r.inputs)]
     checks = graph.of_type("aws:route53/healthCheck:HealthCheck")
     if not records:
         return "-"
     record = records[0].inputs
-    role = (record.get("failoverRoutingPolicies") or [{}])[0].get("type") or "LATENCY"
+    role = record_role(record)
     check = f"\n{_summarise(checks[0].inputs.get('requestInterval'))} s x {_summarise(checks[0].inputs.get('failureThreshold'))}" if checks else ""
     ttl = f"TTL {_summarise(record['ttl'])} s" if record.get("ttl") is not None else "alias"
     return f"{role} {ttl}{check}"

@@ -59,7 +59,9 @@ def _num(value: Any, default: float = 0.0) -> float:
         return default
 
 
-def _record_role(props: Mapping[str, Any]) -> str | None:
+def record_role(props: Mapping[str, Any]) -> str | None:
+    """PRIMARY / SECONDARY / LATENCY for the region's routed record; None for any other record
+    (certificate validation, the front door's alias), which does not move traffic."""
     failover = props.get("failoverRoutingPolicies") or []
     if failover:
         return str(failover[0].get("type"))
@@ -88,12 +90,12 @@ def worst_case_rto(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> RtoBou
     checks = [p for t, p in items if t == HEALTH_CHECK]
     # Only the region's routed record (failover or latency) moves traffic; others (certificate
     # validation, the front door's own alias) do not bound the RTO.
-    records = [p for t, p in items if t == RECORD and _record_role(p)]
+    records = [p for t, p in items if t == RECORD and record_role(p)]
     detection = max(
         (_num(c.get("requestInterval"), 30) * _num(c.get("failureThreshold"), 3) for c in checks), default=0.0
     )
     dns = max((_num(r.get("ttl"), 60) for r in records), default=0.0)
-    role = next((r for r in (_record_role(p) for p in records) if r), None)
+    role = next((r for r in (record_role(p) for p in records) if r), None)
     async_at_zero = {
         str(p.get("resourceId", "")).split("/")[1]
         for t, p in items

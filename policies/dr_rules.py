@@ -15,7 +15,7 @@ from pulumi_policy import (
 )
 
 from drkit.catalog import SAGEMAKER_REGIONS
-from drkit.rto import worst_case_rto
+from drkit.rto import record_role, worst_case_rto
 from drkit.tiers import Tier, default_rto_seconds
 from policies.resources import (
     ECR_REPLICATION,
@@ -84,7 +84,7 @@ def _validate_health_and_record(args: StackValidationArgs, report: Report) -> No
     routed = [
         r
         for r in args.resources
-        if r.resource_type == RECORD and (r.props.get("failoverRoutingPolicies") or r.props.get("latencyRoutingPolicies"))
+        if r.resource_type == RECORD and record_role(r.props)
     ]
     if not checks:
         report(f"Stack {stack} has no Route 53 health check, so DNS cannot tell when this region fails. Add RegionalFailoverRecord.")

@@ -11,6 +11,7 @@ import pytest
 from components.naming import TAG_KEYS
 from drkit.capture import capture
 from drkit.graph import DeploymentGraph, RegionGraph, Resource
+from drkit.rto import record_role
 from drkit.spec import parse_spec
 from drkit.tiers import RegionRole
 from policies.resources import is_taggable
@@ -28,7 +29,7 @@ SCHEDULE = "aws:appautoscaling/scheduledAction:ScheduledAction"
 
 def routed_records(graph: RegionGraph) -> list[Resource]:
     """The region's failover or latency record (not certificate-validation or alias records)."""
-    return [r for r in graph.of_type(RECORD) if r.inputs.get("failoverRoutingPolicies") or r.inputs.get("latencyRoutingPolicies")]
+    return [r for r in graph.of_type(RECORD) if record_role(r.inputs)]
 
 
 def provisioned_target(graph: RegionGraph, model: str) -> Resource | None:
