@@ -119,6 +119,16 @@ def endpoint_name_for(deployment: str, model: str, mode: InferenceMode) -> str:
     return physical_name(deployment, model, mode.value)
 
 
+def model_name_for(deployment: str, model: str, mode: InferenceMode, version: str) -> str:
+    """The SageMaker model behind an endpoint; the workflow's transform jobs run the async one."""
+    return physical_name(deployment, model, mode.value, version)
+
+
+def async_output_bucket_for(deployment: str, model: str, region: str) -> str:
+    """The async endpoint's output bucket; batch transform output lands beside it."""
+    return physical_name(deployment, model, InferenceMode.ASYNC.value, region)
+
+
 def _validate(name: str, args: RegionalInferenceEndpointArgs) -> None:
     where = f"RegionalInferenceEndpoint {name}"
     if args.mode in (InferenceMode.PROVISIONED, InferenceMode.ASYNC) and not args.instance_type:
@@ -165,7 +175,7 @@ class RegionalInferenceEndpoint(pulumi.ComponentResource):
         if args.mode is InferenceMode.ASYNC:
             bucket = EncryptedBucket(
                 f"{name}-output",
-                bucket_name=physical_name(args.deployment, args.model, "async", args.region),
+                bucket_name=async_output_bucket_for(args.deployment, args.model, args.region),
                 kms_key_arn=args.kms_key_arn,
                 tags=tags,
                 opts=child,
@@ -189,7 +199,7 @@ class RegionalInferenceEndpoint(pulumi.ComponentResource):
 
         model = aws.sagemaker.Model(
             f"{name}-model",
-            name=physical_name(args.deployment, args.model, args.mode.value, args.model_version),
+            name=model_name_for(args.deployment, args.model, args.mode, args.model_version),
             execution_role_arn=role.arn,
             primary_container={
                 "image": args.image_uri,

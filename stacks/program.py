@@ -26,7 +26,9 @@ from components.endpoint import (
     OffHoursSchedule,
     RegionalInferenceEndpoint,
     RegionalInferenceEndpointArgs,
+    async_output_bucket_for,
     endpoint_name_for,
+    model_name_for,
 )
 from components.failover import RegionalFailoverRecord, RegionalFailoverRecordArgs
 from components.fis import DrExperiments, DrExperimentsArgs
@@ -352,8 +354,8 @@ def workflow_targets(spec: DeploymentSpec, plan: RegionPlan) -> list[WorkflowTar
                 serverless_endpoint=name(InferenceMode.SERVERLESS),
                 async_endpoint=name(InferenceMode.ASYNC),
                 # Batch runs the async endpoint's model and writes beside its async results.
-                batch_model_name=physical_name(spec.deployment, model.name, "async", model.version) if has_async else None,
-                batch_output_path=f"s3://{physical_name(spec.deployment, model.name, 'async', plan.region)}/batch/" if has_async else None,
+                batch_model_name=model_name_for(spec.deployment, model.name, InferenceMode.ASYNC, model.version) if has_async else None,
+                batch_output_path=f"s3://{async_output_bucket_for(spec.deployment, model.name, plan.region)}/batch/" if has_async else None,
                 batch_instance_type=model.async_.instance_type if has_async and model.async_ else None,
             )
         )
