@@ -19,31 +19,12 @@ import boto3
 from moto import mock_aws
 
 from drkit.redrive import StepFunctionsStarter, candidates, redrive
-from drkit.tokens import HASH_KEY, HOME_REGION_INDEX, TTL_ATTRIBUTE, Status, TokenStore
+from drkit.tokens import HASH_KEY, TTL_ATTRIBUTE, Status, TokenStore
+from tests.conftest import create_token_table
 
 N = int(__import__("os").environ.get("BENCH_N", 10_000))
 LOST, SURVIVING = "us-east-1", "us-west-2"
 TABLE = "drkit-bench-tokens"
-
-
-def _create_table(client: object) -> None:
-    client.create_table(  # type: ignore[attr-defined]
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": HASH_KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": HASH_KEY, "AttributeType": "S"},
-            {"AttributeName": "home_region", "AttributeType": "S"},
-            {"AttributeName": "status", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": HOME_REGION_INDEX,
-                "KeySchema": [{"AttributeName": "home_region", "KeyType": "HASH"}, {"AttributeName": "status", "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
 
 
 def _item(i: int, now: int) -> dict[str, dict[str, str]]:
@@ -63,7 +44,7 @@ def _item(i: int, now: int) -> dict[str, dict[str, str]]:
 def main() -> None:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=LOST)
-        _create_table(ddb)
+        create_token_table(ddb, TABLE)
         now = int(time.time())
         items = [_item(i, now) for i in range(N)]
 

@@ -18,7 +18,7 @@ from moto import mock_aws
 from components.lifecycle import FUNCTIONS, ROOT, SHARED_MODULES
 from drkit.graph import RegionGraph
 from drkit.tokens import Status, TokenStore
-from tests.conftest import example_graph
+from tests.conftest import create_token_table, example_graph
 
 FUNCTION = "aws:lambda/function:Function"
 
@@ -87,19 +87,7 @@ def test_redrive_handler_restarts_a_lost_regions_requests_once(monkeypatch: pyte
         monkeypatch.setenv(key, value)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="eu-central-1")
-        dynamodb.create_table(
-            TableName="tokens",
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("request_id", "home_region", "status")],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by_home_region",
-                    "KeySchema": [{"AttributeName": "home_region", "KeyType": "HASH"}, {"AttributeName": "status", "KeyType": "RANGE"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
+        create_token_table(dynamodb, "tokens")
         sfn = boto3.client("stepfunctions", region_name="eu-central-1")
         arn = sfn.create_state_machine(
             name="wf",

@@ -21,7 +21,8 @@ from moto import mock_aws
 from drkit.redrive import ExecutionRequest, ItemOutcome, RedriveError, RedriveReport, StepFunctionsStarter, redrive
 from drkit.routing import Path as RoutePath
 from drkit.tokens import CompleteOutcome, Status, TokenRecord, TokenStore
-from tests.test_tokens import T0, TABLE, FakeClock, create_token_table, unique
+from tests.conftest import create_token_table
+from tests.test_tokens import T0, TABLE, FakeClock, unique
 
 LOST, SURVIVING, OTHER = "us-east-1", "us-west-2", "eu-west-1"
 TABLE_REGION = LOST  # moto: one table stands for the global table and its replicas

@@ -30,6 +30,7 @@ from components.functions.router.budgets import BudgetAction, BudgetStore, count
 from components.functions.router.config import ConfigError, OffHoursConfig, is_off_hours, load_config, parse_config
 from components.functions.router.handler import Clients, Router, key_digest, servable_paths
 from components.functions.router.health import check_breakers
+from tests.conftest import create_token_table
 
 REGION = "us-east-1"
 OTHER = "us-west-2"
@@ -178,22 +179,7 @@ def world(aws: Clients, request: pytest.FixtureRequest) -> Iterator[World]:
     """A fresh table, buckets and state machine per test (unique names), endpoints back InService."""
     suffix = f"{abs(hash(request.node.nodeid)) % 10**8:08d}"
     table, audit, inputs, machine = f"{TABLE}-{suffix}", f"{AUDIT}-{suffix}", f"{INPUTS}-{suffix}", f"fraud-workflow-{suffix}"
-    aws.dynamodb.create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("request_id", "home_region", "status")],
-        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_home_region",
-                "KeySchema": [
-                    {"AttributeName": "home_region", "KeyType": "HASH"},
-                    {"AttributeName": "status", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    create_token_table(aws.dynamodb, table)
     aws.s3.create_bucket(Bucket=audit, ObjectLockEnabledForBucket=True)
     aws.s3.create_bucket(Bucket=inputs)
     arn = aws.stepfunctions.create_state_machine(

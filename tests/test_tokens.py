@@ -27,6 +27,7 @@ from drkit.tokens import (
     TokenStoreError,
     attach_token_task_parameters,
 )
+from tests.conftest import create_token_table
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -42,29 +43,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def create_token_table(client: Any, name: str = TABLE) -> None:
-    """The table as components/table.py declares it (key, GSI, TTL, on-demand)."""
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": HASH_KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": HASH_KEY, "AttributeType": "S"},
-            {"AttributeName": "home_region", "AttributeType": "S"},
-            {"AttributeName": "status", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": HOME_REGION_INDEX,
-                "KeySchema": [{"AttributeName": "home_region", "KeyType": "HASH"}, {"AttributeName": "status", "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
 
 
 @pytest.fixture(scope="module")

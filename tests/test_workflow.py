@@ -31,7 +31,7 @@ from drkit.routing import classes_from
 from drkit.tokens import Status, TokenStore
 from stacks.plan import plan_region, token_table_name
 from stacks.program import workflow_targets
-from tests.conftest import example_spec
+from tests.conftest import create_token_table, example_spec
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/drkit-workflow"
@@ -70,26 +70,7 @@ def aws() -> Iterator[dict[str, Any]]:
             spec = example_spec("search-tier2")
             table = token_table_name(spec)
             dynamodb = boto3.client("dynamodb", region_name=REGION)
-            dynamodb.create_table(
-                TableName=table,
-                BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
-                AttributeDefinitions=[
-                    {"AttributeName": "request_id", "AttributeType": "S"},
-                    {"AttributeName": "home_region", "AttributeType": "S"},
-                    {"AttributeName": "status", "AttributeType": "S"},
-                ],
-                GlobalSecondaryIndexes=[
-                    {
-                        "IndexName": "by_home_region",
-                        "KeySchema": [
-                            {"AttributeName": "home_region", "KeyType": "HASH"},
-                            {"AttributeName": "status", "KeyType": "RANGE"},
-                        ],
-                        "Projection": {"ProjectionType": "ALL"},
-                    }
-                ],
-            )
+            create_token_table(dynamodb, table)
             sfn = boto3.client("stepfunctions", region_name=REGION)
             classes = classes_from(spec.traffic_classes)
             machines = {}
