@@ -160,32 +160,26 @@ class PolicyPackProcess:
         Component resources are included (policies see them as parents); the stack root is not.
         """
         resources = [r for r in graph.resources if r.type != "pulumi:pulumi:Stack"]
+        # What the engine sends for a resource, converted to protobuf once for both calls.
+        fields = [
+            {
+                "type": r.type,
+                "properties": _struct(r.inputs),
+                "urn": r.urn,
+                "name": r.name,
+                "options": _options(r),
+                "provider": _provider(r),
+            }
+            for r in resources
+        ]
         diagnostics: list[Diagnostic] = []
-        for resource in resources:
-            reply = self._call(resource.urn, self._stub.Analyze,
-                analyzer_pb2.AnalyzeRequest(
-                    type=resource.type,
-                    properties=_struct(resource.inputs),
-                    urn=resource.urn,
-                    name=resource.name,
-                    options=_options(resource),
-                    provider=_provider(resource),
-                ),
-            )
+        for resource, common in zip(resources, fields, strict=True):
+            reply = self._call(resource.urn, self._stub.Analyze, analyzer_pb2.AnalyzeRequest(**common))
             diagnostics += _diagnostics(reply, default_urn=resource.urn)
         stack_request = analyzer_pb2.AnalyzeStackRequest(
             resources=[
-                analyzer_pb2.AnalyzerResource(
-                    type=r.type,
-                    properties=_struct(r.inputs),
-                    urn=r.urn,
-                    name=r.name,
-                    options=_options(r),
-                    provider=_provider(r),
-                    parent=r.parent or "",
-                    dependencies=list(r.dependencies),
-                )
-                for r in resources
+                analyzer_pb2.AnalyzerResource(**common, parent=r.parent or "", dependencies=list(r.dependencies))
+                for r, common in zip(resources, fields, strict=True)
             ]
         )
         diagnostics += _diagnostics(self._call(graph.stack, self._stub.AnalyzeStack, stack_request), default_urn="")
