@@ -8,7 +8,7 @@ from pathlib import Path
 
 import policies
 from drkit.analyzer import Diagnostic, PolicyInfo, PolicyPackProcess, load_policy_config, reconcile_config
-from drkit.graph import DeploymentGraph, RegionGraph
+from drkit.graph import DeploymentGraph, RegionGraph, Resource
 
 DEFAULT_PACK_DIR = Path(policies.__file__).resolve().parent
 
@@ -55,8 +55,8 @@ class CheckResult:
         return 1 if self.mandatory else 0
 
 
-def _finding(graph: RegionGraph, diagnostic: Diagnostic) -> Finding:
-    resource = next((r for r in graph.resources if r.urn == diagnostic.urn), None)
+def _finding(graph: RegionGraph, diagnostic: Diagnostic, by_urn: dict[str, Resource]) -> Finding:
+    resource = by_urn.get(diagnostic.urn)
     return Finding(
         policy=diagnostic.policy,
         level=diagnostic.enforcement_level,
@@ -79,7 +79,8 @@ def check_stacks(
     pack.configure(reconciled)
     findings: list[Finding] = []
     for graph in graphs:
-        findings += [_finding(graph, d) for d in pack.analyze_stack(graph)]
+        by_urn = {r.urn: r for r in graph.resources}
+        findings += [_finding(graph, d, by_urn) for d in pack.analyze_stack(graph)]
     return name, version, infos, {k: level for k, (level, _) in reconciled.items()}, findings
 
 
