@@ -33,6 +33,7 @@ import pulumi_aws as aws
 
 from components.iam import Statement, service_role
 from components.naming import physical_name
+from components.observability import encrypted_log_group
 from drkit.errors import ComponentValidationError
 from drkit.tiers import Tier
 
@@ -224,12 +225,12 @@ class DrExperiments(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.templates = templates_for(args.tier, rto_seconds=args.rto_seconds, router_tags=args.router_tags)
 
-        logs = aws.cloudwatch.LogGroup(
+        logs = encrypted_log_group(
             f"{name}-logs",
-            name=f"/drkit/fis/{args.deployment}",
+            log_group_name=f"/drkit/fis/{args.deployment}",
             retention_in_days=args.log_retention_days,
-            kms_key_id=args.kms_key_arn,
-            tags=dict(args.tags),
+            kms_key_arn=args.kms_key_arn,
+            tags=args.tags,
             opts=child,
         )
         role, _ = service_role(

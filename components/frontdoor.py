@@ -41,7 +41,9 @@ from components.functions.router.breakers import BreakerConfig
 from components.functions.router.config import DIRECT_PATHS, ClassConfig, ModelConfig, OffHoursConfig, TeamConfig
 from components.iam import Statement, assume_role_policy
 from components.naming import physical_name
+from components.observability import encrypted_log_group
 from components.storage import EncryptedBucket
+from components.workflow import ASYNC_REQUEST_TRANSITIONS
 from drkit import pricing
 from drkit.errors import ComponentValidationError
 from drkit.spec import DeploymentSpec
@@ -216,7 +218,6 @@ def router_config(args: RegionalFrontDoorArgs) -> dict[str, object]:
 ASSUMED_SERVERLESS_SECONDS = 1.0  # compute billed per serverless request
 ASSUMED_ASYNC_SECONDS = 5.0  # one async request's share of an instance slot
 ASSUMED_BATCH_SECONDS = 1.0  # one record's share of a transform job
-WORKFLOW_TRANSITIONS = 8  # Standard-workflow state transitions per async/batch request (components/workflow.py)
 ROUTER_GB_SECONDS = 0.5 * 0.1  # 512 MB router for ~100 ms
 
 
@@ -243,7 +244,7 @@ def request_costs(
         pricing.S3_PUT_REQUEST
         + pricing.S3_GET_REQUEST
         + pricing.SNS_PUBLISH
-        + WORKFLOW_TRANSITIONS * pricing.STEP_FUNCTIONS_STANDARD_TRANSITION
+        + ASYNC_REQUEST_TRANSITIONS * pricing.STEP_FUNCTIONS_STANDARD_TRANSITION  # derived from the workflow's definition
     ) * m
     costs: dict[str, float] = {}
     if realtime_instance:
@@ -443,11 +444,11 @@ class RegionalFrontDoor(pulumi.ComponentResource):
         audit = self._audit_bucket(name, args, tags, child)
         inputs = self._input_bucket(name, args, tags, child)
 
-        logs = aws.cloudwatch.LogGroup(
+        logs = encrypted_log_group(
             f"{name}-logs",
-            name=f"/aws/lambda/{base}",
+            log_group_name=f"/aws/lambda/{base}",
             retention_in_days=args.log_retention_days,
-            kms_key_id=args.kms_key_arn,
+            kms_key_arn=args.kms_key_arn,
             tags=tags,
             opts=child,
         )
@@ -511,11 +512,11 @@ class RegionalFrontDoor(pulumi.ComponentResource):
             )
             for key in route_keys(args.health_check_path)
         ]
-        access_logs = aws.cloudwatch.LogGroup(
+        access_logs = encrypted_log_group(
             f"{name}-access-logs",
-            name=f"/aws/apigateway/{base}",
+            log_group_name=f"/aws/apigateway/{base}",
             retention_in_days=args.log_retention_days,
-            kms_key_id=args.kms_key_arn,
+            kms_key_arn=args.kms_key_arn,
             tags=tags,
             opts=child,
         )

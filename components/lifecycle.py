@@ -22,6 +22,7 @@ import pulumi_aws as aws
 
 from components.iam import Statement, service_role
 from components.naming import physical_name
+from components.observability import encrypted_log_group
 from components.workflow import TRANSFORM_JOB_PREFIX
 from drkit.errors import ComponentValidationError
 
@@ -147,12 +148,12 @@ class RequestLifecycle(pulumi.ComponentResource):
     ) -> aws.lambda_.Function:
         a = self._args
         child = pulumi.ResourceOptions(parent=self)
-        logs = aws.cloudwatch.LogGroup(
+        logs = encrypted_log_group(
             f"{name}-logs",
-            name=f"/aws/lambda/{function_name}",
+            log_group_name=f"/aws/lambda/{function_name}",
             retention_in_days=a.log_retention_days,
-            kms_key_id=a.kms_key_arn,
-            tags=dict(a.tags),
+            kms_key_arn=a.kms_key_arn,
+            tags=a.tags,
             opts=child,
         )
         logging = Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(logs.arn, ":*")])

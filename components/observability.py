@@ -1,9 +1,10 @@
-"""RegionalDashboard: one CloudWatch dashboard per region, metrics by model and inference type."""
+"""Observability: one CloudWatch dashboard per region (metrics by model and inference type),
+and the encrypted log group every component's logs go to."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -96,3 +97,28 @@ class RegionalDashboard(pulumi.ComponentResource):
         )
         self.dashboard_name = dashboard.dashboard_name
         self.register_outputs({"dashboard_name": dashboard.dashboard_name})
+
+
+def encrypted_log_group(
+    resource_name: str,
+    *,
+    log_group_name: str,
+    retention_in_days: int,
+    kms_key_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.cloudwatch.LogGroup:
+    """A log group encrypted with the region's key and kept for a bounded time.
+
+    One shape for every component, so no log group ships unencrypted or with infinite
+    retention; the key's policy (components.encryption.key_policy) lets CloudWatch Logs use
+    it for this account's log groups in the region.
+    """
+    return aws.cloudwatch.LogGroup(
+        resource_name,
+        name=log_group_name,
+        retention_in_days=retention_in_days,
+        kms_key_id=kms_key_arn,
+        tags=dict(tags),
+        opts=opts,
+    )

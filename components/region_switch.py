@@ -39,6 +39,7 @@ import pulumi_aws as aws
 
 from components.iam import Statement, assume_role_policy, policy_document, service_role
 from components.naming import physical_name
+from components.observability import encrypted_log_group
 from drkit.errors import ComponentValidationError
 from drkit.tiers import Tier
 
@@ -423,12 +424,12 @@ class ScaleUpFunction(pulumi.ComponentResource):
         super().__init__("drkit:recovery:ScaleUpFunction", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         function_name = scale_up_function_name(args.deployment)
-        logs = aws.cloudwatch.LogGroup(
+        logs = encrypted_log_group(
             f"{name}-logs",
-            name=f"/aws/lambda/{function_name}",
+            log_group_name=f"/aws/lambda/{function_name}",
             retention_in_days=args.log_retention_days,
-            kms_key_id=args.kms_key_arn,
-            tags=dict(args.tags),
+            kms_key_arn=args.kms_key_arn,
+            tags=args.tags,
             opts=child,
         )
         role, policy = service_role(

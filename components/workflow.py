@@ -21,6 +21,10 @@ so tests read and execute exactly what would be deployed:
 Callers record the request first (`drkit.tokens.TokenStore.record`: PENDING, attempt 1);
 the front door and `drkit redrive` do. The role may invoke exactly this region's endpoints,
 start transform jobs named after requests, and write the token table.
+
+What a request pays in state transitions is derived, not hand-counted: `drkit.asl_walk.happy_path` walks a
+definition the way Step Functions executes it, and `ASYNC_REQUEST_TRANSITIONS` (priced by
+`drkit.cost` and the front door's per-request budgets) is that walk's length.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import pulumi
@@ -35,7 +40,9 @@ import pulumi_aws as aws
 
 from components.iam import Statement, assume_role_policy, policy_document
 from components.naming import physical_name
+from components.observability import encrypted_log_group
 from drkit.asl import CHECK_SIZE, choice_states
+from drkit.asl_walk import happy_path
 from drkit.errors import ComponentValidationError
 from drkit.routing import (
     ASYNC_MAX_SECONDS,
@@ -43,6 +50,7 @@ from drkit.routing import (
     REALTIME_MAX_SECONDS,
     SERVERLESS_MAX_SECONDS,
     ClassInfo,
+    ClassKind,
     Path,
     RoutingError,
 )
@@ -270,6 +278,75 @@ def workflow_definition(*, table_name: str, classes: Mapping[str, ClassInfo], ta
     }
 
 
+# --- State transitions a request pays --------------------------------------------------------
+#
+# Step Functions pricing, Standard workflows (https://aws.amazon.com/step-functions/pricing/,
+# quoted from the page's stored text): "Step Functions counts a state transition each time a
+# step of your workflow is executed. You are charged for the total number of state
+# transitions across all your state machines, including retries." So every state an
+# execution enters is one transition — Choice, Pass and Succeed included — and the count of a
+# request is the length of its walk (drkit.asl_walk.happy_path). The happy path has no
+# retries and no catches.
+
+
+def front_door_input(path: Path, model: str) -> dict[str, Any]:
+    """The execution input the front door starts for an async or batch request (the keys the
+    workflow reads; router handler `_start`, and `drkit.redrive.execution_input` likewise).
+
+    The router has already routed, so `path` and `attempt` are set: `Resume` jumps straight
+    to `Path.<path>` and the routing Choice states are not executed (or billed).
+    """
+    return {
+        "request_id": "representative-request",
+        "model": model,
+        "path": path.value,
+        "attempt": 1,
+        "input_location": "s3://input/representative-request",
+        "payload_bytes": 0,
+        "off_hours": False,
+    }
+
+
+def happy_path_transitions(definition: Mapping[str, Any], path: Path, *, model: str) -> int:
+    """Billed state transitions of one `path` request for `model`, started by the front door."""
+    return len(happy_path(definition, front_door_input(path, model)))
+
+
+REPRESENTATIVE_MODEL = "representative"
+
+
+def representative_definition() -> dict[str, Any]:
+    """One model with every mode and one class of each kind: every path's states are present."""
+    return workflow_definition(
+        table_name="drkit-representative-tokens",
+        classes={
+            kind.value: ClassInfo(name=kind.value, kind=kind, timeout_seconds=ASYNC_MAX_SECONDS if kind is ClassKind.BULK else REALTIME_MAX_SECONDS)
+            for kind in ClassKind
+        },
+        targets=[
+            WorkflowTarget(
+                model=REPRESENTATIVE_MODEL,
+                realtime_endpoint="representative-provisioned",
+                serverless_endpoint="representative-serverless",
+                async_endpoint="representative-async",
+                batch_model_name="representative-model",
+                batch_output_path="s3://output/representative",
+                batch_instance_type="ml.m5.large",
+            )
+        ],
+    )
+
+
+_REPRESENTATIVE = representative_definition()
+# Transitions one request on each queued path pays (async and batch run in the workflow;
+# real-time and serverless are invoked by the front door directly and never start it).
+REQUEST_TRANSITIONS: Mapping[Path, int] = MappingProxyType(
+    {p: happy_path_transitions(_REPRESENTATIVE, p, model=REPRESENTATIVE_MODEL) for p in (Path.ASYNC, Path.BATCH)}
+)
+ASYNC_REQUEST_TRANSITIONS: int = max(REQUEST_TRANSITIONS.values())
+"""Standard-workflow state transitions one async or batch request pays on its happy path (the larger of the two)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class InferenceWorkflowArgs:
     """Inputs of `InferenceWorkflow`."""
@@ -311,11 +388,11 @@ class InferenceWorkflow(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         machine_name = state_machine_name(args.deployment)
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = encrypted_log_group(
             f"{name}-logs",
-            name=f"/aws/vendedlogs/states/{machine_name}",
+            log_group_name=f"/aws/vendedlogs/states/{machine_name}",
             retention_in_days=args.log_retention_days,
-            kms_key_id=args.kms_key_arn,
+            kms_key_arn=args.kms_key_arn,
             tags=tags,
             opts=child,
         )

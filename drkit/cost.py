@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.workflow import ASYNC_REQUEST_TRANSITIONS
 from drkit import pricing as p
 from drkit.graph import DeploymentGraph
 from drkit.rto import record_role
@@ -34,9 +35,8 @@ WEEK_MINUTES = 7 * 24 * 60
 STEP = 10  # minutes; fine enough for HH:30 schedules
 _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 ASYNC_TOKEN_WRITES = 3  # pending record, task token, completion (tokens.py writes these)
-# An async request enters about 15 states of components.workflow: select model, attempt,
-# resume, ~6 routing Choice/Pass states, path, invoke, await callback, done.
-ASYNC_TRANSITIONS = 15
+# Workflow transitions per async/batch request: ASYNC_REQUEST_TRANSITIONS, counted by walking
+# components.workflow's definition (the front door's per-request budgets use the same number).
 
 
 @dataclass(frozen=True)
@@ -297,7 +297,7 @@ def _fixed_lines(stack: _Stack, usage: UsageProfile | None, async_requests: floa
         elif t == "aws:sns/topic:Topic" and usage is not None and str(name).endswith("-success"):
             add(name, region, "async completion notifications", async_requests, "publishes", p.SNS_PUBLISH * mult)
         elif t == "aws:sfn/stateMachine:StateMachine" and usage is not None:
-            add(name, region, f"workflow transitions (async/batch requests × {ASYNC_TRANSITIONS})", async_requests * ASYNC_TRANSITIONS, "transitions", p.STEP_FUNCTIONS_STANDARD_TRANSITION * mult)
+            add(name, region, f"workflow transitions (async/batch requests × {ASYNC_REQUEST_TRANSITIONS})", async_requests * ASYNC_REQUEST_TRANSITIONS, "transitions", p.STEP_FUNCTIONS_STANDARD_TRANSITION * mult)
         elif t == "aws:route53/record:Record" and usage is not None and record_role(props):
             latency = record_role(props) == "LATENCY"
             per_million = p.QUERIES_LATENCY_PER_MILLION if latency else p.QUERIES_STANDARD_PER_MILLION

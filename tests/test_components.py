@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,8 @@ from components.iam import Statement, policy_document
 from components.naming import physical_name
 from components.table import TaskTokenTable, TaskTokenTableArgs
 from drkit.errors import ComponentValidationError
+from drkit.graph import DeploymentGraph
+from tests.conftest import example_graph
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/k"
 ENDPOINT = RegionalInferenceEndpointArgs(
@@ -120,3 +123,41 @@ def test_physical_names_fit_aws_limits_and_stay_stable() -> None:
     long = physical_name("a-very-long-deployment-name-for-testing", "an-equally-long-model-name", "provisioned")
     assert len(long) == 63 and long == physical_name("a-very-long-deployment-name-for-testing", "an-equally-long-model-name", "provisioned")
     assert physical_name("fraud", "xgb", "async") == "fraud-xgb-async"
+
+
+# --- log groups: one shape, through components.observability.encrypted_log_group ------------
+
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
+
+def test_every_log_group_is_encrypted_in_region_with_bounded_retention_and_tags(any_example: DeploymentGraph) -> None:
+    for graph in any_example:
+        groups = graph.of_type(LOG_GROUP)
+        assert sorted(g.name for g in groups) == [
+            "fis-logs", "frontdoor-access-logs", "frontdoor-logs", "lifecycle-completion-logs", "lifecycle-redrive-logs",
+            "scale-up-logs", "workflow-logs",
+        ], graph.region  # fmt: skip
+        for group in groups:
+            assert set(group.inputs) == {"name", "retentionInDays", "kmsKeyId", "tags"}, group.urn
+            assert str(group.inputs["kmsKeyId"]).startswith(f"arn:aws:kms:{graph.region}:"), group.urn
+            assert group.inputs["retentionInDays"] > 0, group.urn
+            assert group.inputs["tags"]["Deployment"] == graph.deployment, group.urn
+
+
+def test_log_group_physical_names_stay_as_deployed() -> None:
+    (primary,) = [g for g in example_graph("fraud-tier1") if g.region == "us-east-1"]
+    assert {g.name: g.inputs["name"] for g in primary.of_type(LOG_GROUP)} == {
+        "fis-logs": "/drkit/fis/fraud-tier1",
+        "frontdoor-access-logs": "/aws/apigateway/drkit-fraud-tier1-us-east-1-router",
+        "frontdoor-logs": "/aws/lambda/drkit-fraud-tier1-us-east-1-router",
+        "lifecycle-completion-logs": "/aws/lambda/drkit-fraud-tier1-completion",
+        "lifecycle-redrive-logs": "/aws/lambda/drkit-fraud-tier1-redrive",
+        "scale-up-logs": "/aws/lambda/drkit-fraud-tier1-scale-up",
+        "workflow-logs": "/aws/vendedlogs/states/fraud-tier1-inference",
+    }
+
+
+def test_components_create_log_groups_only_through_the_helper() -> None:
+    components = Path(__file__).resolve().parents[1] / "components"
+    direct = [p.relative_to(components).as_posix() for p in components.rglob("*.py") if "cloudwatch.LogGroup(" in p.read_text()]
+    assert direct == ["observability.py"]

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from components.frontdoor import ASSUMED_BATCH_SECONDS, ROUTER_GB_SECONDS, request_costs
+from components.workflow import ASYNC_REQUEST_TRANSITIONS
 from drkit import pricing as p
 from drkit.cli import main
 from drkit.cost import deployment_cost, monthly_cost, schedule_events, weekly_instance_hours
@@ -121,3 +123,23 @@ def test_bad_usage_profile_names_the_file_and_field(tmp_path: Path) -> None:
         "requests_per_hour: needs 24 hourly values (hour 0 to 23), got 3",
         "traffic_mix: unknown traffic kinds ['vip']; valid: critical, standard, bulk",
     ]
+
+
+def test_workflow_transitions_are_priced_per_async_request_from_the_walked_definition() -> None:
+    # GIVEN fraud-tier1 with its usage profile; WHEN priced; THEN each region's workflow line is
+    # its async requests (one completion notification each) × the transitions the walk counts.
+    cost = deployment_cost(example_graph("fraud-tier1"), load_usage(EXAMPLES / "usage" / "fraud-tier1.yaml"))
+    for region, estimate in cost.regions.items():
+        (transitions,) = [line for line in estimate.lines if line.unit == "transitions"]
+        (publishes,) = [line for line in estimate.lines if line.unit == "publishes"]
+        assert publishes.quantity > 0, region
+        assert transitions.quantity == pytest.approx(publishes.quantity * ASYNC_REQUEST_TRANSITIONS), region
+        assert f"× {ASYNC_REQUEST_TRANSITIONS})" in transitions.description
+
+
+def test_front_door_budgets_price_the_same_transitions_as_the_cost_model() -> None:
+    costs = request_costs("us-east-1", async_instance="ml.c6i.xlarge", batch=True)
+    front = p.API_GATEWAY_HTTP_REQUEST + p.LAMBDA_REQUEST + p.LAMBDA_GB_SECOND * ROUTER_GB_SECONDS
+    queued = p.S3_PUT_REQUEST + p.S3_GET_REQUEST + p.SNS_PUBLISH + ASYNC_REQUEST_TRANSITIONS * p.STEP_FUNCTIONS_STANDARD_TRANSITION
+    compute = p.instance_hourly("ml.c6i.xlarge", "us-east-1") / 3600 * ASSUMED_BATCH_SECONDS
+    assert costs["batch"] == pytest.approx(compute + queued + front, rel=1e-9)

@@ -21,13 +21,21 @@ import pytest
 from moto import mock_aws
 
 from components.workflow import (
+    ASYNC_REQUEST_TRANSITIONS,
+    REPRESENTATIVE_MODEL,
+    REQUEST_TRANSITIONS,
     SERVERLESS_FALLBACK_ERRORS,
     InferenceWorkflowArgs,
     WorkflowTarget,
+    front_door_input,
+    happy_path_transitions,
+    representative_definition,
     workflow_definition,
     workflow_statements,
 )
-from drkit.routing import classes_from
+from drkit.asl_walk import MAX_WALK_STEPS, happy_path
+from drkit.errors import ComponentValidationError
+from drkit.routing import Path, classes_from
 from drkit.tokens import Status, TokenStore
 from stacks.plan import plan_region, token_table_name
 from stacks.program import workflow_targets
@@ -251,3 +259,100 @@ def test_a_model_without_async_serves_async_routed_requests_in_real_time_only_wi
     assert json.loads(inline["output"])["called"] == {"state": "InvokeRealtime", "target": "search-tier2-ranker-provisioned"}
     by_reference = run(aws, {"request_id": uuid.uuid4().hex, "model": "ranker", "traffic_class": "bulk", "payload_bytes": 5_000, "input_location": "s3://in/a"})
     assert (by_reference["status"], by_reference.get("error")) == ("FAILED", "drkit.PathUnavailable")
+
+
+# --- state transitions a request pays: derived by walking the definition ----------------------
+
+FRONT_DOOR_ASYNC = (
+    "SelectModel", "Target.representative", "DefaultAttempt", "Resume", "Path.async", "InvokeAsync", "AwaitAsync", "Done",
+)  # fmt: skip
+
+
+def test_a_front_door_request_skips_routing_and_pays_for_each_state_it_enters() -> None:
+    definition = representative_definition()
+    assert happy_path(definition, front_door_input(Path.ASYNC, REPRESENTATIVE_MODEL)) == FRONT_DOOR_ASYNC
+    batch = happy_path(definition, front_door_input(Path.BATCH, REPRESENTATIVE_MODEL))
+    assert batch[-3:] == ("StartTransform", "AwaitBatch", "Done") and "Route.CheckSize" not in batch
+    assert dict(REQUEST_TRANSITIONS) == {Path.ASYNC: len(FRONT_DOOR_ASYNC), Path.BATCH: len(batch)}
+    assert max(len(FRONT_DOOR_ASYNC), len(batch)) == ASYNC_REQUEST_TRANSITIONS
+
+
+def test_a_request_the_workflow_routes_itself_also_pays_for_the_routing_states() -> None:
+    routed = happy_path(
+        representative_definition(),
+        {"request_id": "r", "model": REPRESENTATIVE_MODEL, "traffic_class": "bulk", "payload_bytes": 10**6, "input_location": "s3://in/r"},
+    )
+    assert routed[routed.index("Resume") + 1 : routed.index("Path.async")] == (
+        "Route.CheckSize", "Route.CheckOffHours", "Route.DefaultOffHours", "Route.Class", "Route.Class.bulk", "Route.Rule.bulk-async",
+    )  # fmt: skip
+    assert "FirstAttempt" in routed and len(routed) == len(FRONT_DOOR_ASYNC) + 7
+
+
+def test_the_count_follows_the_definition_when_it_gains_a_state() -> None:
+    definition = representative_definition()
+    before = {p: happy_path_transitions(definition, p, model=REPRESENTATIVE_MODEL) for p in (Path.ASYNC, Path.BATCH)}
+    states = dict(definition["States"])
+    states["InvokeAsync"] = {**states["InvokeAsync"], "Next": "MarkInvoked"}
+    states["MarkInvoked"] = {"Type": "Pass", "Result": True, "ResultPath": "$.invoked", "Next": "AwaitAsync"}
+    grown = {**definition, "States": states}
+    after = {p: happy_path_transitions(grown, p, model=REPRESENTATIVE_MODEL) for p in (Path.ASYNC, Path.BATCH)}
+    assert after == {Path.ASYNC: before[Path.ASYNC] + 1, Path.BATCH: before[Path.BATCH]}
+
+
+def test_parallel_and_map_states_count_themselves_and_every_inner_state() -> None:
+    two = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "End": True}}}
+    definition = {
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {"Type": "Parallel", "Branches": [two, two], "ResultPath": "$.fan", "Next": "Each"},
+            "Each": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": two, "ResultPath": "$.each", "Next": "Done"},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    trace = happy_path(definition, {"items": [1, 2, 3]})
+    assert trace[:5] == ("Fan", "Fan/A", "Fan/B", "Fan/A", "Fan/B")
+    assert len(trace) == 1 + 4 + 1 + 3 * 2 + 1
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "message"),
+    [
+        ({"model": "nope", "path": "async", "attempt": 1}, "the walk ends in Fail state 'UnknownModel' (drkit.UnknownModel)"),
+        ({"model": REPRESENTATIVE_MODEL, "path": "nowhere", "attempt": 1}, "the walk ends in Fail state 'Route.Invalid'"),
+        ({"path": "async"}, "Choice state 'SelectModel' reads '$.model', which the execution's data lacks"),
+    ],
+    ids=["unknown-model", "unknown-path", "missing-field"],
+)
+def test_an_input_that_does_not_succeed_has_no_happy_path(execution_input: dict[str, Any], message: str) -> None:
+    with pytest.raises(ComponentValidationError) as caught:
+        happy_path(representative_definition(), execution_input)
+    assert message in str(caught.value)
+
+
+def test_a_success_path_that_loops_is_refused() -> None:
+    looping = {"StartAt": "Again", "States": {"Again": {"Type": "Pass", "Next": "Again"}}}
+    with pytest.raises(ComponentValidationError, match=f"more than {MAX_WALK_STEPS} states without reaching an end"):
+        happy_path(looping, {})
+
+
+@pytest.mark.parametrize("routed_by", ["front-door", "workflow"])
+def test_the_walk_enters_the_same_states_as_moto_executing_the_definition(aws: dict[str, Any], routed_by: str) -> None:
+    spec = example_spec("search-tier2")
+    deployed = stub_sagemaker(
+        workflow_definition(table_name=token_table_name(spec), classes=classes_from(spec.traffic_classes), targets=search_targets(REGION))
+    )
+    payload = request(model="query-embed", input_location="s3://in/w")
+    if routed_by == "front-door":
+        payload.update(front_door_input(Path.ASYNC, "query-embed"), request_id=payload["request_id"])
+    else:
+        payload.update(traffic_class="bulk", payload_bytes=50_000_000)
+    aws["store"].record(payload["request_id"], REGION, "async", "query-embed", "s3://in/w", ttl_seconds=3600)
+    execution = start(aws, payload)
+    token = token_of(aws, payload["request_id"])
+    aws["store"].complete(payload["request_id"], "s3://out/w.out", region=REGION)
+    aws["sfn"].send_task_success(taskToken=token, output=json.dumps({"output_location": "s3://out/w.out"}))
+    assert wait(aws, execution)["status"] == "SUCCEEDED"
+    entered = tuple(entered_states(aws, execution))
+    assert entered == happy_path(deployed, payload)
+    if routed_by == "front-door":  # what drkit.cost and the front door price per request, confirmed by an engine
+        assert len(entered) == REQUEST_TRANSITIONS[Path.ASYNC]
