@@ -1,8 +1,9 @@
 """Router decisions per second, in process, with and without breakers + budgets.
 
 Two backends, each measured in the same run:
-- `memory`: AWS clients replaced by dict-backed fakes, so the figure is the router's own
-  cost (validation, routing, breaker and budget logic, audit record building);
+- `memory`: the drill's in-memory AWS clients (drkit/drill/doubles.py, checked against moto
+  in tests/test_drill_frontdoor.py), so the figure is the router's own cost (validation,
+  routing, breaker and budget logic, audit record building);
 - `moto`: the same calls against moto 5.2.5 (in-process HTTP emulation), which adds
   moto's per-call overhead — an upper bound on code cost, not a prediction of AWS latency.
 
@@ -17,10 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from components.functions.router.config import parse_config
 from components.functions.router.handler import Clients, Router, class_infos, key_digest
+from drkit.drill.doubles import MemoryDynamo, SimCloudWatch, SimS3, SimSageMaker, SimSageMakerRuntime, SimStepFunctions
 from drkit.routing import route
 
 KEY = "bench-team-key"
@@ -43,55 +43,6 @@ EVENT = {
     "headers": {"x-drkit-key": KEY},
     "body": json.dumps({"model": "m", "traffic_class": "critical", "payload": {"features": list(range(32))}}),
 }
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def read(self) -> bytes:
-        return self.data
-
-
-class MemoryDynamo:
-    """Just enough DynamoDB for breakers (conditional put) and budgets (batch get, ADD)."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, dict[str, Any]] = {}
-
-    def get_item(self, *, Key: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3 names
-        item = self.items.get(Key["request_id"]["S"])
-        return {"Item": item} if item else {}
-
-    def put_item(self, **call: Any) -> None:
-        Item, ExpressionAttributeValues = call["Item"], call.get("ExpressionAttributeValues")  # noqa: N806 - boto3 names
-        current = self.items.get(Item["request_id"]["S"])
-        expected = ExpressionAttributeValues[":v"]["N"] if ExpressionAttributeValues else None
-        if (expected is None and current) or (expected is not None and (not current or current["version"]["N"] != expected)):
-            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": ""}}, "PutItem")
-        self.items[Item["request_id"]["S"]] = Item
-
-    def batch_get_item(self, *, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
-        ((table, request),) = RequestItems.items()
-        found = [self.items[k["request_id"]["S"]] for k in request["Keys"] if k["request_id"]["S"] in self.items]
-        return {"Responses": {table: found}}
-
-    def update_item(self, *, Key: dict[str, Any], ExpressionAttributeValues: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803
-        item = self.items.setdefault(Key["request_id"]["S"], {"spend_usd": {"N": "0"}})
-        item["spend_usd"] = {"N": str(float(item["spend_usd"]["N"]) + float(ExpressionAttributeValues[":c"]["N"]))}
-        return {"Attributes": {"spend_usd": item["spend_usd"]}}
-
-
-class Null:
-    """Accepts any call (audit S3 and CloudWatch writes)."""
-
-    def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
-        return lambda **_: {}
-
-
-class Runtime:
-    def invoke_endpoint(self, **_: Any) -> dict[str, Any]:
-        return {"Body": _Body(b'{"score": 0.1}'), "ContentType": "application/json"}
 
 
 def rate(run: Callable[[], Any], n: int) -> float:
@@ -120,7 +71,11 @@ def main() -> None:
     classes = class_infos(parse_config(CONFIG).classes)
     base = rate(lambda: route(200, "critical", classes=classes), 50_000)
     rows = [("route() alone", "-", base)]
-    memory = Clients(Runtime(), Null(), Null(), MemoryDynamo(), Null(), Null())
+    region = CONFIG["region"]
+    memory = Clients(
+        SimSageMakerRuntime(region), SimSageMaker(region), SimStepFunctions(region),
+        MemoryDynamo(region, table_name=str(CONFIG["table_name"])), SimS3(region), SimCloudWatch(region),
+    )  # fmt: skip
     for label, router in routers(memory).items():
         check(router)
         rows.append((label, "memory", rate(lambda r=router: r.handle(EVENT), 5_000)))  # type: ignore[misc]
@@ -137,7 +92,8 @@ def main() -> None:
         )  # fmt: skip
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="bench-audit")
-        clients = Clients(Runtime(), Null(), Null(), ddb, s3, boto3.client("cloudwatch", region_name="us-east-1"))
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+        clients = Clients(SimSageMakerRuntime(region), SimSageMaker(region), SimStepFunctions(region), ddb, s3, cloudwatch)
         for label, router in routers(clients).items():
             check(router)
             rows.append((label, "moto", rate(lambda r=router: r.handle(EVENT), 200)))  # type: ignore[misc]

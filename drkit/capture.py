@@ -180,7 +180,10 @@ class RecordingMonitor(mocks.MockMonitor):
 
 
 def _asset(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:
-    """A file, string or archive as a plain, deterministic record: what it holds and its digest."""
+    """A file, string or archive as a plain, deterministic record: what it holds and its digest.
+
+    A string asset keeps its text: drkit writes configs that way (the router's), and the drill
+    reads the deployed config from the graph instead of re-deriving it from the spec."""
     if isinstance(value, pulumi.AssetArchive):
         return {"archive": {name: _asset(item) for name, item in sorted(value.assets.items())}}
     if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
@@ -189,7 +192,7 @@ def _asset(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         return {"path": shown.as_posix(), "sha256": digest}
     if isinstance(value, pulumi.StringAsset):
-        return {"text_sha256": hashlib.sha256(value.text.encode()).hexdigest()}
+        return {"text": value.text, "text_sha256": hashlib.sha256(value.text.encode()).hexdigest()}
     return {"asset": type(value).__name__}
 
 

@@ -389,7 +389,7 @@ def test_alarm_when_the_takeover_region_cannot_serve_rolls_back_every_change(tmp
     scenario=st.sampled_from(SIM_SCENARIOS),
 )
 def test_any_seed_and_lag_loses_nothing_runs_nothing_twice_and_stays_within_the_bound(seed, lag, name, scenario):
-    sim = simulate(name, scenario, seed=seed, replication_lag_seconds=lag, in_flight=300)
+    sim = simulate(name, scenario, seed=seed, replication_lag_seconds=lag, in_flight=300, clients=12)
     assert sim.m.lost == [] and sim.m.run_twice == []
     assert sim.m.rpo_seconds <= lag
     assert max(sim.m.rto_by_class.values()) <= sim.topo.regions[sim.takeover].bound.total_seconds

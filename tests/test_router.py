@@ -57,7 +57,7 @@ class Clock:
 
 @dataclass
 class ScriptedRuntime:
-    """sagemaker-runtime stand-in (moto's never fails): per endpoint, a script of 'ok', 'fail', 'model4xx' or ('slow', ms)."""
+    """sagemaker-runtime stand-in (moto's never fails): per endpoint, a script of 'ok', 'fail', 'cold', 'model4xx' or ('slow', ms)."""
 
     inner: Any
     clock: Clock
@@ -73,6 +73,8 @@ class ScriptedRuntime:
             self.clock.advance(step[1] / 1000)
         elif step == "fail":
             raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "scripted outage"}}, "InvokeEndpoint")
+        elif step == "cold":
+            raise ClientError({"Error": {"Code": "ModelNotReadyException", "Message": "cold start"}}, "InvokeEndpoint")
         elif step == "model4xx":
             raise ClientError(
                 {"Error": {"Code": "ModelError", "Message": "bad feature vector"}, "OriginalStatusCode": 400}, "InvokeEndpoint"
@@ -370,6 +372,21 @@ def test_half_open_probe_failure_reopens_and_excess_requests_fall_back(world: Wo
     world.runtime.script = {"fraud-realtime": [("slow", 900)]}  # the probe answers, but slower than latency_ms=500
     assert infer(router, payments)[1]["path"] == "realtime"
     assert router.breakers is not None and router.breakers.state("fraud-realtime") is br.BreakerState.OPEN
+
+
+def test_a_cold_start_falls_back_without_opening_the_breaker(world: World) -> None:
+    # ModelNotReadyException is capacity still coming, not a broken endpoint: counting it would open
+    # the breakers of a standby region during the cold start its failover causes.
+    router = world.router()
+    payments = {"model": "fraud", "traffic_class": "payments", "payload": "x"}
+    world.runtime.script = {"fraud-realtime": ["cold"] * 8}
+    paths = [infer(router, payments)[1]["path"] for _ in range(8)]
+    assert paths == ["serverless"] * 8
+    assert router.breakers is not None and router.breakers.state("fraud-realtime") is br.BreakerState.CLOSED
+    world.runtime.script = {"fraud-realtime": ["fail"] * 8}
+    for _ in range(8):
+        infer(router, payments)
+    assert router.breakers.state("fraud-realtime") is br.BreakerState.OPEN  # real failures still trip it
 
 
 def test_open_serverless_breaker_falls_back_to_async(world: World) -> None:

@@ -327,6 +327,7 @@ class DrillRunner:
             self._check_stop(sim)
             sim.tick(measure=False)
         m = sim.m
+        m.front_door = sim.front.summary()
         problems = [f"class {c}: never served" for c, v in m.rto_by_class.items() if v is None]
         problems += [f"{len(m.lost)} in-flight requests lost (e.g. {m.lost[:3]})"] if m.lost else []
         problems += [f"{len(m.run_twice)} requests ran more than once (e.g. {m.run_twice[:3]})"] if m.run_twice else []

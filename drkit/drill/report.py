@@ -56,6 +56,7 @@ def report_data(result: DrillResult) -> dict[str, Any]:
             "resubmitted_by_clients": m.resubmitted if m else 0,
             "retried_by_clients": m.retried if m else 0,
         },
+        "front_door": m.front_door if m else {},
         "failback_seconds": m.failback_seconds if m else None,
         "account_restored_to_snapshot": result.restored,
         "fis_experiment": result.fis_experiment,
@@ -91,6 +92,13 @@ def markdown(data: dict[str, Any]) -> str:
         f"Account restored to its pre-drill snapshot: **{data['account_restored_to_snapshot']}**.",
         "",
     ]
+    if data["front_door"]:
+        lines += ["Synthetic requests through each region's front door (the router's answers, status and path):", "",
+                  "| region | requests | answers | fallbacks | audit records |", "|---|---:|---|---:|---:|"]  # fmt: skip
+        for region, door in data["front_door"].items():
+            answers = ", ".join(f"{k}: {n}" for k, n in door["answers"].items())
+            lines.append(f"| {region} | {door['requests']} | {answers} | {door['fallbacks']} | {door['audit_records']} |")
+        lines.append("")
     fis = data.get("fis_experiment")
     if fis:
         lines += [f"FIS experiment `{fis['id']}` ({fis['template']}, {fis['region']}): **{fis['status']}**"

@@ -6,6 +6,7 @@ the endpoints with their mode, capacity and timeouts, and the token table.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,8 @@ ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 SCALABLE_TARGET = "aws:appautoscaling/target:Target"
 TABLE = "aws:dynamodb/table:Table"
 TABLE_REPLICA = "aws:dynamodb/tableReplica:TableReplica"
+FUNCTION = "aws:lambda/function:Function"
+ROUTER_CONFIG_FILE = "router_config.json"  # components/frontdoor.py CONFIG_FILE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +51,9 @@ class RegionFacts:
     endpoints: tuple[EndpointFacts, ...]
     table_name: str
     bound: RtoBound
+    router_config: Mapping[str, Any]
+    """The front door's router config as deployed (its function's `router_config.json`, with the
+    workflow ARN its environment supplies); empty when the region has no front door."""
 
     def endpoints_for(self, model: str) -> list[EndpointFacts]:
         return [e for e in self.endpoints if e.model == model]
@@ -76,6 +82,19 @@ def _num(value: Any, default: float) -> float:
         return float(value)
     except (TypeError, ValueError):
         return default
+
+
+def _router_config(rg: RegionGraph) -> dict[str, Any]:
+    """The config file inside the router function's code archive, as the Lambda would load it."""
+    for function in rg.of_type(FUNCTION):
+        config = ((function.get("code") or {}).get("archive") or {}).get(ROUTER_CONFIG_FILE)
+        if config and "text" in config:
+            data: dict[str, Any] = json.loads(config["text"])
+            variables = (function.get("environment") or {}).get("variables") or {}
+            if variables.get("ROUTER_STATE_MACHINE_ARN"):
+                data["state_machine_arn"] = variables["ROUTER_STATE_MACHINE_ARN"]
+            return data
+    return {}
 
 
 def _region_facts(rg: RegionGraph) -> RegionFacts:
@@ -121,6 +140,7 @@ def _region_facts(rg: RegionGraph) -> RegionFacts:
         endpoints=tuple(endpoints),
         table_name=table_arn.rsplit("/", 1)[-1],
         bound=worst_case_rto((r.type, r.inputs) for r in rg.custom_resources),
+        router_config=_router_config(rg),
     )
 
 

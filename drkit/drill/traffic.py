@@ -2,7 +2,10 @@
 global table, in-flight requests and redrive, all on one virtual clock.
 
 Measured, not replayed: a class's RTO is the time from injection until every synthetic
-client's request of that class is answered by a region other than the injected one. It
+client's request of that class is answered by a region other than the injected one. Those
+requests, and Route 53's probes of `/health`, go through each region's real router
+(`frontdoor.FrontDoors`): its fallbacks, circuit breakers and deep health are part of what
+is measured. A class is answered by a result, or by an acceptance when it routes to a queue. It
 comes out of health-checker ticks (with random phases), resolver caches expiring at
 random offsets within the TTL, and capacity becoming ready (serverless cold start,
 async scale-from-zero) — the planning figures of `drkit.catalog` and the variants'
@@ -18,12 +21,14 @@ resubmitted by its client, `put_if_absent` on the request id.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from drkit.catalog import ASYNC_WAKE_ALARM_SECONDS, SERVERLESS_COLD_START_SECONDS, instance_launch_seconds
 from drkit.drill.clock import VirtualClock
+from drkit.drill.doubles import FAILING, NOT_READY, SERVED
 from drkit.drill.fidelity import (
     ConditionFailedError,
     DnsRecord,
@@ -35,6 +40,7 @@ from drkit.drill.fidelity import (
     dns_answer,
     seeded,
 )
+from drkit.drill.frontdoor import FrontDoors, payload_client
 from drkit.drill.topology import EndpointFacts, Topology
 from drkit.routing import ENDPOINT_MODE, PATH_FALLBACK, ClassInfo, ClassKind, Path, route
 
@@ -43,6 +49,9 @@ IN_PROGRESS, DONE = "IN_PROGRESS", "DONE"
 # The path each request takes is then decided by `drkit.routing.route`, as in production.
 PAYLOAD_BYTES = {"critical": (512, 64_000), "standard": (1_000, 2_000_000), "bulk": (1_000_000, 200_000_000)}
 PROBE_BYTES = 2_048  # the availability probe of each class
+# The wall time of t=0 the routers see: Wednesday 2026-01-07 14:00 UTC, business hours from
+# US Eastern to Central Europe, so off-hours routing rules stay out of the measurement.
+WALL_CLOCK_AT_INJECTION = 1_767_794_400.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +74,8 @@ class SimSettings:
     """Share of a variant's container-startup timeout a launch actually takes. Default: 0.5."""
     async_processing_seconds: tuple[float, float] = (30.0, 600.0)
     """Range of an async job's run time. Default: 30-600 s."""
+    wall_clock_at_injection: float = WALL_CLOCK_AT_INJECTION
+    """Epoch seconds the routers see at t=0 (breaker windows, budgets, off-hours). Default: 2026-01-07 14:00 UTC."""
 
 
 @dataclass
@@ -104,6 +115,8 @@ class Measurement:
     redriven: int = 0
     resubmitted: int = 0
     retried: int = 0
+    front_door: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per region: what its router answered the drill's requests (FrontDoors.summary)."""
 
     @property
     def lost(self) -> list[str]:
@@ -121,7 +134,6 @@ class DeploymentSim:
         self.topo, self.settings = topo, settings or SimSettings()
         self.rng = seeded(self.settings.seed)
         self.classes = {name: ClassInfo(name, ClassKind(kind), int(timeout)) for name, kind, timeout in topo.traffic_classes}
-        self.probe_route = {name: route(PROBE_BYTES, name, classes=self.classes).path for name in self.classes}
         self.clock = VirtualClock(now=-10.0)
         self.outage = RegionOutage()
         self.failed_models: set[tuple[str, str]] = set()
@@ -140,6 +152,8 @@ class DeploymentSim:
         for r, f in topo.regions.items():
             active = r == topo.primary or f.record_policy == "LATENCY"
             self.endpoints[r] = [_Endpoint(e, self._steady_ready(e, active)) for e in f.endpoints]
+        self.by_name = {r: {ep.facts.name: ep for ep in eps} for r, eps in self.endpoints.items()}
+        self.front = FrontDoors(topo, self, clock=lambda: self.settings.wall_clock_at_injection + self.clock.now)
         # Clients: homes spread over the regions; primary-homed clients prefer the takeover region next.
         self.preferences = []
         for i in range(self.settings.clients):
@@ -181,32 +195,56 @@ class DeploymentSim:
         modes = (ENDPOINT_MODE[p] for p in PATH_FALLBACK[path])
         return next((by_mode[m] for m in modes if m in by_mode), None)
 
-    def _serve(self, region: str, model: str, path: Path, caller: int) -> _Endpoint | None:
-        """The endpoint that answers now, starting a cold start or scale-out if none is ready."""
-        if region in self.outage.down or (region, model) in self.failed_models:
-            return None
-        ep = self._endpoint(region, model, path)
-        if ep is None:
-            return None
+    def _ready(self, region: str, ep: _Endpoint, caller: int) -> bool:
+        """Whether `ep` answers `caller` now, starting a cold start or scale-out if nothing is warm."""
         now = self.clock.now
         if ep.facts.mode == "serverless" and ep.ready_at != float("-inf"):
             ready = ep.slots.setdefault(caller, now + SERVERLESS_COLD_START_SECONDS)
             if ep.ready_at is None:
                 ep.ready_at = ready
                 self.m.timeline.append((round(now, 1), f"{region}: {ep.facts.name} cold start"))
-            return ep if ready <= now else None
+            return ready <= now
         if ep.ready_at is None:
             ep.ready_at = now + self._launch_seconds(ep.facts)
             self.m.timeline.append((round(now, 1), f"{region}: {ep.facts.name} launching, ready at +{ep.ready_at - now:.0f} s"))
         if ep.facts.mode == "async":
-            return ep  # an async endpoint accepts into its queue even at zero instances
-        return ep if ep.ready_at <= now else None
+            return True  # an async endpoint accepts into its queue even at zero instances
+        return ep.ready_at <= now
+
+    def _serve(self, region: str, model: str, path: Path, caller: int) -> _Endpoint | None:
+        """The endpoint that answers a routed request now, falling back as the workflow does."""
+        if region in self.outage.down or (region, model) in self.failed_models:
+            return None
+        ep = self._endpoint(region, model, path)
+        return ep if ep is not None and self._ready(region, ep, caller) else None
+
+    # -- what the routers' AWS calls reach (frontdoor.World) ----------------------------------
+    def region_down(self, region: str) -> bool:
+        return region in self.outage.down
+
+    def invoke(self, region: str, endpoint: str, body: bytes) -> str:
+        """InvokeEndpoint: SERVED, NOT_READY (capacity still coming) or FAILING."""
+        ep = self.by_name[region][endpoint]
+        if (region, ep.facts.model) in self.failed_models:
+            return FAILING
+        return SERVED if self._ready(region, ep, payload_client(body)) else NOT_READY
+
+    def endpoint_status(self, region: str, endpoint: str) -> str | None:
+        """DescribeEndpoint's status; None when the region has no such endpoint."""
+        ep = self.by_name[region].get(endpoint)
+        if ep is None:
+            return None
+        return "Failed" if (region, ep.facts.model) in self.failed_models else "InService"
+
+    def workflow_started(self, region: str, execution_input: Mapping[str, Any]) -> None:
+        """A workflow execution invokes its endpoint, which starts async capacity from zero."""
+        ep = self._endpoint(region, str(execution_input["model"]), Path(execution_input["path"]))
+        if ep is not None:
+            self._ready(region, ep, caller=-1)
 
     def deep_health(self, region: str) -> bool:
-        """The front door's GET /health: 503 when any model cannot be served."""
-        if region in self.outage.down:
-            return False
-        return all((region, m) not in self.failed_models for m in self.topo.models)
+        """GET /health of the region's front door (its router's deep check); no answer in an outage."""
+        return region not in self.outage.down and self.front.healthy(region)
 
     def _answer(self, preference: list[str]) -> str:
         return dns_answer(self.records, self.checkers, preference)
@@ -371,11 +409,18 @@ class DeploymentSim:
             self._drain(region, now)
 
     def _probe_classes(self, now: float) -> None:
-        for name, path in self.probe_route.items():
+        """Each client sends one request per class to the front door its resolver answers."""
+        for name in self.classes:
             for i, resolver in enumerate(self.resolvers):
                 region = resolver.resolve(now, partial(self._answer, self.preferences[i]), self.ttl)
-                model = self.topo.models[i % len(self.topo.models)]
-                if region == self._injected or self._serve(region, model, path, i) is None:
+                if region in self.outage.down:  # the request never reaches a front door
+                    self._last_failure[name] = now
+                    continue
+                answer = self.front.infer(
+                    region, client=i, model=self.topo.models[i % len(self.topo.models)], traffic_class=name,
+                    payload_bytes=PROBE_BYTES, request_id=f"probe-{int(now)}-{i}-{name}",
+                )  # fmt: skip
+                if region == self._injected or not answer.served:
                     self._last_failure[name] = now  # no break: every caller's request starts its capacity
 
     def _all_home(self, now: float) -> bool:

@@ -72,11 +72,11 @@ PATH_MAX_BYTES: Mapping[str, int] = {
 # the table the workflow and the drills use too.
 FALLBACKS: Mapping[str, tuple[str, ...]] = {p.value: tuple(q.value for q in PATH_FALLBACK[p]) for p in PATH_FALLBACK}
 
-# InvokeEndpoint errors that say the endpoint, not the caller, is failing (count against the breaker).
-ENDPOINT_FAULTS = frozenset(
-    {"ServiceUnavailable", "InternalFailure", "InternalDependencyException", "ModelNotReadyException",
-     "ThrottlingException", "ValidationError"}
-)  # fmt: skip
+# InvokeEndpoint errors that mean "capacity is still coming" (a serverless cold start, per the
+# InvokeEndpoint API reference): the request falls back, but the breaker does not count them.
+# Counting them would open every breaker of a standby region during the cold start a failover
+# causes, and deep health would then take the one region left out of DNS (found by the tier-3 drill).
+CAPACITY_WARMING = frozenset({"ModelNotReadyException"})
 
 
 _default_route = route
@@ -447,7 +447,8 @@ class Router:
                 return 424, {"error": "model_rejected_input", "message": error.get("Message", ""), "model_status": original,
                              "request_id": request.request_id}  # fmt: skip
             LOG.warning("endpoint %s failed: %s", endpoint, error)
-            self._record(endpoint, False, latency)
+            if error.get("Code") not in CAPACITY_WARMING:
+                self._record(endpoint, False, latency)
             return None
         except BotoCoreError as exc:  # timeouts, connection errors
             LOG.warning("endpoint %s failed: %s", endpoint, exc)
