@@ -49,7 +49,8 @@ def simulate(name: str, scenario: Scenario, **settings) -> DeploymentSim:
         inverted={p} if scenario is Scenario.HEALTH_CHECK_FAILOVER else set(),
         failed={(p, t.models[0])} if scenario is Scenario.ENDPOINT_FAILURE else set(),
     )
-    while not sim.served(120):
+    takeover = t.regions[sim.takeover]
+    while not sim.served(max(f.ttl for f in t.regions.values()) + takeover.request_interval):  # as the engine waits
         sim.tick()
     sim.settle_rto()
     while sim.pending():
@@ -391,7 +392,7 @@ def test_alarm_when_the_takeover_region_cannot_serve_rolls_back_every_change(tmp
 def test_any_seed_and_lag_loses_nothing_runs_nothing_twice_and_stays_within_the_bound(seed, lag, name, scenario):
     sim = simulate(name, scenario, seed=seed, replication_lag_seconds=lag, in_flight=300, clients=12)
     assert sim.m.lost == [] and sim.m.run_twice == []
-    assert sim.m.rpo_seconds <= lag
+    assert sim.m.rpo_seconds <= lag + 0.0005  # the report rounds RPO to the millisecond
     assert max(sim.m.rto_by_class.values()) <= sim.topo.regions[sim.takeover].bound.total_seconds
 
 
