@@ -141,6 +141,17 @@ def candidates(store: TokenStore, lost_region: str, surviving_region: str) -> It
             yield record
 
 
+# Teams' priorities (drkit.spec.Team.priority), in the order their requests are started: after
+# losing a region the takeover's capacity is scarce, and the high-priority team's work goes first.
+# A record without a priority (not sent through the front door) counts as normal.
+PRIORITY_ORDER = ("high", "normal", "low")
+
+
+def priority_rank(record: TokenRecord) -> int:
+    """Sort key: high first, then normal (and none), then low; stable within a priority."""
+    return PRIORITY_ORDER.index(record.priority) if record.priority in PRIORITY_ORDER else 1
+
+
 def _redrive_one(
     record: TokenRecord, store: TokenStore, starter: Starter, lost_region: str, surviving_region: str, operator: str, run_id: str
 ) -> tuple[ItemOutcome, bool, str]:
@@ -193,7 +204,7 @@ def redrive(
         raise RedriveError(f"workers: {workers} is not valid; use 1 or more")
     run = run_id or uuid.uuid4().hex
     seen: dict[str, TokenRecord] = {}
-    for record in candidates(store, lost_region, surviving_region):
+    for record in sorted(candidates(store, lost_region, surviving_region), key=priority_rank):
         seen.setdefault(record.request_id, record)
     outcomes: dict[str, ItemOutcome] = {}
     messages: dict[str, str] = {}

@@ -302,7 +302,9 @@ class Team(_Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
     key_sha256: str = Field(pattern=_SHA256, description="SHA-256 of the team's API key; the key itself never appears.")
     monthly_budget_usd: float = Field(ge=0, le=10_000_000)
-    priority: Literal["high", "normal", "low"] = "normal"
+    priority: Literal["high", "normal", "low"] = Field(
+        default="normal", description="Order in which its unfinished async/batch requests are redriven after a failover."
+    )
     over_budget: OverBudget = OverBudget.DEGRADE
 
 

@@ -111,6 +111,10 @@ class TokenRecord:
     redriven_from: str | None = None
     redriven_to: str | None = None
     redriven_by: str | None = None
+    team: str = ""
+    """The front-door team that sent the request ("" when recorded without one)."""
+    priority: str = ""
+    """That team's priority (high | normal | low): redrive starts high first."""
     read_at: float = 0.0
 
     @property
@@ -143,7 +147,7 @@ class CompleteResult:
 
 _STRING_FIELDS = (
     "home_region", "path", "model", "input_location", "task_token", "output_location",
-    "error", "cause", "redriven_from", "redriven_to", "redriven_by",
+    "error", "cause", "redriven_from", "redriven_to", "redriven_by", "team", "priority",
 )  # fmt: skip
 
 
@@ -223,9 +227,19 @@ class TokenStore:
     # writes
 
     def record(
-        self, request_id: str, home_region: str, path: str, model: str, input_location: str, ttl_seconds: int
+        self,
+        request_id: str,
+        home_region: str,
+        path: str,
+        model: str,
+        input_location: str,
+        ttl_seconds: int,
+        *,
+        team: str = "",
+        priority: str = "",
     ) -> TokenRecord:
-        """Create the request's item (PENDING, attempt 1). Repeating the same call returns the existing item."""
+        """Create the request's item (PENDING, attempt 1). Repeating the same call returns the existing item;
+        the same id from another team, or for another path/model/input, is an error."""
         validate_request_id(request_id)
         if not isinstance(ttl_seconds, int) or not 0 < ttl_seconds <= MAX_TTL_SECONDS:
             raise TokenStoreError(f"ttl_seconds: {ttl_seconds!r} is not valid; use 1..{MAX_TTL_SECONDS} (400 days)")
@@ -242,6 +256,8 @@ class TokenStore:
             "input_location": _s(input_location),
             "attempt": _n(1),
             TTL_ATTRIBUTE: _n(int(now) + ttl_seconds),
+            **({"team": _s(team)} if team else {}),
+            **({"priority": _s(priority)} if priority else {}),
         }
         try:
             self.client.put_item(
@@ -254,9 +270,10 @@ class TokenStore:
             if not _conditional_failed(exc):
                 raise
             existing = self.get(request_id)
-            if existing is None or (existing.path, existing.model, existing.input_location) != (path_value, model, input_location):
+            wanted = (path_value, model, input_location, team)
+            if existing is None or (existing.path, existing.model, existing.input_location, existing.team) != wanted:
                 raise TokenStoreError(
-                    f"request_id: {request_id!r} is already recorded with different path/model/input_location; "
+                    f"request_id: {request_id!r} is already recorded with different team/path/model/input_location; "
                     "request ids must be unique per request"
                 ) from None
             return existing

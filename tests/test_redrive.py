@@ -144,6 +144,23 @@ def assert_exactly_once(store: TokenStore, arn: str, ids: list[str]) -> None:
 # --- the happy path ---------------------------------------------------------------------------
 
 
+def test_the_high_priority_teams_requests_are_started_first(env: dict[str, Any]) -> None:
+    store, arn = env["store"], env["arn"]
+    teams = [("batchers", "low"), ("fraud-ops", "high"), ("", ""), ("analysts", "normal")] * 3
+    for i, (team, priority) in enumerate(teams):
+        store.record(f"p-{i:02d}", LOST, RoutePath.ASYNC, "fraud", f"s3://in/p-{i}", 3600, team=team, priority=priority)
+    started: list[str] = []
+    real = make_starter(arn)
+
+    def starter(request: Any) -> bool:
+        started.append(request.name)
+        return real(request)
+
+    redrive(LOST, SURVIVING, store, starter, operator="alice")
+    order = [teams[int(name[2:4])][1] or "normal" for name in started]
+    assert order == ["high"] * 3 + ["normal"] * 6 + ["low"] * 3
+
+
 def test_redrive_starts_every_unfinished_request_once(env: dict[str, Any]) -> None:
     store, arn = env["store"], env["arn"]
     ids = seed(store, 30)

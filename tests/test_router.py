@@ -91,7 +91,7 @@ def config_data(**overrides: Any) -> dict[str, Any]:
         "input_bucket": INPUTS,
         "state_machine_arn": f"arn:aws:states:{REGION}:{DEFAULT_ACCOUNT_ID}:stateMachine:fraud-workflow",
         "teams": [
-            {"name": "alpha", "key_sha256": key_digest(KEYS["alpha"]), "monthly_budget_usd": 100.0},
+            {"name": "alpha", "key_sha256": key_digest(KEYS["alpha"]), "monthly_budget_usd": 100.0, "priority": "high"},
             {"name": "broke", "key_sha256": key_digest(KEYS["broke"]), "monthly_budget_usd": 0.0, "over_budget": "refuse"},
             {"name": "thrifty", "key_sha256": key_digest(KEYS["thrifty"]), "monthly_budget_usd": 0.0, "over_budget": "degrade"},
         ],
@@ -284,6 +284,30 @@ def test_bulk_request_is_recorded_and_started_async_then_readable(world: World) 
     status, record = get(router, "/v1/requests/bulk-1")
     assert status == 200
     assert (record["status"], record["path"], record["home_region"], record["attempt"]) == ("PENDING", "async", REGION, 1)
+
+
+def test_a_request_is_readable_only_by_the_team_that_sent_it(world: World) -> None:
+    router = world.router()
+    assert infer(router, {"model": "fraud", "traffic_class": "reports", "payload": "x", "request_id": "mine-1"})[0] == 202
+    stored = router.tokens.get("mine-1")
+    assert stored is not None and (stored.team, stored.priority) == ("alpha", "high")
+    assert get(router, "/v1/requests/mine-1")[0] == 200
+    other = get(router, "/v1/requests/mine-1", key=KEYS["thrifty"])
+    missing = get(router, "/v1/requests/never-sent", key=KEYS["thrifty"])
+    # Another team's request is answered exactly like a missing one: ids reveal nothing.
+    assert other[0] == missing[0] == 404
+    assert other[1]["error"] == missing[1]["error"] == "unknown_request"
+    # The same id from another team is a conflict, never a second request.
+    status, body, _ = infer(
+        router, {"model": "fraud", "traffic_class": "reports", "payload": "x", "request_id": "mine-1"}, key=KEYS["thrifty"]
+    )
+    assert (status, body["error"]) == (409, "request_id_conflict")
+
+
+def test_an_unknown_team_priority_is_a_config_error_naming_the_valid_ones(world: World) -> None:
+    world.config_data["teams"][0]["priority"] = "urgent"
+    with pytest.raises(ConfigError, match=r"config.teams\[0\].priority: 'urgent' is not valid; valid: high, normal, low"):
+        parse_config(world.config_data)
 
 
 def test_repeated_request_id_starts_one_execution(world: World) -> None:

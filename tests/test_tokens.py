@@ -133,8 +133,17 @@ def test_record_is_idempotent_for_the_same_request(store: TokenStore) -> None:
 
 def test_record_refuses_a_different_request_under_the_same_id(store: TokenStore) -> None:
     record(store)
-    with pytest.raises(TokenStoreError, match=r"request_id: 'req-1' is already recorded with different path/model/input_location"):
+    with pytest.raises(TokenStoreError, match=r"request_id: 'req-1' is already recorded with different team/path/model/input_location"):
         store.record("req-1", REGION, RoutePath.BATCH, "fraud", "s3://in/other.json", 3600)
+
+
+def test_record_keeps_the_team_and_its_priority_and_refuses_the_id_from_another_team(store: TokenStore) -> None:
+    kept = store.record("req-t", REGION, RoutePath.ASYNC, "fraud", "s3://in/t.json", 3600, team="ops", priority="high")
+    assert (kept.team, kept.priority) == ("ops", "high")
+    read = store.get("req-t")
+    assert read is not None and (read.team, read.priority) == ("ops", "high")
+    with pytest.raises(TokenStoreError, match="already recorded with different team"):
+        store.record("req-t", REGION, RoutePath.ASYNC, "fraud", "s3://in/t.json", 3600, team="other", priority="high")
 
 
 @pytest.mark.parametrize("bad", ["", "has space", "x" * 73, "a/b"])

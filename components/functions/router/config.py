@@ -20,6 +20,7 @@ from typing import Any
 PATHS = ("realtime", "serverless", "async", "batch")
 DIRECT_PATHS = ("realtime", "serverless")  # invoked by the router itself
 WORKFLOW_PATHS = ("async", "batch")  # started as a Step Functions execution
+PRIORITIES = ("high", "normal", "low")  # drkit.spec.Team.priority; redrive starts requests in this order
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
@@ -36,6 +37,7 @@ class TeamConfig:
     key_sha256: str
     monthly_budget_usd: float
     priority: str = "normal"
+    """high | normal | low: recorded on the team's async/batch requests; redrive starts high first."""
     over_budget: str = "degrade"  # refuse | degrade
 
 
@@ -118,6 +120,9 @@ def parse_config(data: Any) -> RouterConfig:
         digest = _require(raw, "key_sha256", str, where)
         if not _SHA256.match(digest):
             raise ConfigError(f"{where}.key_sha256: not a lowercase hex SHA-256 digest")
+        priority = raw.get("priority", "normal")
+        if priority not in PRIORITIES:
+            raise ConfigError(f"{where}.priority: {priority!r} is not valid; valid: {', '.join(PRIORITIES)}")
         over = raw.get("over_budget", "degrade")
         if over not in ("refuse", "degrade"):
             raise ConfigError(f"{where}.over_budget: {over!r} is not valid; valid: refuse, degrade")
@@ -126,7 +131,7 @@ def parse_config(data: Any) -> RouterConfig:
                 name=_require(raw, "name", str, where),
                 key_sha256=digest,
                 monthly_budget_usd=float(_require(raw, "monthly_budget_usd", (int, float), where)),
-                priority=str(raw.get("priority", "normal")),
+                priority=priority,
                 over_budget=over,
             )
         )

@@ -270,6 +270,7 @@ class Router:
         self.tokens = TokenStore(config.table_name, clients.dynamodb, clock=clock)
         self.audit = AuditWriter(config.audit_bucket, clients.s3, clients.cloudwatch)
         self._teams = {t.key_sha256: t for t in config.teams}
+        self._teams_by_name = {t.name: t for t in config.teams}
 
     # entry point
 
@@ -481,8 +482,9 @@ class Router:
             location = f"s3://{self.config.input_bucket}/{key}"
         try:
             stored = self.tokens.record(
-                request.request_id, self.config.region, path, request.model.name, location, REQUEST_TTL_SECONDS
-            )
+                request.request_id, self.config.region, path, request.model.name, location, REQUEST_TTL_SECONDS,
+                team=str(record["team"]), priority=self._teams_by_name[str(record["team"])].priority,
+            )  # fmt: skip
         except TokenStoreError as exc:
             raise HttpError(409, "request_id_conflict", str(exc)) from None
         execution_input = {
@@ -532,14 +534,18 @@ class Router:
     # GET /v1/requests/{id}
 
     def get_request(self, event: Mapping[str, Any], request_id: str) -> Response:
-        """The request's record from the global table (any region may answer)."""
-        self._team(event)
+        """The request's record from the global table (any region may answer), to the team that sent it.
+
+        Another team's request is answered exactly like a missing one, so ids reveal nothing.
+        Records without a team (written before teams were recorded) answer any team's key.
+        """
+        team = self._team(event)
         if not REQUEST_ID.match(request_id):
             raise HttpError(
                 400, "malformed_request_id", f"request id {request_id!r} is not valid; use 1-72 characters from A-Z a-z 0-9 _ -"
             )
         found = self.tokens.get(request_id)
-        if found is None:
+        if found is None or (found.team and found.team != team.name):
             raise HttpError(
                 404,
                 "unknown_request",
