@@ -10,6 +10,7 @@ from typing import Any
 from drkit.drill.backends import Backend, BackendName
 from drkit.drill.engine import STEPS, DrillArgs, DrillRunner, recover
 from drkit.drill.journal import Journal
+from drkit.drill.probe import FrontDoorProbe, probe_from_env
 from drkit.drill.scenarios import Scenario
 from drkit.drill.topology import Topology, topology_of
 from drkit.drill.traffic import SimSettings
@@ -53,6 +54,14 @@ def register(subparsers: Any) -> None:
     run_p.add_argument("--seed", type=int, default=SimSettings().seed, help="sim seed")
     run_p.add_argument("--max-duration", type=float, default=4 * 3600.0, help="stop and roll back after this many seconds")
     run_p.add_argument("--json", action="store_true", help="print the JSON report")
+    run_p.add_argument(
+        "--probe-key-env", metavar="NAME",
+        help="aws backend: environment variable holding a team key; send synthetic requests through the front door",
+    )  # fmt: skip
+    run_p.add_argument(
+        "--probe-payloads", type=Path, metavar="FILE",
+        help="aws backend, with --probe-key-env: JSON object mapping each model to a payload it accepts",
+    )  # fmt: skip
     run_p.add_argument("--crash-after", choices=STEPS, help=argparse.SUPPRESS)
     run_p.set_defaults(func=run)
     rec = sub.add_parser("recover", help="put back everything an interrupted drill changed (idempotent)")
@@ -61,14 +70,31 @@ def register(subparsers: Any) -> None:
     rec.set_defaults(func=run_recover)
 
 
+def _probe(args: argparse.Namespace, topo: Topology, backend: BackendName) -> FrontDoorProbe | None:
+    """The synthetic-traffic probe the flags ask for; refuses half a configuration before anything runs."""
+    if args.probe_key_env is None and args.probe_payloads is None:
+        return None
+    if backend is not BackendName.AWS:
+        raise DrillSafetyError(
+            "--probe-key-env/--probe-payloads: the sim backend always sends traffic through its routers; use them with --backend aws"
+        )
+    if args.probe_key_env is None or args.probe_payloads is None:
+        raise DrillSafetyError("--probe-key-env and --probe-payloads go together: a team key and an input each model accepts")
+    return probe_from_env(
+        record_name=topo.record_name, classes=[c for c, _, _ in topo.traffic_classes], models=topo.models,
+        key_env=args.probe_key_env, payload_file=args.probe_payloads,
+    )  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     topo = _topology(args.spec)
     backend_name = BackendName(args.backend)
+    probe = _probe(args, topo, backend_name)
     settings = SimSettings(seed=args.seed, in_flight=args.in_flight, replication_lag_seconds=args.replication_lag)
     drill_args = DrillArgs(
         scenario=Scenario(args.scenario), workdir=args.workdir, backend=backend_name, execute=args.execute,
         settings=settings, max_virtual_seconds=args.max_duration, crash_after=args.crash_after,
-        spec_path=str(Path(args.spec).resolve()),
+        spec_path=str(Path(args.spec).resolve()), probe=probe,
     )  # fmt: skip
     backend = make_backend(backend_name, args.workdir, topo, execute=args.execute)
     try:

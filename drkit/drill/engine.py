@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from typing import Any
 
 from drkit.drill.backends import Backend, BackendName, switch_value
 from drkit.drill.journal import Journal
+from drkit.drill.probe import FrontDoorProbe, ProbeAnswer
 from drkit.drill.scenarios import FIS_TEMPLATES, Action, Scenario, injection
 from drkit.drill.topology import Topology
 from drkit.drill.traffic import DeploymentSim, Measurement, SimSettings
@@ -51,6 +53,11 @@ class DrillArgs:
     """Tests only: SIGKILL this process right after the named step. Default: None."""
     spec_path: str = ""
     """Recorded in the journal so `recover` can rebuild an aws backend. Default: ""."""
+    probe: FrontDoorProbe | None = None
+    """aws backend: send synthetic requests through the deployed front door and measure RTO from
+    their answers; None measures at the DNS level only. Default: None."""
+    probe_interval_seconds: float = 2.0
+    """aws backend: seconds between probe rounds (one request per model and class). Default: 2."""
 
 
 @dataclass
@@ -161,6 +168,9 @@ class DrillRunner:
             plan = [f"inject: {a.describe()}" for a in actions] + [
                 f"restore: {a.describe()} -> back to snapshot" for a in actions
             ]
+            if args.probe is not None:
+                per_round = len(args.probe.payloads) * len(args.probe.classes)
+                plan.insert(1, f"observe: POST {args.probe.url}/v1/infer, {per_round} requests every {args.probe_interval_seconds:g} s")
             for line in plan:
                 self.out(f"[dry-run] {line}")
             for a in actions:
@@ -243,12 +253,77 @@ class DrillRunner:
         self.journal.append(self.drill_id, "closed", by="run", verified=result.verified)
         return result
 
+    def _probe_until(
+        self, probe: FrontDoorProbe, ok: Callable[[ProbeAnswer], bool], step: str
+    ) -> tuple[dict[str, float], Counter]:
+        """Probe rounds until every class has had `ok` answers for the stable window; per class, the
+        seconds until its last not-ok answer (0 if none), and the answers by (region, status)."""
+        stable = max(f.ttl for f in self.topo.regions.values()) + self.topo.regions[self.topo.secondaries[0]].request_interval
+        interval, start = self.args.probe_interval_seconds, probe.clock()
+        last_failure: dict[str, float] = {}
+        answers: Counter = Counter()
+        while True:
+            now = probe.clock() - start
+            for answer in probe.round():
+                answers[(answer.region or "no answer", answer.status)] += 1
+                if not ok(answer):
+                    last_failure[answer.traffic_class] = now
+            if all(now - last_failure.get(c, float("-inf")) >= stable for c in probe.classes):
+                return {c: round(last_failure[c] + interval, 1) if c in last_failure else 0.0 for c in probe.classes}, answers
+            if now >= self.args.max_wall_seconds:
+                raise _StopError(f"maximum wall time {self.args.max_wall_seconds:.0f} s reached while probing ({step})")
+            probe.sleep(interval)
+
+    def _run_aws_probed(self, actions: list[Action], probe: FrontDoorProbe) -> DrillResult:
+        """A real account with synthetic traffic: invert the primary's check, measure each class's RTO
+        from front-door answers until a region other than the primary serves it, put back, and
+        measure fail back as the time until the primary answers every class again."""
+        topo, args = self.topo, self.args
+        primary, takeover = topo.primary, topo.secondaries[0]
+        snapshot = self._snapshot_and_inject(actions)
+        t = time.monotonic()
+        rto, answers = self._probe_until(probe, lambda a: a.served and a.region not in ("", primary), "observe")
+        m = Measurement(rto_by_class=dict[str, float | None](rto), rpo_seconds=None)
+        m.timeline.append((0.0, "inject: primary health check inverted"))
+        m.timeline += [(seconds, f"class {c}: served outside {primary}") for c, seconds in rto.items()]
+        self._step_done("observe", t)
+        m.timeline.append((max(rto.values(), default=0.0), f"verify: {probe.sent} synthetic requests through the front door"))
+        self._step_done("verify", time.monotonic())
+        t = time.monotonic()
+        self._undo(actions, snapshot)
+        self._step_done("restore", t)
+        t = time.monotonic()
+        back, after = self._probe_until(probe, lambda a: a.served and a.region == primary, "fail back")
+        m.failback_seconds = max(back.values(), default=0.0)
+        answers += after
+        m.front_door = {
+            region: {"answers": {f"{status}": n for (r, status), n in sorted(answers.items()) if r == region},
+                     "requests": sum(n for (r, _), n in answers.items() if r == region)}
+            for region in sorted({r for r, _ in answers})
+        }  # fmt: skip
+        self._step_done("failback", t)
+        t = time.monotonic()
+        restored_state = self.backend.state()
+        problems = [] if restored_state == snapshot else ["restore: the account differs from its snapshot"]
+        result = DrillResult(
+            self.drill_id, args.scenario, args.backend, topo, takeover, m, snapshot, restored_state,
+            self.step_seconds, not problems, problems,
+        )  # fmt: skip
+        from drkit.drill.report import write_reports
+
+        result.report_files = write_reports(result, args.workdir / "report")
+        self._step_done("report", t)
+        self.journal.append(self.drill_id, "closed", by="run", verified=result.verified)
+        return result
+
     def _run_aws(self, actions: list[Action]) -> DrillResult:
         """A real account: invert, wait for Route 53 to answer with the takeover region, put back.
 
-        Measured on the wall clock at the DNS level only (TestDNSAnswer from Route 53's own
-        resolvers); no synthetic inference traffic is sent and no RPO is measured here.
+        Without a probe, measured on the wall clock at the DNS level only (TestDNSAnswer from
+        Route 53's own resolvers); no inference traffic is sent and no RPO is measured here.
         """
+        if self.args.probe is not None:
+            return self._run_aws_probed(actions, self.args.probe)
         topo, args = self.topo, self.args
         backend: Any = self.backend
         takeover = topo.secondaries[0]

@@ -97,7 +97,9 @@ def markdown(data: dict[str, Any]) -> str:
                   "| region | requests | answers | fallbacks | audit records |", "|---|---:|---|---:|---:|"]  # fmt: skip
         for region, door in data["front_door"].items():
             answers = ", ".join(f"{k}: {n}" for k, n in door["answers"].items())
-            lines.append(f"| {region} | {door['requests']} | {answers} | {door['fallbacks']} | {door['audit_records']} |")
+            lines.append(
+                f"| {region} | {door['requests']} | {answers} | {door.get('fallbacks', '—')} | {door.get('audit_records', '—')} |"
+            )
         lines.append("")
     fis = data.get("fis_experiment")
     if fis:

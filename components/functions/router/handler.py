@@ -524,7 +524,10 @@ class Router:
             **record, at=self.clock(), path=path, reason=reason, estimated_cost_usd=cost, outcome=outcome,
             status_code=status, budget_action=budget, fallback=fallback,
         ))  # fmt: skip
-        headers = {"x-drkit-path": path, "x-drkit-rule": record["rule"], "x-drkit-request-id": record["request_id"]}
+        headers = {
+            "x-drkit-path": path, "x-drkit-rule": record["rule"], "x-drkit-request-id": record["request_id"],
+            "x-drkit-region": self.config.region,  # which region answered: what drills and clients check after a failover
+        }  # fmt: skip
         if status < 300:
             body = {**body, "path": path, "routed_path": record["routed_path"], "rule": record["rule"], "reason": reason}
             if fallback:
