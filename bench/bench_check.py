@@ -14,7 +14,7 @@ import time
 
 from bench.bench_preview import synthetic_spec
 from drkit.analyzer import PolicyPackProcess
-from drkit.capture import capture, capture_region
+from drkit.capture import capture_region, capture_regions
 from drkit.check import DEFAULT_PACK_DIR, check_stacks, run_check
 from drkit.graph import RegionGraph
 from drkit.spec import load_spec
@@ -52,7 +52,8 @@ def main() -> None:
     path = EXAMPLES / "fraud-tier1.yaml"
     start = time.perf_counter()
     with PolicyPackProcess(DEFAULT_PACK_DIR) as pack:  # as `drkit check` does: boot the pack during capture
-        result = run_check(capture(load_spec(path)), spec_path=str(path), pack=pack)
+        spec = load_spec(path)
+        result = run_check(spec, capture_regions(spec), spec_path=str(path), pack=pack)
     seconds = time.perf_counter() - start
     print(
         f"fraud-tier1 end to end (capture + pack start + check, {len(result.stacks)} stacks, "

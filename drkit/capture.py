@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -295,14 +295,21 @@ def capture_region(
     )
 
 
-def capture(spec: DeploymentSpec, regions: list[str] | None = None) -> DeploymentGraph:
-    """Capture the primary, then each requested region, feeding the primary's exports onward."""
+def capture_regions(spec: DeploymentSpec, regions: list[str] | None = None) -> Iterator[RegionGraph]:
+    """Each requested region's graph as soon as it is captured: the primary first (always
+    captured, its exports feed the secondaries), then the secondaries in spec order.
+    Unknown regions are refused before anything is captured."""
     wanted = list(regions) if regions else list(spec.regions)
     for region in wanted:
         spec.role(region)  # raises a SpecError naming valid regions
     primary = capture_region(spec, spec.primary_region)
-    graphs = {spec.primary_region: primary} if spec.primary_region in wanted else {}
+    if spec.primary_region in wanted:
+        yield primary
     for region in spec.secondary_regions:
         if region in wanted:
-            graphs[region] = capture_region(spec, region, primary_exports=primary.exports)
-    return DeploymentGraph(spec=spec, regions=graphs)
+            yield capture_region(spec, region, primary_exports=primary.exports)
+
+
+def capture(spec: DeploymentSpec, regions: list[str] | None = None) -> DeploymentGraph:
+    """Capture the primary, then each requested region, feeding the primary's exports onward."""
+    return DeploymentGraph(spec=spec, regions={g.region: g for g in capture_regions(spec, regions)})

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import policies
 from drkit.analyzer import Diagnostic, PolicyInfo, PolicyPackProcess, load_policy_config, reconcile_config
-from drkit.graph import DeploymentGraph, RegionGraph, Resource
+from drkit.graph import RegionGraph, Resource
+from drkit.spec import DeploymentSpec
 
 DEFAULT_PACK_DIR = Path(policies.__file__).resolve().parent
 
@@ -70,49 +72,76 @@ def _finding(graph: RegionGraph, diagnostic: Diagnostic, by_urn: dict[str, Resou
     )
 
 
-def check_stacks(
-    pack: PolicyPackProcess, graphs: Iterable[RegionGraph], *, config: dict, config_source: str = "policy config"
-) -> tuple[str, str, list[PolicyInfo], dict[str, str], list[Finding]]:
-    """Configure the running pack once, then analyze each stack as `pulumi preview` would."""
+@dataclass(frozen=True)
+class StackChecks:
+    """What the pack said about the stacks it was given."""
+
+    pack_name: str
+    pack_version: str
+    policies: list[PolicyInfo]
+    levels: dict[str, str]
+    graphs: list[RegionGraph]
+    findings: list[Finding]
+
+
+def _configure(pack: PolicyPackProcess, config: dict, config_source: str) -> tuple[str, str, list[PolicyInfo], dict[str, str]]:
     name, version, infos = pack.info()
     reconciled = reconcile_config(infos, config, config_source)
     pack.configure(reconciled)
-    findings: list[Finding] = []
-    for graph in graphs:
-        by_urn = {r.urn: r for r in graph.resources}
-        findings += [_finding(graph, d, by_urn) for d in pack.analyze_stack(graph)]
-    return name, version, infos, {k: level for k, (level, _) in reconciled.items()}, findings
+    return name, version, infos, {k: level for k, (level, _) in reconciled.items()}
+
+
+def check_stacks(
+    pack: PolicyPackProcess, graphs: Iterable[RegionGraph], *, config: dict, config_source: str = "policy config"
+) -> StackChecks:
+    """Configure the running pack once, then analyze each stack as `pulumi preview` would.
+
+    The pack's work runs in one worker thread, in order: connecting and configuring while the
+    first stack is captured, then each stack's analysis while the next is captured (`graphs`
+    may be lazy, as `capture_regions` is). A config the pack refuses stops the capture.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyze") as worker:
+        setup = worker.submit(_configure, pack, config, config_source)
+        jobs = []
+        for graph in graphs:
+            if setup.done() and setup.exception() is not None:
+                break
+            jobs.append((graph, worker.submit(pack.analyze_stack, graph)))
+        name, version, infos, levels = setup.result()
+        findings: list[Finding] = []
+        for graph, job in jobs:
+            by_urn = {r.urn: r for r in graph.resources}
+            findings += [_finding(graph, d, by_urn) for d in job.result()]
+    return StackChecks(name, version, infos, levels, [g for g, _ in jobs], findings)
 
 
 def run_check(
-    graph: DeploymentGraph,
+    spec: DeploymentSpec,
+    graphs: Iterable[RegionGraph],
     *,
     spec_path: str,
-    regions: list[str] | None = None,
     pack_dir: str | Path = DEFAULT_PACK_DIR,
     config_path: str | Path | None = None,
     pack: PolicyPackProcess | None = None,
 ) -> CheckResult:
-    """Check the given regions' stacks (default: all) with the pack in `pack_dir`."""
+    """Check the given stacks (a `DeploymentGraph`, or `capture_regions` to overlap capture and
+    analysis) with the pack in `pack_dir`. The config is read before anything is captured."""
     config = load_policy_config(config_path)
-    selected = [graph[r] for r in (regions or list(graph.regions))]
     own = pack is None
     running = pack or PolicyPackProcess(pack_dir)
     try:
-        name, version, infos, levels, findings = check_stacks(
-            running, selected, config=config, config_source=str(config_path or "policy config")
-        )
+        checked = check_stacks(running, graphs, config=config, config_source=str(config_path or "policy config"))
     finally:
         if own:
             running.close()
     return CheckResult(
         spec_path=spec_path,
-        deployment=graph.spec.deployment,
-        pack_name=name,
-        pack_version=version,
-        policies=tuple(infos),
-        levels=levels,
-        stacks=tuple(g.stack for g in selected),
-        resources_checked=sum(len(g.custom_resources) for g in selected),
-        findings=tuple(findings),
+        deployment=spec.deployment,
+        pack_name=checked.pack_name,
+        pack_version=checked.pack_version,
+        policies=tuple(checked.policies),
+        levels=checked.levels,
+        stacks=tuple(g.stack for g in checked.graphs),
+        resources_checked=sum(len(g.custom_resources) for g in checked.graphs),
+        findings=tuple(checked.findings),
     )

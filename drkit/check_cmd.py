@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from drkit.analyzer import PolicyPackProcess
-from drkit.capture import capture
+from drkit.capture import capture_regions
 from drkit.check import DEFAULT_PACK_DIR, run_check
 from drkit.check_report import check_json, check_markdown, check_sarif, print_table
 from drkit.preview import make_console
@@ -47,11 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     regions = [spec.require_region(r, "--region") for r in args.region] if args.region else None
-    # Start the pack first: it boots while the stacks are captured.
+    # Start the pack first: it boots while the primary is captured, and analyzes each stack
+    # while the next is captured.
     with PolicyPackProcess(args.policy_pack) as pack:
-        graph = capture(spec, regions)
         result = run_check(
-            graph, spec_path=args.spec, regions=regions, config_path=args.policy_pack_config, pack=pack
+            spec, capture_regions(spec, regions), spec_path=args.spec, config_path=args.policy_pack_config, pack=pack
         )
     if args.format == "table":
         print_table(result, make_console())

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 from drkit.cli import main
+from drkit.graph import RegionGraph
 from tests.conftest import EXAMPLES, ROOT
 
 POLICY_CONFIG = str(ROOT / "policies" / "policy-config.json")
@@ -104,3 +106,32 @@ def test_a_broken_policy_config_is_a_clear_error(tmp_path: Path, capsys: pytest.
     assert code == 2
     assert f"{config}: 1 problem in the policy config" in err and "not valid JSON" in err
     assert "Traceback" not in err
+
+
+def test_stacks_are_analyzed_while_the_next_is_captured_with_the_same_findings(tmp_path: Path) -> None:
+    from drkit.analyzer import PolicyPackProcess
+    from drkit.capture import capture_regions
+    from drkit.check import DEFAULT_PACK_DIR, check_stacks
+    from drkit.errors import SpecError
+    from drkit.spec import load_spec
+
+    spec = load_spec(variant(tmp_path, "fraud-tier1", "min_instances: 2", "min_instances: 1"))
+    pulled: list[str] = []
+
+    def lazily() -> Iterator[RegionGraph]:
+        for graph in capture_regions(spec):
+            pulled.append(graph.region)
+            yield graph
+
+    config = json.loads(Path(POLICY_CONFIG).read_text())
+    with PolicyPackProcess(DEFAULT_PACK_DIR) as pack:
+        eager = check_stacks(pack, list(capture_regions(spec)), config=config)
+        lazy = check_stacks(pack, lazily(), config=config)
+        assert [g.region for g in lazy.graphs] == pulled == list(spec.regions)
+        assert sorted((f.stack, f.urn, f.policy) for f in lazy.findings) == sorted((f.stack, f.urn, f.policy) for f in eager.findings)
+        assert any(f.policy == "tier1-multi-az" for f in lazy.findings)
+        # A config the pack refuses is an error, raised without waiting for every stack to be captured.
+        pulled.clear()
+        with pytest.raises(SpecError, match="no-such-policy: no such policy in the pack"):
+            check_stacks(pack, lazily(), config={"no-such-policy": "mandatory"})
+        assert len(pulled) < len(spec.regions)

@@ -31,7 +31,7 @@ def pack() -> Iterator[PolicyPackProcess]:
 
 
 def findings(pack: PolicyPackProcess, graph: RegionGraph, config: dict[str, Any] | None = None) -> list[Finding]:
-    return check_stacks(pack, [graph], config=CONFIG if config is None else config)[4]
+    return check_stacks(pack, [graph], config=CONFIG if config is None else config).findings
 
 
 def mutate(
