@@ -37,6 +37,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from components.functions.scale_up.handler import RELEASE_STEP
 from components.iam import Statement, assume_role_policy, policy_document, service_role
 from components.naming import physical_name
 from components.observability import encrypted_log_group
@@ -72,6 +73,8 @@ class PlanStep:
     description: str
     function: str = ""
     """For LAMBDA steps: which function set runs ("scale_up" or "redrive")."""
+    region_to_run: str = "activatingRegion"
+    """For LAMBDA steps: ARC runs the function in the activating or the deactivating region."""
 
 
 @dataclass(frozen=True)
@@ -140,10 +143,13 @@ def plan_workflows(tier: Tier, primary_region: str, secondary_region: str, *, ap
             PlanWorkflow("failover", "deactivate", None, (dns,)),
             PlanWorkflow("failback", "activate", None, (scale, dns, redrive)),
         )
+    # After fail back, the standby resumes its off-hours schedule (held by scale-up for the
+    # failover); the schedule then restores its floor. The step name is how the function knows.
+    release = PlanStep(RELEASE_STEP, StepKind.LAMBDA, "Resume the standby's off-hours schedule", "scale_up", "deactivatingRegion")
     head = (approve,) if approval else ()
     return (
         PlanWorkflow("failover", "activate", secondary_region, (*head, scale, dns, redrive)),
-        PlanWorkflow("failback", "activate", primary_region, (*head, scale, dns, redrive)),
+        PlanWorkflow("failback", "activate", primary_region, (*head, scale, dns, redrive, release)),
     )
 
 
@@ -349,7 +355,7 @@ class RegionSwitchPlan(pulumi.ComponentResource):
             execution_block_type=step.kind.value,
             custom_action_lambda_configs=[
                 aws.arcregionswitch.PlanWorkflowStepCustomActionLambdaConfigArgs(
-                    region_to_run="activatingRegion",
+                    region_to_run=step.region_to_run,
                     retry_interval_minutes=args.lambda_retry_interval_minutes,
                     timeout_minutes=args.lambda_timeout_minutes,
                     lambdas=[

@@ -23,6 +23,7 @@ from components.fis import (
     scenarios_for,
     templates_for,
 )
+from components.functions.scale_up.handler import RELEASE_STEP
 from components.region_switch import (
     RegionSwitchPlan,
     RegionSwitchPlanArgs,
@@ -174,11 +175,12 @@ def test_warm_plan_fails_over_and_back_scaling_before_moving_traffic_then_redriv
     assert set(workflows) == {"eu-central-1", "eu-west-1"}
     for workflow in workflows.values():
         assert workflow["workflowTargetAction"] == "activate"
-        assert [s["executionBlockType"] for s in workflow["steps"]] == [
-            "CustomActionLambda",
-            "Route53HealthCheck",
-            "CustomActionLambda",
-        ]
+    assert [s["name"] for s in workflows["eu-central-1"]["steps"]] == ["scale-up", "shift-traffic", "redrive"]
+    # Failing back also releases the standby: its off-hours schedule resumes, run in the region being left.
+    assert [s["name"] for s in workflows["eu-west-1"]["steps"]] == ["scale-up", "shift-traffic", "redrive", RELEASE_STEP]
+    release = workflows["eu-west-1"]["steps"][-1]["customActionLambdaConfigs"][0]
+    assert release["regionToRun"] == "deactivatingRegion"
+    assert [fn["arn"] for fn in release["lambdas"]] == [scale_up_function_arn("search-tier2", r, ACCOUNT) for r in ("eu-west-1", "eu-central-1")]
     scale, dns, redrive = workflows["eu-central-1"]["steps"]
     assert scale["customActionLambdaConfigs"][0]["regionToRun"] == "activatingRegion"
     assert [fn["arn"] for fn in scale["customActionLambdaConfigs"][0]["lambdas"]] == [

@@ -11,6 +11,7 @@ from moto import mock_aws
 
 from components.functions.scale_up.handler import (
     DIMENSION,
+    RELEASE_STEP,
     Clients,
     ScaleUpInputError,
     ScaleUpRequest,
@@ -140,9 +141,49 @@ def test_never_lowers_a_variant_already_above_target(aws: None) -> None:
     make_endpoint("fraud-xgb-provisioned", tags=tags("fraud"), instances=5, autoscaling=(4, 6))
     clients = CountingClients(REGION)
     result = scale_up(request({"xgb": 3}), clients)
-    assert clients.mutations == []
+    # The one change: its off-hours schedule is held for the failover; no capacity is lowered.
+    assert clients.mutations == ["register:endpoint/fraud-xgb-provisioned/variant/AllTraffic"]
     assert result.variants[0].target == 5
     assert instances("fraud-xgb-provisioned") == 5 and floor("fraud-xgb-provisioned") == (4, 6)
+
+
+def suspended(name: str) -> bool:
+    target = boto3.client("application-autoscaling", region_name=REGION).describe_scalable_targets(
+        ServiceNamespace="sagemaker", ResourceIds=[f"endpoint/{name}/variant/AllTraffic"], ScalableDimension=DIMENSION
+    )["ScalableTargets"][0]
+    return bool((target.get("SuspendedState") or {}).get("ScheduledScalingSuspended"))
+
+
+def test_activation_holds_the_off_hours_schedule_and_release_after_fail_back_resumes_it(aws: None) -> None:
+    # GIVEN a tier-2 standby whose schedule would drop it to its off-hours floor at 19:00
+    make_endpoint("fraud-xgb-provisioned", tags=tags("fraud"))
+    scheduled = boto3.client("application-autoscaling", region_name=REGION)
+    scheduled.put_scheduled_action(
+        ServiceNamespace="sagemaker", ScheduledActionName="fraud-xgb-scale-down", Schedule="cron(0 19 ? * MON-FRI *)",
+        ResourceId="endpoint/fraud-xgb-provisioned/variant/AllTraffic", ScalableDimension=DIMENSION,
+        ScalableTargetAction={"MinCapacity": 1, "MaxCapacity": 4},
+    )  # fmt: skip
+    # WHEN the region is activated: the schedule is suspended with the floor raised, in one call
+    clients = CountingClients(REGION)
+    result = scale_up(request({"xgb": 3}), clients)
+    assert suspended("fraud-xgb-provisioned") and floor("fraud-xgb-provisioned") == (3, 4)
+    assert clients.mutations == ["update:fraud-xgb-provisioned", "register:endpoint/fraud-xgb-provisioned/variant/AllTraffic"]
+    assert (result.variants[0].schedule_suspended_before, result.variants[0].schedule_suspended) == (False, True)
+    # A rerun finds it held and changes nothing
+    again = CountingClients(REGION)
+    assert not scale_up(request({"xgb": 3}), again).changed and again.mutations == []
+    # THEN after fail back, the plan's release step (ARC sends only its metadata) resumes the
+    # schedule and touches no capacity
+    arc_event = {"InvokedBy": "ARC", "PlanArn": "arn:aws:arc-region-switch::1:plan/p", "ExecutionId": "e", "StepName": RELEASE_STEP}
+    released = handler({**arc_event, "deployment": "fraud", "region": REGION}, None)
+    assert not suspended("fraud-xgb-provisioned") and floor("fraud-xgb-provisioned") == (3, 4)
+    assert instances("fraud-xgb-provisioned") == 3 and released["changed"] is True
+    assert handler({"deployment": "fraud", "region": REGION, "mode": "release"}, None)["changed"] is False
+
+
+def test_an_unknown_mode_is_refused_naming_the_valid_ones() -> None:
+    with pytest.raises(ScaleUpInputError, match="mode: 'pause' is not valid; valid: activate, release"):
+        resolve_request({"deployment": "fraud", "region": REGION, "mode": "pause"}, {})
 
 
 def test_floor_rises_to_the_failover_capacity_not_to_a_higher_current_count(aws: None) -> None:

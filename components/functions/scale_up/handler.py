@@ -10,18 +10,30 @@ in the region it
 2. raises the Application Auto Scaling ``MinCapacity`` of the variant's scalable target to
    the failover capacity, so target tracking does not scale it back below that.
 
+3. suspends the scalable target's *scheduled* scaling, so the off-hours scale-down of a
+   tier 2-3 region cannot cut the capacity it now needs in the middle of a failover.
+
 It never lowers anything, so a rerun (ARC retries a step until it succeeds or times out)
 changes nothing. It only touches endpoints tagged ``Deployment=<deployment>``: an
 endpoint named explicitly but tagged for another deployment, or untagged, is refused
 and reported, and then nothing at all is changed. A target above the scalable target's ``MaxCapacity`` is
 capped at the maximum and reported, because autoscaling would scale it back anyway.
 
+After fail back, ``{"mode": "release"}`` resumes scheduled scaling in the region that was
+active (it changes nothing else): at its next boundary the schedule sets the floor the
+stack gave it, and target tracking scales the variant back in. The Region switch plan's
+fail-back workflow runs it as the step named ``RELEASE_STEP`` in the deactivating region:
+ARC sends no payload of ours (pulumi-aws has no payload field), only execution metadata
+whose ``StepName`` names the step (ARC API reference, "Lambdas").
+
 Input (event keys win over environment variables):
 
+- ``mode``: ``activate`` (default) or ``release``; ``StepName`` = ``RELEASE_STEP`` means release.
 - ``deployment`` / ``DEPLOYMENT``: the deployment name (the ``Deployment`` tag value).
 - ``region`` / ``TARGET_REGION``: the region to scale; default ``AWS_REGION``.
 - ``desired_capacity`` / ``DESIRED_CAPACITY``: an int for every model, or a JSON object
-  ``{"<model>": n, ...}`` keyed by the endpoint's ``Model`` tag (``"*"`` for the rest).
+  ``{"<model>": n, ...}`` keyed by the endpoint's ``Model`` tag (``"*"`` for the rest);
+  not needed to release.
 - ``endpoint_names`` (optional): only these endpoints; each must carry the tag.
 
 Dependencies: boto3 and the standard library only.
@@ -48,6 +60,7 @@ MODEL_TAG = "Model"
 INFERENCE_TYPE_TAG = "InferenceType"
 PROVISIONED = "provisioned"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+RELEASE_STEP = "release-standby"  # the Region switch plan's step that releases (components/region_switch.py)
 
 
 class ScaleUpInputError(ValueError):
@@ -61,6 +74,13 @@ class VariantAction(str, Enum):
     UNCHANGED = "unchanged"  # already at or above the target
 
 
+class Mode(str, Enum):
+    """Activate a region (raise, hold, suspend the schedule) or release it after fail back."""
+
+    ACTIVATE = "activate"
+    RELEASE = "release"
+
+
 @dataclass(frozen=True)
 class ScaleUpRequest:
     """What to scale, resolved from the ARC event and the environment."""
@@ -68,8 +88,9 @@ class ScaleUpRequest:
     deployment: str
     region: str
     capacity: Mapping[str, int]
-    """Target instances per model (``Model`` tag); ``"*"`` applies to models not listed."""
+    """Target instances per model (``Model`` tag); ``"*"`` applies to models not listed. Empty to release."""
     endpoint_names: tuple[str, ...] = ()
+    mode: Mode = Mode.ACTIVATE
 
     def target_for(self, model: str) -> int | None:
         return self.capacity.get(model, self.capacity.get("*"))
@@ -91,6 +112,10 @@ class VariantResult:
     capped_at_max: bool = False
     max_capacity: int | None = None
     """The scalable target's MaxCapacity; None when the variant is not autoscaled."""
+    schedule_suspended_before: bool | None = None
+    """Whether its scheduled scaling was suspended before the run; None when not autoscaled."""
+    schedule_suspended: bool | None = None
+    """Whether it is suspended after the run (True after activate, False after release)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +132,10 @@ class ScaleUpResult:
 
     @property
     def changed(self) -> bool:
-        return any(v.action is VariantAction.RAISED or _min_raised(v) for v in self.variants)
+        return any(
+            v.action is VariantAction.RAISED or _min_raised(v) or v.schedule_suspended != v.schedule_suspended_before
+            for v in self.variants
+        )
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -157,7 +185,14 @@ def resolve_request(event: Mapping[str, Any] | None, env: Mapping[str, str]) -> 
     region = event.get("region") or env.get("TARGET_REGION") or env.get("AWS_REGION")
     if not region or not isinstance(region, str):
         raise ScaleUpInputError("region: missing; set the event's 'region', TARGET_REGION or AWS_REGION")
-    if "desired_capacity" in event:
+    raw_mode = event.get("mode") or (Mode.RELEASE.value if event.get("StepName") == RELEASE_STEP else Mode.ACTIVATE.value)
+    if raw_mode not in {m.value for m in Mode}:
+        raise ScaleUpInputError(f"mode: {raw_mode!r} is not valid; valid: {', '.join(m.value for m in Mode)}")
+    mode = Mode(raw_mode)
+    capacity: dict[str, int] = {}
+    if mode is Mode.RELEASE:
+        pass  # releasing changes no capacity
+    elif "desired_capacity" in event:
         capacity = parse_capacity(event["desired_capacity"], "desired_capacity")
     elif env.get("DESIRED_CAPACITY"):
         capacity = parse_capacity(env["DESIRED_CAPACITY"], "DESIRED_CAPACITY")
@@ -166,7 +201,7 @@ def resolve_request(event: Mapping[str, Any] | None, env: Mapping[str, str]) -> 
     names = event.get("endpoint_names") or ()
     if isinstance(names, str) or not all(isinstance(n, str) for n in names):
         raise ScaleUpInputError(f"endpoint_names: {names!r} is not a list of endpoint names")
-    return ScaleUpRequest(deployment=deployment, region=region, capacity=capacity, endpoint_names=tuple(names))
+    return ScaleUpRequest(deployment=deployment, region=region, capacity=capacity, endpoint_names=tuple(names), mode=mode)
 
 
 def variant_floor(wanted: int, max_capacity: int | None) -> tuple[int, bool]:
@@ -257,7 +292,7 @@ def scale_up(request: ScaleUpRequest, clients: Clients) -> ScaleUpResult:
         if tags.get(INFERENCE_TYPE_TAG, PROVISIONED) != PROVISIONED:
             skipped.append(name)
             continue
-        wanted_count = request.target_for(tags.get(MODEL_TAG, ""))
+        wanted_count = 0 if request.mode is Mode.RELEASE else request.target_for(tags.get(MODEL_TAG, ""))
         if wanted_count is None:
             skipped.append(name)
             continue
@@ -266,7 +301,10 @@ def scale_up(request: ScaleUpRequest, clients: Clients) -> ScaleUpResult:
         return ScaleUpResult(deployment=request.deployment, region=request.region, refused=tuple(refused), skipped=tuple(skipped))
     results: list[VariantResult] = []
     for name, wanted_count in owned:
-        results.extend(_scale_endpoint(name, wanted_count, clients))
+        if request.mode is Mode.RELEASE:
+            results.extend(_release_endpoint(name, clients))
+        else:
+            results.extend(_scale_endpoint(name, wanted_count, clients))
     return ScaleUpResult(
         deployment=request.deployment,
         region=request.region,
@@ -288,6 +326,7 @@ def _scale_endpoint(name: str, wanted: int, clients: Clients) -> list[VariantRes
         max_capacity = int(scalable["MaxCapacity"]) if scalable else None
         floor, capped = variant_floor(wanted, max_capacity)
         target = max(floor, current)
+        suspended = _schedule_suspended(scalable)
         results.append(
             VariantResult(
                 endpoint=name,
@@ -299,24 +338,61 @@ def _scale_endpoint(name: str, wanted: int, clients: Clients) -> list[VariantRes
                 min_capacity_before=int(scalable["MinCapacity"]) if scalable else None,
                 capped_at_max=capped,
                 max_capacity=max_capacity,
+                schedule_suspended_before=suspended,
+                schedule_suspended=None if scalable is None else True,
             )
         )
     raised = [{"VariantName": r.variant, "DesiredInstanceCount": r.target} for r in results if r.action is VariantAction.RAISED]
     if raised:
         clients.sagemaker.update_endpoint_weights_and_capacities(EndpointName=name, DesiredWeightsAndCapacities=raised)
     for r in results:
+        change: dict[str, Any] = {}
         if _min_raised(r):
             # Raise the floor to the failover capacity, not to `target`: a variant already
             # above it stays free to scale back down to it.
             assert r.max_capacity is not None
+            change.update(MinCapacity=r.floor, MaxCapacity=r.max_capacity)
+        if r.schedule_suspended and not r.schedule_suspended_before:
+            change["SuspendedState"] = {"ScheduledScalingSuspended": True}
+        if change:  # one call: an existing target keeps whatever the call does not name
             clients.autoscaling.register_scalable_target(
-                ServiceNamespace="sagemaker",
-                ResourceId=resource_id(name, r.variant),
-                ScalableDimension=DIMENSION,
-                MinCapacity=r.floor,
-                MaxCapacity=r.max_capacity,
+                ServiceNamespace="sagemaker", ResourceId=resource_id(name, r.variant), ScalableDimension=DIMENSION, **change
             )
-        LOG.info("%s/%s: %s → %s, floor %s (%s)", name, r.variant, r.before, r.target, r.floor, r.action.value)
+        LOG.info("%s/%s: %s → %s, floor %s (%s), schedule suspended", name, r.variant, r.before, r.target, r.floor, r.action.value)
+    return results
+
+
+def _schedule_suspended(scalable: Mapping[str, Any] | None) -> bool | None:
+    if scalable is None:
+        return None
+    return bool((scalable.get("SuspendedState") or {}).get("ScheduledScalingSuspended", False))
+
+
+def _release_endpoint(name: str, clients: Clients) -> list[VariantResult]:
+    """Resume scheduled scaling on every provisioned variant; capacity is left to the schedule."""
+    described = clients.sagemaker.describe_endpoint(EndpointName=name)
+    results: list[VariantResult] = []
+    for variant in described.get("ProductionVariants", []):
+        if not is_provisioned_variant(variant):
+            continue
+        current = int(variant.get("DesiredInstanceCount", variant.get("CurrentInstanceCount", 0)))
+        scalable = clients.scalable_target(name, variant["VariantName"])
+        suspended = _schedule_suspended(scalable)
+        if suspended:
+            clients.autoscaling.register_scalable_target(
+                ServiceNamespace="sagemaker", ResourceId=resource_id(name, variant["VariantName"]),
+                ScalableDimension=DIMENSION, SuspendedState={"ScheduledScalingSuspended": False},
+            )  # fmt: skip
+            LOG.info("%s/%s: scheduled scaling resumed", name, variant["VariantName"])
+        results.append(
+            VariantResult(
+                endpoint=name, variant=variant["VariantName"], before=current, target=current,
+                action=VariantAction.UNCHANGED, floor=int(scalable["MinCapacity"]) if scalable else current,
+                min_capacity_before=int(scalable["MinCapacity"]) if scalable else None,
+                max_capacity=int(scalable["MaxCapacity"]) if scalable else None,
+                schedule_suspended_before=suspended, schedule_suspended=None if scalable is None else False,
+            )
+        )  # fmt: skip
     return results
 
 
