@@ -12,7 +12,7 @@ so drills invert checks and never disable them; HTTPS checks must connect within
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -55,6 +55,11 @@ class RegionalFailoverRecordArgs:
     """Record TTL in seconds. Default: 60."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the health check. Default: none."""
+    control_check_ids: pulumi.Input[Sequence[str]] | None = None
+    """Health checks an operator controls for this region: the ones ARC Region switch's Route 53
+    block creates (one per plan covering the region). When given, the record's health check is a
+    CALCULATED check, healthy only while the deep check and every control check are, so both a
+    failing region and an executed plan move DNS. Default: None (the deep check alone)."""
 
 
 def _validate(name: str, args: RegionalFailoverRecordArgs) -> None:
@@ -71,9 +76,13 @@ def _validate(name: str, args: RegionalFailoverRecordArgs) -> None:
 
 
 class RegionalFailoverRecord(pulumi.ComponentResource):
-    """HTTPS health check on the region's deep /health, plus the region's record set."""
+    """HTTPS health check on the region's deep /health, plus the region's record set (through a
+    CALCULATED check when control checks are given)."""
 
     health_check_id: pulumi.Output[str]
+    """The deep check's id: what drills invert."""
+    record_health_check_id: pulumi.Output[str]
+    """The check the record uses: the deep check, or the calculated one over it and the control checks."""
     record_fqdn: pulumi.Output[str]
 
     def __init__(self, name: str, args: RegionalFailoverRecordArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -95,6 +104,18 @@ class RegionalFailoverRecord(pulumi.ComponentResource):
             tags={**args.tags, "Name": f"{args.domain} {args.region}"},
             opts=child,
         )
+        record_check = check
+        if args.control_check_ids is not None:
+            children = pulumi.Output.all(check.id, args.control_check_ids).apply(lambda v: [v[0], *v[1]])
+            record_check = aws.route53.HealthCheck(
+                f"{name}-combined",
+                type="CALCULATED",
+                child_healthchecks=children,
+                child_health_threshold=children.apply(len),  # every child healthy: any one failing moves DNS
+                reference_name=f"{args.region}-combined"[:64],
+                tags={**args.tags, "Name": f"{args.domain} {args.region} (deep check and ARC)"},
+                opts=child,
+            )
         routing: dict[str, object] = {}
         if args.role is RecordRole.LATENCY:
             routing["latency_routing_policies"] = [{"region": args.region}]
@@ -108,10 +129,11 @@ class RegionalFailoverRecord(pulumi.ComponentResource):
             ttl=args.ttl,
             records=[args.target_host],
             set_identifier=args.region,
-            health_check_id=check.id,
+            health_check_id=record_check.id,
             opts=child,
             **routing,  # type: ignore[arg-type]
         )
         self.health_check_id = check.id
+        self.record_health_check_id = record_check.id
         self.record_fqdn = record.fqdn
-        self.register_outputs({"health_check_id": check.id, "record_fqdn": record.fqdn})
+        self.register_outputs({"health_check_id": check.id, "record_health_check_id": record_check.id, "record_fqdn": record.fqdn})

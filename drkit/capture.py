@@ -32,8 +32,17 @@ ORGANIZATION = "organization"
 _CAPTURE_LOCK = threading.Lock()
 
 
+ARC_HEALTH_CHECKS = "aws:arcregionswitch/getRoute53HealthChecks:getRoute53HealthChecks"
+
+
 def _digest(*parts: str, length: int = 17) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:length]
+
+
+def _uuid(*parts: str) -> str:
+    """A Route 53 health check id's shape (a UUID), deterministic per parts."""
+    h = _digest(*parts, length=32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class RealisticMocks(mocks.Mocks):
@@ -43,9 +52,26 @@ class RealisticMocks(mocks.Mocks):
         self.account_id = account_id
         self.stack_outputs = stack_outputs
         self.provider_regions: dict[str, str] = {}
+        self.plans: dict[str, dict[str, Any]] = {}  # ARC Region switch plan ARN → its inputs
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        if args.token == ARC_HEALTH_CHECKS:
+            return self._arc_health_checks(str(args.args.get("planArn", ""))), []
+        return {}, []
+
+    def _arc_health_checks(self, plan_arn: str) -> dict[str, Any]:
+        """What ARC answers for a plan with a Route 53 block: one health check per region it spans."""
+        plan = self.plans.get(plan_arn, {})
+        zone, record = "", ""
+        for workflow in plan.get("workflows") or []:
+            for step in workflow.get("steps") or []:
+                for config in step.get("route53HealthCheckConfigs") or []:
+                    zone, record = config.get("hostedZoneId", ""), config.get("recordName", "")
+        checks = [
+            {"healthCheckId": _uuid(plan_arn, region), "hostedZoneId": zone, "recordName": record, "region": region, "status": "healthy"}
+            for region in (plan.get("regions") or [])
+        ] if zone else []  # fmt: skip
+        return {"planArn": plan_arn, "healthChecks": checks}
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -96,7 +122,7 @@ class RealisticMocks(mocks.Mocks):
             rid = f"arn:aws:sns:{region}:{acct}:{name}"
             out.update(arn=rid)
         elif typ == "aws:route53/healthCheck:HealthCheck":
-            rid = f"{_digest(logical, length=8)}-{_digest(logical, 'h', length=4)}-{_digest(logical, 'i', length=4)}-{_digest(logical, 'j', length=4)}-{_digest(logical, 'k', length=12)}"
+            rid = _uuid(logical, region)
             out.update(arn=f"arn:aws:route53:::healthcheck/{rid}")
         elif typ == "aws:route53/record:Record":
             rid = f"{inputs.get('zoneId')}_{inputs.get('name')}_{inputs.get('type')}_{inputs.get('setIdentifier', '')}"
@@ -149,6 +175,9 @@ class RealisticMocks(mocks.Mocks):
             )
             rid = str(inputs.get("domainName"))
             out.update(domainNameConfiguration=config, arn=f"arn:aws:apigateway:{region}::/domainnames/{rid}")
+        elif typ == "aws:arcregionswitch/plan:Plan":
+            out.update(arn=f"arn:aws:arc-region-switch::{acct}:plan/{name}:{_digest(logical, length=6)}")
+            self.plans[out["arn"]] = inputs
         elif typ == "aws:sfn/stateMachine:StateMachine":
             out.update(arn=f"arn:aws:states:{region}:{acct}:stateMachine:{name}")
         elif service == "sagemaker":

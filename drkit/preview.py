@@ -14,7 +14,7 @@ from rich.tree import Tree
 
 from drkit.capture import capture
 from drkit.graph import DeploymentGraph, RegionGraph, Resource
-from drkit.rto import record_role, worst_case_rto
+from drkit.rto import is_probing_check, record_role, worst_case_rto
 from drkit.spec import load_spec
 
 # The properties a reviewer looks at first, per type token (camelCase, as the engine sees them).
@@ -128,7 +128,7 @@ def _capacity(graph: RegionGraph) -> str:
 
 def _dns(graph: RegionGraph) -> str:
     records = [r for r in graph.of_type("aws:route53/record:Record") if record_role(r.inputs)]
-    checks = graph.of_type("aws:route53/healthCheck:HealthCheck")
+    checks = [c for c in graph.of_type("aws:route53/healthCheck:HealthCheck") if is_probing_check(c.inputs)]
     if not records:
         return "-"
     record = records[0].inputs

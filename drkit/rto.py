@@ -70,6 +70,12 @@ def record_role(props: Mapping[str, Any]) -> str | None:
     return None
 
 
+def is_probing_check(props: Mapping[str, Any]) -> bool:
+    """True for a health check that probes an endpoint (the region's deep /health); False for a
+    CALCULATED parent, which only combines its children and adds no detection time."""
+    return props.get("type") != "CALCULATED"
+
+
 def _variant_capacity_seconds(variant: Mapping[str, Any], *, at_zero: bool, must_scale: bool) -> float:
     if variant.get("serverlessConfig"):
         return SERVERLESS_COLD_START_SECONDS
@@ -87,7 +93,7 @@ def _variant_capacity_seconds(variant: Mapping[str, Any], *, at_zero: bool, must
 def worst_case_rto(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> RtoBound:
     """The bound for the region whose resources these are, as the region taking over."""
     items = list(resources)
-    checks = [p for t, p in items if t == HEALTH_CHECK]
+    checks = [p for t, p in items if t == HEALTH_CHECK and is_probing_check(p)]
     # Only the region's routed record (failover or latency) moves traffic; others (certificate
     # validation, the front door's own alias) do not bound the RTO.
     records = [p for t, p in items if t == RECORD and record_role(p)]

@@ -54,8 +54,10 @@ from drkit.spec import DeploymentSpec, ModelSpec
 from drkit.tiers import RegionRole
 from stacks.plan import EndpointPlan, RegionPlan, plan_region, token_table_name
 
-# Stack outputs a secondary reads from the primary through its StackReference.
-PRIMARY_EXPORTS = ("token_table_name", "token_table_arn")
+# Stack outputs a secondary reads from the primary through its StackReference: the table
+# (unless strong mode, where the primary owns every replica) and ARC's health checks.
+TABLE_EXPORTS = ("token_table_name", "token_table_arn")
+ARC_CHECKS_EXPORT = "arc_health_check_ids"
 
 
 def primary_stack_reference_name(spec: DeploymentSpec, organization: str, project: str) -> str:
@@ -199,7 +201,10 @@ class RegionalDeployment(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self._recovery(spec, region, is_primary, key.key_arn, alarm_names, base_tags)
+        arc_checks = self._recovery(spec, region, is_primary, key.key_arn, alarm_names, base_tags)
+        if arc_checks is None:  # a secondary: the primary's plans created them
+            arc_checks = pulumi.Output.from_input((primary_outputs or {}).get(ARC_CHECKS_EXPORT, {}))
+        control_checks = pulumi.Output.from_input(arc_checks).apply(lambda by_region: list((by_region or {}).get(region, [])))
 
         RegionalDashboard(
             "dashboard",
@@ -230,6 +235,7 @@ class RegionalDeployment(pulumi.ComponentResource):
                 failure_threshold=spec.failure_threshold,
                 ttl=spec.dns_ttl,
                 tags=base_tags,
+                control_check_ids=control_checks,
             ),
             opts=child,
         )
@@ -250,6 +256,8 @@ class RegionalDeployment(pulumi.ComponentResource):
         if table is not None:
             self.exports["token_table_name"] = table.table_name
             self.exports["token_table_arn"] = table.table_arn
+        if is_primary:
+            self.exports[ARC_CHECKS_EXPORT] = arc_checks
         self.register_outputs(self.exports)
 
     def _recovery(
@@ -260,8 +268,12 @@ class RegionalDeployment(pulumi.ComponentResource):
         kms_key_arn: pulumi.Output[str],
         alarm_names: list[str],
         tags: dict[str, str],
-    ) -> None:
-        """AWS's own DR services from the same spec: scale-up Lambda, Region switch plans, FIS, Resilience Hub."""
+    ) -> pulumi.Output[dict[str, list[str]]] | None:
+        """AWS's own DR services from the same spec: scale-up Lambda, Region switch plans, FIS, Resilience Hub.
+
+        On the primary, returns the health checks ARC's Route 53 blocks created, by region (every
+        region's record must honour them, or executing a plan would not move traffic); None elsewhere.
+        """
         child = pulumi.ResourceOptions(parent=self)
         capacity = failover_capacity([(m.name, m.provisioned.min_instances) for m in spec.models if m.provisioned])
         if capacity:
@@ -277,11 +289,13 @@ class RegionalDeployment(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+        arc_checks: pulumi.Output[dict[str, list[str]]] | None = None
         if is_primary:
             # A Region switch plan is one regional resource spanning two regions; the primary's
             # stack owns one per secondary (see README, "Production failover").
+            plans = []
             for primary, secondary in plan_region_pairs(spec.primary_region, spec.secondary_regions):
-                RegionSwitchPlan(
+                plan = RegionSwitchPlan(
                     f"region-switch-{secondary}",
                     RegionSwitchPlanArgs(
                         deployment=spec.deployment,
@@ -300,6 +314,8 @@ class RegionalDeployment(pulumi.ComponentResource):
                     ),
                     opts=child,
                 )
+                plans.append(plan)
+            arc_checks = arc_health_checks_by_region([p.plan_arn for p in plans], opts=pulumi.InvokeOutputOptions(parent=self))
         reports = EncryptedBucket(
             "fis-reports",
             bucket_name=physical_name("drkit", spec.deployment, "fis-reports", region),
@@ -333,6 +349,7 @@ class RegionalDeployment(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        return arc_checks
 
 
 def workflow_targets(spec: DeploymentSpec, plan: RegionPlan) -> list[WorkflowTarget]:
@@ -437,8 +454,27 @@ def build_region(spec: DeploymentSpec, region: str, *, organization: str, projec
     primary_outputs: dict[str, pulumi.Input[str]] | None = None
     if plan.role is RegionRole.SECONDARY:
         ref = pulumi.StackReference(primary_stack_reference_name(spec, organization, project))
-        primary_outputs = {k: ref.require_output(k) for k in PRIMARY_EXPORTS if spec.consistency != "strong"}
+        wanted = [ARC_CHECKS_EXPORT, *(TABLE_EXPORTS if spec.consistency != "strong" else ())]
+        primary_outputs = {k: ref.require_output(k) for k in wanted}
     deployment = RegionalDeployment(
         spec, plan, primary_outputs=primary_outputs, opts=pulumi.ResourceOptions(providers=[provider])
     )
     return deployment.exports
+
+
+def arc_health_checks_by_region(
+    plan_arns: list[pulumi.Output[str]], *, opts: pulumi.InvokeOutputOptions | None = None
+) -> pulumi.Output[dict[str, list[str]]]:
+    """Region → the ids of the health checks ARC's Route 53 blocks created for it, over all plans
+    (a tier-1 primary is in every plan, so it has one per plan)."""
+    found = [aws.arcregionswitch.get_route53_health_checks_output(plan_arn=arn, opts=opts) for arn in plan_arns]
+
+    def by_region(results: list[Any]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for result in results:
+            for check in result.health_checks:
+                out.setdefault(check.region, []).append(check.health_check_id)
+        return out
+
+    return pulumi.Output.all(*found).apply(by_region)
+

@@ -35,14 +35,18 @@ def findings(pack: PolicyPackProcess, graph: RegionGraph, config: dict[str, Any]
 
 
 def mutate(
-    graph: RegionGraph, type_token: str, change: Callable[[dict[str, Any]], None], inference_type: str | None = None
+    graph: RegionGraph,
+    type_token: str,
+    change: Callable[[dict[str, Any]], None],
+    inference_type: str | None = None,
+    when: Callable[[dict[str, Any]], bool] = lambda _inputs: True,
 ) -> RegionGraph:
-    """A copy of `graph` whose first resource of `type_token` (and InferenceType) has had `change` applied."""
+    """A copy of `graph` whose first resource of `type_token` (and InferenceType, and `when` its inputs) has had `change` applied."""
     resources = list(graph.resources)
     index = next(
         i
         for i, r in enumerate(resources)
-        if r.type == type_token and inference_type in (None, r.tags.get("InferenceType"))
+        if r.type == type_token and inference_type in (None, r.tags.get("InferenceType")) and when(dict(r.inputs))
     )
     inputs = copy.deepcopy(dict(resources[index].inputs))
     change(inputs)
@@ -138,7 +142,8 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
     (
         "rto-within-tier-target",
         fraud,
-        lambda: mutate(fraud(), "aws:route53/healthCheck:HealthCheck", lambda i: i.update(requestInterval=30.0, failureThreshold=10.0)),
+        lambda: mutate(fraud(), "aws:route53/healthCheck:HealthCheck", lambda i: i.update(requestInterval=30.0, failureThreshold=10.0),
+                       when=lambda i: i.get("type") == "HTTPS"),  # fmt: skip
         None,
         "over tier 1's target of 60 s",
     ),

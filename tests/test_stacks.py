@@ -27,6 +27,12 @@ RECORD = "aws:route53/record:Record"
 SCHEDULE = "aws:appautoscaling/scheduledAction:ScheduledAction"
 
 
+def deep_check(graph: RegionGraph) -> Resource:
+    """The region's one probing health check (its deep /health); the calculated parent only combines."""
+    (check,) = [c for c in graph.of_type(CHECK) if c.inputs.get("type") == "HTTPS"]
+    return check
+
+
 def routed_records(graph: RegionGraph) -> list[Resource]:
     """The region's failover or latency record (not certificate-validation or alias records)."""
     return [r for r in graph.of_type(RECORD) if record_role(r.inputs)]
@@ -54,10 +60,27 @@ def test_tier1_runs_full_capacity_everywhere_behind_latency_records_and_fast_che
         assert target is not None, region_graph.region
         assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (2, 6), region_graph.region
         assert record_routing(region_graph) == [{"region": region_graph.region}]
-        (check,) = region_graph.of_type(CHECK)
+        check = deep_check(region_graph)
         assert (check.inputs["requestInterval"], check.inputs["failureThreshold"]) == (10, 3)
         (record,) = routed_records(region_graph)
         assert record.inputs["ttl"] == 30
+
+
+@pytest.mark.parametrize("name", ["fraud-tier1", "search-tier2"])
+def test_each_record_fails_over_on_its_deep_check_or_on_an_executed_region_switch_plan(name: str) -> None:
+    # ARC's Route 53 block creates a health check per region and plan; unless the record honours
+    # it, executing the plan would scale and redrive but never move traffic.
+    graph = example_graph(name)
+    arc = graph.primary.exports["arc_health_check_ids"]
+    assert set(arc) == set(graph.regions)
+    assert len(arc[graph.spec.primary_region]) == len(graph.spec.secondary_regions)  # one per plan
+    for region_graph in graph:
+        (combined,) = [c for c in region_graph.of_type(CHECK) if c.inputs.get("type") == "CALCULATED"]
+        children = combined.inputs["childHealthchecks"]
+        assert children == [deep_check(region_graph).id, *arc[region_graph.region]]
+        assert combined.inputs["childHealthThreshold"] == len(children)  # every child must be healthy
+        (record,) = routed_records(region_graph)
+        assert record.inputs["healthCheckId"] == combined.id
 
 
 def test_tier2_secondary_keeps_one_instance_and_can_scale_to_the_primary_ceiling() -> None:
@@ -69,8 +92,7 @@ def test_tier2_secondary_keeps_one_instance_and_can_scale_to_the_primary_ceiling
     assert record_routing(primary) == [{"type": "PRIMARY"}]
     assert record_routing(secondary) == [{"type": "SECONDARY"}]
     for region_graph in graph:
-        (check,) = region_graph.of_type(CHECK)
-        assert check.inputs["requestInterval"] == 30
+        assert deep_check(region_graph).inputs["requestInterval"] == 30
 
 
 def test_tier3_secondary_holds_the_replica_and_serverless_async_only() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drkit.graph import DeploymentGraph, RegionGraph
-from drkit.rto import HEALTH_CHECK, RECORD, RtoBound, worst_case_rto
+from drkit.rto import HEALTH_CHECK, RECORD, RtoBound, is_probing_check, worst_case_rto
 
 ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
 ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
@@ -98,7 +98,7 @@ def _router_config(rg: RegionGraph) -> dict[str, Any]:
 
 
 def _region_facts(rg: RegionGraph) -> RegionFacts:
-    check = rg.of_type(HEALTH_CHECK)[0]
+    check = next(c for c in rg.of_type(HEALTH_CHECK) if is_probing_check(c.inputs))  # the deep check drills invert
     record = rg.of_type(RECORD)[0]
     failover = record.get("failoverRoutingPolicies") or []
     policy = str(failover[0]["type"]) if failover else "LATENCY"

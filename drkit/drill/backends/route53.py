@@ -28,9 +28,10 @@ def tagged_health_checks(route53: Any, deployment: str) -> dict[str, dict[str, A
             if any(tag["Key"] == "Deployment" and tag["Value"] == deployment for tag in t.get("Tags", []))
         }
         for check in batch:
-            if check["Id"] in tagged:
-                config = check["HealthCheckConfig"]
-                mine[config.get("FullyQualifiedDomainName", "")] = {
+            config = check["HealthCheckConfig"]
+            # Endpoint checks only: a CALCULATED parent has no FQDN and is never inverted by a drill.
+            if check["Id"] in tagged and config.get("FullyQualifiedDomainName"):
+                mine[config["FullyQualifiedDomainName"]] = {
                     "id": check["Id"],
                     "inverted": bool(config.get("Inverted", False)),
                 }
