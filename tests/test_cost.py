@@ -64,8 +64,9 @@ def test_tier3_primary_fixed_costs_without_usage_by_hand() -> None:
     # One ml.m5.large always on (the off-hours floor equals the minimum): 730 h × $0.1345.
     # The async endpoint scales to zero and costs nothing without traffic.
     assert by_unit["instance-hours"] == pytest.approx(730 * 0.1345)
-    # HTTPS health check with latency measurement, 30 s interval: $0.50 + 2 options × $1.00.
-    assert by_unit["check-month"] + by_unit["option-month"] == pytest.approx(0.50 + 2 * 1.00)
+    # HTTPS health check with latency measurement, 30 s interval: $0.50 + 2 options × $1.00; and the
+    # CALCULATED parent over it and ARC's check, priced as a basic check: $0.50.
+    assert by_unit["check-month"] + by_unit["option-month"] == pytest.approx(0.50 + 2 * 1.00 + 0.50)
     alarms = len(example_graph("docs-tier3")["us-east-2"].of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
     assert by_unit["alarm-month"] == pytest.approx(alarms * 0.10)
     assert by_unit["key-month"] == pytest.approx(1.00)
