@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,7 +99,7 @@ class AuditWriter:
             self.s3.put_object(
                 Bucket=self.bucket,
                 Key=audit_key(record),
-                Body=json.dumps(asdict(record), sort_keys=True).encode(),
+                Body=json.dumps(vars(record), sort_keys=True).encode(),  # flat scalars: no deep copy (asdict) needed
                 ContentType="application/json",
                 ChecksumAlgorithm="SHA256",  # object-lock buckets require a checksum on PUT
             )

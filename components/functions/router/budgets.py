@@ -140,7 +140,8 @@ class BudgetStore:
         """Add `usd` to this region's counter atomically; returns this region's new month-to-date."""
         now = self.clock()
         month = month_of(now)
-        month_start = int(datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC).timestamp())
+        day = datetime.fromtimestamp(now, UTC)
+        month_start = int(datetime(day.year, day.month, 1, tzinfo=UTC).timestamp())
         response = self.client.update_item(
             TableName=self.table_name,
             Key={HASH_KEY: {"S": counter_key(team, month, self.region)}},
