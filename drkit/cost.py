@@ -12,17 +12,26 @@ hour ÷ (target invocations per instance × 60). Traffic reaching a region: all 
 a failover PRIMARY, none for a SECONDARY (it idles at its minimum), and for latency
 records an even split, which only the deployment-level function knows (a single stack
 is priced as if it took everything: the conservative answer for a budget).
+
+The front door is priced from what its code does per request: one API request and one router
+invocation (its own work plus the wait on a synchronous endpoint), one API Gateway access-log
+line, one audit object and one PutMetricData call; Route 53's health checkers add probes to
+every region, serving or not. The lifecycle functions run once per async/batch request
+(completion) or only during a failover (redrive, scale-up).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from enum import Enum
 from typing import Any
 
+from components.frontdoor import ROUTER_GB_SECONDS, RegionalFrontDoorArgs
 from components.workflow import ASYNC_REQUEST_TRANSITIONS
 from drkit import pricing as p
 from drkit.graph import DeploymentGraph
@@ -37,6 +46,87 @@ _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 ASYNC_TOKEN_WRITES = 3  # pending record, task token, completion (tokens.py writes these)
 # Workflow transitions per async/batch request: ASYNC_REQUEST_TRANSITIONS, counted by walking
 # components.workflow's definition (the front door's per-request budgets use the same number).
+
+# --- front door and Lambda assumptions: each one a stated guess, in one place ------------------
+
+_GB = 1024**3  # bytes in the GB that CloudWatch Logs and S3 bill by
+
+
+def _default_router_mb() -> int:
+    """The router's default memory, read from RegionalFrontDoorArgs so it is stated once."""
+    default = next(f.default for f in fields(RegionalFrontDoorArgs) if f.name == "memory_size")
+    assert isinstance(default, int)
+    return default
+
+
+# ASSUMPTION (components/frontdoor.py's ROUTER_GB_SECONDS, "512 MB for ~100 ms"): the router's own
+# work per invocation, excluding the wait on a synchronous endpoint, which is priced from the usage
+# profile's invocation seconds. Derived, so the 100 ms lives only in frontdoor.py.
+ROUTER_SECONDS = ROUTER_GB_SECONDS / (_default_router_mb() / 1024)
+# ASSUMPTION: the completion function makes 2-4 calls (GetItem, UpdateItem, SendTaskSuccess,
+# ListTags for batch) per async/batch request: about 200 ms. Not measured.
+COMPLETION_SECONDS = 0.2
+# Route 53 API Reference, HealthCheckConfig (docs.aws.amazon.com/Route53/latest/APIReference/
+# API_autonaming_HealthCheckConfig.html): one checker per health-checking region probes at the
+# interval, and at 30 s an endpoint sees a probe about every 2 s: about 15 probes per interval.
+HEALTH_CHECKERS = 15
+# Measured, not assumed: json.dumps(vars(AuditRecord)) of a typical record (reason strings from
+# drkit.routing) is 672-758 B for the example classes; tests/test_cost.py re-measures it.
+AUDIT_RECORD_BYTES = 700
+# What API Gateway substitutes for each $context variable of the stage's access-log format
+# (a typical successful POST /v1/infer); the line's size is measured from the real format.
+_ACCESS_LOG_SAMPLE = {
+    "requestId": "JZ1a2b3cIAMEbXw=", "routeKey": "POST /v1/infer", "status": "200",
+    "responseLatency": "45", "integrationErrorMessage": "-",
+}  # fmt: skip
+# The Lambda service writes these three lines for every invocation in the default Text log format
+# (tracing is Active, so REPORT carries the X-Ray ids); the router itself logs only on failure.
+LAMBDA_PLATFORM_LOG_BYTES = len(
+    "START RequestId: 6f4c2a8e-1b3d-4e5f-9a7b-2c8d0e1f3a4b Version: $LATEST\n"
+    "END RequestId: 6f4c2a8e-1b3d-4e5f-9a7b-2c8d0e1f3a4b\n"
+    "REPORT RequestId: 6f4c2a8e-1b3d-4e5f-9a7b-2c8d0e1f3a4b\tDuration: 102.25 ms\tBilled Duration: 103 ms\t"
+    "Memory Size: 512 MB\tMax Memory Used: 96 MB\t\n"
+    "XRAY TraceId: 1-67a1b2c3-4d5e6f7a8b9c0d1e2f3a4b5c\tSegmentId: 1a2b3c4d5e6f7a8b\tSampled: true\t\n"
+)
+# Metric names audit.py sends for every record (Refused, Failed and Fallbacks only exist in the
+# hours they occur and are not counted).
+ROUTER_METRICS_PER_RECORD = ("Requests", "EstimatedCostUSD")
+_PATH_OF_MODE = {"provisioned": "realtime", "serverless": "serverless", "async": "async"}
+
+
+class FunctionRole(str, Enum):
+    """What a Lambda function does, which decides how often it runs."""
+
+    ROUTER = "router"  # every request reaching the region, and every health-check probe
+    COMPLETION = "completion"  # once per async/batch request
+    REDRIVE = "redrive"  # failover only
+    SCALE_UP = "scale-up"  # failover only
+    UNKNOWN = "unknown"
+
+
+def function_role(name: str) -> FunctionRole:
+    """The role of a function from the suffix drkit's components give its name."""
+    return next((r for r in FunctionRole if r is not FunctionRole.UNKNOWN and name.endswith(f"-{r.value}")), FunctionRole.UNKNOWN)
+
+
+def access_log_bytes(log_format: str) -> int:
+    """Bytes of one access-log line: the stage's format with each $context variable filled in."""
+    line = re.sub(r"\$context\.([A-Za-z.]+)", lambda m: _ACCESS_LOG_SAMPLE.get(m[1], "-" * 16), log_format)
+    return len(line.encode())
+
+
+def health_probes(request_interval: float) -> float:
+    """Requests Route 53's checkers send one endpoint in a month at this interval."""
+    return p.HOURS_PER_MONTH * 3600 / request_interval * HEALTH_CHECKERS
+
+
+def _router_teams(props: Mapping[str, Any]) -> int | None:
+    """How many teams the router's bundled config names; None when the config is not in the graph."""
+    try:
+        text = props["code"]["archive"]["router_config.json"]["text"]
+        return len(json.loads(text)["teams"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -148,6 +238,16 @@ def _route_kind(kind: str, modes: set[str]) -> str | None:
     return next((m for m in preference if m in modes), None)
 
 
+@dataclass(frozen=True)
+class _Traffic:
+    """What reaches one region in a month, as the front door and lifecycle lines need it."""
+
+    requests: float  # user requests through this region's front door
+    async_requests: float  # of those, the ones queued (async/batch): the completion function's invocations
+    sync_wait_seconds: float  # Σ direct requests × model seconds: the router waits for these
+    paths_by_model: Mapping[str, frozenset[str]]  # audit.py's InferenceType values that carry traffic
+
+
 @dataclass
 class _Stack:
     resources: list[tuple[str, Mapping[str, Any], str | None]]
@@ -155,9 +255,16 @@ class _Stack:
     targets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     schedules: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     record_role: str | None = None
+    api_domains: set[str] = field(default_factory=set)
+    lock_days: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for t, props, _ in self.resources:
+            if t == "aws:apigatewayv2/domainName:DomainName":
+                self.api_domains.add(str(props.get("domainName")))
+            elif t == "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration":
+                days = ((props.get("rule") or {}).get("defaultRetention") or {}).get("days")
+                self.lock_days[str(props.get("bucket"))] = _num(days)
             if t == "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
                 self.configs[str(props.get("name"))] = props
             elif t == "aws:appautoscaling/target:Target":
@@ -197,6 +304,18 @@ def monthly_cost(
         return week * p.HOURS_PER_MONTH / 168
 
     async_requests = 0.0
+    sync_wait_seconds = 0.0
+    paths_by_model: dict[str, set[str]] = defaultdict(set)
+    if usage is not None:
+        for model, modes in modes_by_model.items():
+            for mode in modes & set(_PATH_OF_MODE):
+                requests = monthly_requests(model, mode)
+                if requests > 0:
+                    paths_by_model[model].add(_PATH_OF_MODE[mode])
+                if mode == "provisioned":
+                    sync_wait_seconds += requests * usage.invocation_seconds.provisioned
+                elif mode == "serverless":
+                    sync_wait_seconds += requests * usage.invocation_seconds.serverless
     for props, region in endpoints:
         tags = props.get("tags") or {}
         model, mode = str(tags.get("Model", "?")), str(tags.get("InferenceType", "?"))
@@ -248,7 +367,13 @@ def monthly_cost(
         detail = f"min {minimum}, max {maximum}" + (", off-hours schedule" if events else "") + (", usage-driven" if demand else "")
         line(f"{instance_type} instance-hours ({detail})", hours, "instance-hours", p.instance_hourly(instance_type, region))
 
-    lines.extend(_fixed_lines(stack, usage, async_requests, share))
+    traffic = _Traffic(
+        requests=usage.monthly_requests * share if usage is not None else 0.0,
+        async_requests=async_requests,
+        sync_wait_seconds=sync_wait_seconds,
+        paths_by_model={m: frozenset(paths) for m, paths in paths_by_model.items()},
+    )
+    lines.extend(_fixed_lines(stack, usage, traffic, share))
     return CostEstimate(tuple(lines))
 
 
@@ -260,14 +385,17 @@ def _target_value(stack: _Stack, endpoint_name: str) -> Any:
     return None
 
 
-def _fixed_lines(stack: _Stack, usage: UsageProfile | None, async_requests: float, share: float) -> list[CostLine]:
+def _fixed_lines(stack: _Stack, usage: UsageProfile | None, traffic: _Traffic, share: float) -> list[CostLine]:
     lines: list[CostLine] = []
 
     def add(resource: str, region: str | None, description: str, quantity: float, unit: str, price: float) -> None:
         lines.append(CostLine(resource, region, "shared", "shared", description, quantity, unit, price))
 
     # Token writes happen wherever the request ran; every replica also pays for replicated writes.
+    async_requests = traffic.async_requests
     all_async = async_requests / share if share else 0.0
+    probes = _front_door_probes(stack)
+    requests = traffic.requests
     for t, props, region in stack.resources:
         name = str(props.get("name") or props.get("bucket") or props.get("dashboardName") or t.rsplit(":", 1)[-1])
         mult = p.region_multiplier(region)
@@ -294,6 +422,8 @@ def _fixed_lines(stack: _Stack, usage: UsageProfile | None, async_requests: floa
             add(name, region, "point-in-time recovery", usage.table_gb, "GB-month", p.DYNAMODB_PITR_GB_MONTH * mult)
         elif t == "aws:s3/bucket:Bucket" and usage is not None and "model" in name:
             add(name, region, "model artifacts", usage.model_data_gb, "GB-month", p.S3_STANDARD_GB_MONTH * mult)
+        elif t == "aws:s3/bucket:Bucket" and usage is not None and name.endswith(f"-audit-{region}"):
+            lines.extend(_audit_lines(name, region, requests, stack.lock_days.get(name)))
         elif t == "aws:sns/topic:Topic" and usage is not None and str(name).endswith("-success"):
             add(name, region, "async completion notifications", async_requests, "publishes", p.SNS_PUBLISH * mult)
         elif t == "aws:sfn/stateMachine:StateMachine" and usage is not None:
@@ -303,12 +433,92 @@ def _fixed_lines(stack: _Stack, usage: UsageProfile | None, async_requests: floa
             per_million = p.QUERIES_LATENCY_PER_MILLION if latency else p.QUERIES_STANDARD_PER_MILLION
             queries = usage.monthly_requests * share  # worst case: no resolver caching
             add(name, region, f"DNS queries ({'latency' if latency else 'standard'}), uncached worst case", queries, "queries", per_million / 1_000_000)
-        elif t == "aws:lambda/function:Function" and usage is not None:
-            add(name, region, "Lambda requests", usage.monthly_requests * share, "requests", p.LAMBDA_REQUEST)
-        elif t in ("aws:apigateway/restApi:RestApi", "aws:apigatewayv2/api:Api") and usage is not None:
+        elif t == "aws:lambda/function:Function" and (usage is not None or probes):
+            lines.extend(_function_lines(name, region, props, traffic, probes))
+        elif t in ("aws:apigateway/restApi:RestApi", "aws:apigatewayv2/api:Api") and (usage is not None or probes):
             price = p.API_GATEWAY_REST_REQUEST if "restApi" in t else p.API_GATEWAY_HTTP_REQUEST
-            add(name, region, "API requests", usage.monthly_requests * share, "requests", price * mult)
+            add(name, region, f"API requests: {requests:,.0f} routed + {probes:,.0f} health-check probes", requests + probes, "requests", price * mult)
+        elif t == "aws:apigatewayv2/stage:Stage" and (usage is not None or probes) and props.get("accessLogSettings"):
+            size = access_log_bytes(str((props.get("accessLogSettings") or {}).get("format", "")))
+            gb = (requests + probes) * size / _GB
+            add(name, region, f"access-log ingestion: ({requests:,.0f} requests + {probes:,.0f} probes) × {size} B", gb, "GB", p.CLOUDWATCH_LOGS_INGEST_GB * mult)
     return lines
+
+
+def _front_door_probes(stack: _Stack) -> float:
+    """Health-check requests a month to this stack's front door (its own custom domains)."""
+    probes = 0.0
+    for t, props, _ in stack.resources:
+        if t == "aws:route53/healthCheck:HealthCheck" and str(props.get("type")).startswith("HTTP") and str(props.get("fqdn")) in stack.api_domains:
+            probes += health_probes(_num(props.get("requestInterval"), 30))
+    return probes
+
+
+def _function_lines(name: str, region: str | None, props: Mapping[str, Any], traffic: _Traffic, probes: float) -> list[CostLine]:
+    """Requests, GB-seconds and platform log lines of one Lambda function, by what it does."""
+    mult = p.region_multiplier(region)
+    memory_mb = _num(props.get("memorySize"), 128)  # Lambda's default memory
+    gb = memory_mb / 1024
+    role = function_role(name)
+    out: list[CostLine] = []
+
+    def add(description: str, quantity: float, unit: str, price: float) -> None:
+        out.append(CostLine(name, region, "shared", "shared", description, quantity, unit, price))
+
+    def invoked(count: float, why: str, seconds: float, work: str) -> None:
+        add(f"Lambda requests: {why}", count, "requests", p.LAMBDA_REQUEST * mult)
+        add(f"Lambda compute: {count:,.0f} × {seconds:g} s {work} × {gb:g} GB", count * seconds * gb, "Lambda GB-s", p.LAMBDA_GB_SECOND * mult)
+        log = f"Lambda platform log lines (START/END/REPORT): {count:,.0f} × {LAMBDA_PLATFORM_LOG_BYTES} B"
+        add(log, count * LAMBDA_PLATFORM_LOG_BYTES / _GB, "GB", p.CLOUDWATCH_LOGS_INGEST_GB * mult)
+
+    if role is FunctionRole.ROUTER:
+        invocations = traffic.requests + probes
+        invoked(invocations, f"{traffic.requests:,.0f} routed + {probes:,.0f} health-check probes", ROUTER_SECONDS, "own work (assumed)")
+        add(
+            f"Lambda compute: router waiting on real-time/serverless endpoints, {traffic.sync_wait_seconds:,.0f} s × {gb:g} GB",
+            traffic.sync_wait_seconds * gb, "Lambda GB-s", p.LAMBDA_GB_SECOND * mult,
+        )  # fmt: skip
+        out.extend(_metric_lines(name, region, props, traffic))
+    elif role is FunctionRole.COMPLETION:
+        invoked(traffic.async_requests, "one per async/batch request", COMPLETION_SECONDS, "(assumed)")
+    elif role in (FunctionRole.REDRIVE, FunctionRole.SCALE_UP):
+        add(f"Lambda requests: {role.value} runs only during a failover or drill, 0 in a normal month", 0, "requests", p.LAMBDA_REQUEST * mult)
+    else:
+        invocations = traffic.requests
+        invoked(invocations, "not a drkit function: assumed once per request reaching the region", ROUTER_SECONDS, "(assumed, as the router)")
+    return out
+
+
+def _metric_lines(name: str, region: str | None, props: Mapping[str, Any], traffic: _Traffic) -> list[CostLine]:
+    """audit.py's metrics: one PutMetricData call per request, and a custom metric per dimension set."""
+    mult = p.region_multiplier(region)
+    teams = _router_teams(props)
+    paths = sum(len(v) for v in traffic.paths_by_model.values())
+    metrics = len(ROUTER_METRICS_PER_RECORD) * (teams if teams is not None else 1) * paths
+    team_note = f"{teams} teams" if teams is not None else "1 team (assumed: the router's config is not in the graph)"
+    return [
+        CostLine(name, region, "shared", "shared", "PutMetricData: one call per request", traffic.requests, "API requests", p.CLOUDWATCH_METRIC_API_REQUEST * mult),
+        CostLine(
+            name, region, "shared", "shared",
+            f"custom metrics: {len(ROUTER_METRICS_PER_RECORD)} names × {team_note} × {paths} (model, path) pairs with traffic; "
+            "at most, if every team uses every path",
+            metrics, "metric-month", p.CLOUDWATCH_CUSTOM_METRIC_MONTH * mult,
+        ),
+    ]  # fmt: skip
+
+
+def _audit_lines(name: str, region: str | None, requests: float, lock_days: float | None) -> list[CostLine]:
+    """The router's audit trail: one object per request in S3, one PutMetricData call per request."""
+    mult = p.region_multiplier(region)
+    kept = f"; the {lock_days:g}-day object lock keeps each longer, so storage grows month on month" if lock_days else ""
+    return [
+        CostLine(name, region, "shared", "shared", "audit records: one PUT per request", requests, "requests", p.S3_PUT_REQUEST * mult),
+        CostLine(
+            name, region, "shared", "shared",
+            f"audit records: one month's {requests:,.0f} × {AUDIT_RECORD_BYTES} B{kept}",
+            requests * AUDIT_RECORD_BYTES / _GB, "GB-month", p.S3_STANDARD_GB_MONTH * mult,
+        ),
+    ]  # fmt: skip
 
 
 # --- a whole deployment ----------------------------------------------------------------------

@@ -9,12 +9,31 @@ from typing import Any
 import pytest
 
 from components.frontdoor import ASSUMED_BATCH_SECONDS, ROUTER_GB_SECONDS, request_costs
+from components.functions.router.audit import AuditRecord
 from components.workflow import ASYNC_REQUEST_TRANSITIONS
 from drkit import pricing as p
 from drkit.cli import main
-from drkit.cost import deployment_cost, monthly_cost, schedule_events, weekly_instance_hours
+from drkit.cost import (
+    AUDIT_RECORD_BYTES,
+    COMPLETION_SECONDS,
+    HEALTH_CHECKERS,
+    LAMBDA_PLATFORM_LOG_BYTES,
+    ROUTER_METRICS_PER_RECORD,
+    ROUTER_SECONDS,
+    CostEstimate,
+    CostLine,
+    FunctionRole,
+    access_log_bytes,
+    deployment_cost,
+    function_role,
+    health_probes,
+    monthly_cost,
+    schedule_events,
+    weekly_instance_hours,
+)
 from drkit.errors import SpecError
-from drkit.usage import UsageProfile, load_usage
+from drkit.routing import ClassInfo, ClassKind, route
+from drkit.usage import InvocationSeconds, UsageProfile, load_usage
 from tests.conftest import EXAMPLES, example_graph
 
 
@@ -144,3 +163,222 @@ def test_front_door_budgets_price_the_same_transitions_as_the_cost_model() -> No
     queued = p.S3_PUT_REQUEST + p.S3_GET_REQUEST + p.SNS_PUBLISH + ASYNC_REQUEST_TRANSITIONS * p.STEP_FUNCTIONS_STANDARD_TRANSITION
     compute = p.instance_hourly("ml.c6i.xlarge", "us-east-1") / 3600 * ASSUMED_BATCH_SECONDS
     assert costs["batch"] == pytest.approx(compute + queued + front, rel=1e-9)
+
+
+# --- the front door and the Lambdas -------------------------------------------------------------
+
+FRAUD = "fraud-tier1"
+GIB = 1024**3
+
+
+def fraud_usage() -> UsageProfile:
+    return load_usage(EXAMPLES / "usage" / "fraud-tier1.yaml")
+
+
+def priced(triples_: list[tuple[str, Any, str | None]], usage: UsageProfile | None, share: float = 1.0) -> CostEstimate:
+    return monthly_cost(triples_, usage, traffic_share=share)
+
+
+def lines_of(estimate: CostEstimate, resource_suffix: str, unit: str) -> list[CostLine]:
+    return [line for line in estimate.lines if line.resource.endswith(resource_suffix) and line.unit == unit]
+
+
+def one(estimate: CostEstimate, resource_suffix: str, unit: str, contains: str = "") -> CostLine:
+    found = [line for line in lines_of(estimate, resource_suffix, unit) if contains in line.description]
+    assert len(found) == 1, [(line.resource, line.description) for line in found]
+    return found[0]
+
+
+def with_props(triples_: list[tuple[str, Any, str | None]], name_suffix: str, **changes: Any) -> list[tuple[str, Any, str | None]]:
+    """The same stack with one resource's props changed (the resource named *name_suffix)."""
+    out = []
+    for t, props, region in triples_:
+        if str(props.get("name", "")).endswith(name_suffix):
+            props = {**props, **changes}
+        out.append((t, props, region))
+    return out
+
+
+def fraud_probes() -> float:
+    (check,) = [r for r in example_graph(FRAUD)["us-east-1"].of_type("aws:route53/healthCheck:HealthCheck") if r.inputs.get("type") == "HTTPS"]
+    return health_probes(float(check.inputs["requestInterval"]))
+
+
+@pytest.mark.parametrize(
+    ("name", "role"),
+    [
+        ("drkit-fraud-tier1-us-east-1-router", FunctionRole.ROUTER),
+        ("drkit-fraud-tier1-completion", FunctionRole.COMPLETION),
+        ("drkit-fraud-tier1-redrive", FunctionRole.REDRIVE),
+        ("drkit-fraud-tier1-scale-up", FunctionRole.SCALE_UP),
+        ("team-thumbnailer", FunctionRole.UNKNOWN),
+        ("router-for-something", FunctionRole.UNKNOWN),
+    ],
+)
+def test_function_role_is_read_from_the_name_suffix_drkit_gives(name: str, role: FunctionRole) -> None:
+    assert function_role(name) is role
+
+
+def test_health_probes_by_hand() -> None:
+    # 15 checkers, one probe each per interval: 730 h × 3600 s / 30 s × 15 = 1,314,000 a month.
+    assert HEALTH_CHECKERS == 15
+    assert health_probes(30) == pytest.approx(1_314_000)
+    assert health_probes(10) == pytest.approx(3 * 1_314_000)
+
+
+def test_router_is_invoked_by_every_routed_request_and_every_health_probe() -> None:
+    # GIVEN fraud-tier1 us-east-1 taking all traffic, with its fast (10 s) HTTPS health check
+    usage = fraud_usage()
+    estimate = priced(triples(FRAUD, "us-east-1"), usage)
+    # THEN API requests and router invocations are the month's requests plus the checkers' probes
+    expected = usage.monthly_requests + fraud_probes()
+    assert fraud_probes() == pytest.approx(health_probes(10))
+    assert one(estimate, "-router", "requests", "Lambda requests").quantity == pytest.approx(expected)
+    (api,) = [line for line in estimate.lines if line.description.startswith("API requests")]
+    assert api.quantity == pytest.approx(expected)
+
+
+def test_router_own_work_gb_seconds_by_hand_and_from_one_assumption() -> None:
+    usage = fraud_usage()
+    estimate = priced(triples(FRAUD, "us-east-1"), usage)
+    own = one(estimate, "-router", "Lambda GB-s", "own work")
+    invocations = usage.monthly_requests + fraud_probes()
+    assert own.quantity == pytest.approx(invocations * ROUTER_SECONDS * 512 / 1024)
+    # frontdoor's per-request budgets and this line share the one ~100 ms assumption
+    assert pytest.approx(ROUTER_GB_SECONDS) == ROUTER_SECONDS * 512 / 1024
+    assert own.unit_price_usd == pytest.approx(p.LAMBDA_GB_SECOND)  # us-east-1: multiplier 1.0
+
+
+def test_doubling_the_router_memory_doubles_its_gb_seconds() -> None:
+    usage = fraud_usage()
+    base = priced(triples(FRAUD, "us-east-1"), usage)
+    doubled = priced(with_props(triples(FRAUD, "us-east-1"), "-router", memorySize=1024.0), usage)
+    for contains in ("own work", "waiting"):
+        before = one(base, "-router", "Lambda GB-s", contains).quantity
+        assert before > 0
+        assert one(doubled, "-router", "Lambda GB-s", contains).quantity == pytest.approx(2 * before)
+
+
+def test_router_wait_is_the_synchronous_requests_times_model_seconds() -> None:
+    # GIVEN a flat day and only critical traffic, which lands on the provisioned endpoint
+    usage = UsageProfile(requests_per_hour=(1000.0,) * 24, traffic_mix={"critical": 1.0}, invocation_seconds=InvocationSeconds(provisioned=0.25))
+    estimate = priced(triples(FRAUD, "us-east-1"), usage)
+    wait = one(estimate, "-router", "Lambda GB-s", "waiting")
+    assert wait.quantity == pytest.approx(usage.monthly_requests * 0.25 * 0.5)
+    # WHEN all traffic is bulk (async: the router queues it and returns) THEN the router waits for nothing
+    queued = priced(triples(FRAUD, "us-east-1"), UsageProfile(requests_per_hour=(1000.0,) * 24, traffic_mix={"bulk": 1.0}))
+    assert one(queued, "-router", "Lambda GB-s", "waiting").quantity == 0
+
+
+def test_completion_invocations_equal_async_requests() -> None:
+    usage = fraud_usage()
+    cost = deployment_cost(example_graph(FRAUD), usage)
+    for region, estimate in cost.regions.items():
+        (publishes,) = [line for line in estimate.lines if line.unit == "publishes"]
+        invocations = one(estimate, "-completion", "requests")
+        assert publishes.quantity > 0, region
+        assert invocations.quantity == pytest.approx(publishes.quantity), region
+        compute = one(estimate, "-completion", "Lambda GB-s")
+        assert compute.quantity == pytest.approx(publishes.quantity * COMPLETION_SECONDS * 256 / 1024), region
+
+
+@pytest.mark.parametrize("suffix", ["-redrive", "-scale-up"])
+def test_failover_functions_cost_nothing_in_a_normal_month(suffix: str) -> None:
+    estimate = priced(triples(FRAUD, "us-east-1"), fraud_usage())
+    line = one(estimate, suffix, "requests")
+    assert line.quantity == 0
+    assert "only during a failover" in line.description and "0 in a normal month" in line.description
+    assert not lines_of(estimate, suffix, "Lambda GB-s")
+
+
+def test_an_unknown_function_is_priced_once_per_request_and_says_so() -> None:
+    usage = fraud_usage()
+    extra = ("aws:lambda/function:Function", {"name": "team-thumbnailer", "memorySize": 2048.0}, "us-east-1")
+    estimate = priced([*triples(FRAUD, "us-east-1"), extra], usage)
+    requests = one(estimate, "team-thumbnailer", "requests")
+    assert requests.quantity == pytest.approx(usage.monthly_requests)
+    assert "not a drkit function" in requests.description
+    assert one(estimate, "team-thumbnailer", "Lambda GB-s").quantity == pytest.approx(usage.monthly_requests * ROUTER_SECONDS * 2)
+
+
+def test_lambda_lines_carry_the_region_multiplier_like_every_regional_line() -> None:
+    estimate = priced(triples(FRAUD, "eu-west-1"), fraud_usage())
+    mult = p.region_multiplier("eu-west-1")
+    assert mult != 1.0
+    assert one(estimate, "-router", "requests", "Lambda requests").unit_price_usd == pytest.approx(p.LAMBDA_REQUEST * mult)
+    assert one(estimate, "-router", "Lambda GB-s", "own work").unit_price_usd == pytest.approx(p.LAMBDA_GB_SECOND * mult)
+
+
+def test_access_log_line_is_measured_from_the_stage_format() -> None:
+    assert access_log_bytes('{"requestId": "$context.requestId", "status": "$context.status"}') == len(
+        '{"requestId": "JZ1a2b3cIAMEbXw=", "status": "200"}'
+    )
+    usage = fraud_usage()
+    estimate = priced(triples(FRAUD, "us-east-1"), usage)
+    (stage,) = example_graph(FRAUD)["us-east-1"].of_type("aws:apigatewayv2/stage:Stage")
+    size = access_log_bytes(stage.inputs["accessLogSettings"]["format"])
+    line = one(estimate, "$default", "GB", "access-log")
+    assert line.quantity == pytest.approx((usage.monthly_requests + fraud_probes()) * size / GIB)
+    assert line.unit_price_usd == pytest.approx(p.CLOUDWATCH_LOGS_INGEST_GB)
+
+
+def test_lambda_platform_log_lines_scale_with_invocations() -> None:
+    usage = fraud_usage()
+    estimate = priced(triples(FRAUD, "us-east-1"), usage)
+    line = one(estimate, "-router", "GB", "platform log")
+    assert line.quantity == pytest.approx((usage.monthly_requests + fraud_probes()) * LAMBDA_PLATFORM_LOG_BYTES / GIB)
+
+
+def test_audit_record_size_matches_a_measured_record() -> None:
+    classes = {"authorisation": ClassInfo("authorisation", ClassKind.CRITICAL, 2), "review": ClassInfo("review", ClassKind.STANDARD, 30)}
+    sizes = []
+    for cls, payload in (("authorisation", 4096), ("review", 16384)):
+        decision = route(payload, cls, classes=classes)
+        record = AuditRecord(
+            request_id="53f374e14fa24004a845c7ed73094198", at=1767225600.123456, region="us-east-1", team="card-auth",
+            model="fraud-xgb", traffic_class=cls, payload_bytes=payload, path=decision.path.value, routed_path=decision.path.value,
+            rule=decision.rule, reason=decision.reason, estimated_cost_usd=1.195e-05, outcome="served", status_code=200,
+        )  # fmt: skip
+        sizes.append(len(json.dumps(vars(record), sort_keys=True).encode()))  # what AuditWriter.write PUTs
+    assert min(sizes) * 0.85 <= AUDIT_RECORD_BYTES <= max(sizes) * 1.15, sizes
+
+
+def test_audit_records_one_put_per_request_and_one_month_of_storage() -> None:
+    usage = fraud_usage()
+    estimate = priced(triples(FRAUD, "us-east-1"), usage)
+    put = one(estimate, "-audit-us-east-1", "requests")
+    assert put.quantity == pytest.approx(usage.monthly_requests)
+    assert put.unit_price_usd == pytest.approx(p.S3_PUT_REQUEST)
+    stored = one(estimate, "-audit-us-east-1", "GB-month")
+    assert stored.quantity == pytest.approx(usage.monthly_requests * AUDIT_RECORD_BYTES / GIB)
+    assert "one month's" in stored.description and "365-day object lock" in stored.description
+
+
+def test_router_metrics_one_call_per_request_and_a_metric_per_dimension_set() -> None:
+    usage = fraud_usage()
+    estimate = priced(triples(FRAUD, "us-east-1"), usage)
+    calls = one(estimate, "-router", "API requests", "PutMetricData")
+    assert calls.quantity == pytest.approx(usage.monthly_requests)  # probes are not audited
+    assert calls.unit_price_usd == pytest.approx(0.01 / 1000)
+    # fraud-tier1: 2 teams (card-auth, disputes), one model with traffic on realtime, serverless and async
+    metrics = one(estimate, "-router", "metric-month")
+    assert metrics.quantity == len(ROUTER_METRICS_PER_RECORD) * 2 * 3
+    assert metrics.unit_price_usd == pytest.approx(0.30)
+
+
+def test_an_idle_failover_secondary_pays_for_health_probes_only() -> None:
+    # GIVEN search-tier2's secondary (a failover SECONDARY: no traffic in a normal month)
+    estimate = monthly_cost(triples("search-tier2", "eu-central-1"), load_usage(EXAMPLES / "usage" / "search-tier2.yaml"))
+    (check,) = [r for r in example_graph("search-tier2")["eu-central-1"].of_type("aws:route53/healthCheck:HealthCheck") if str(r.inputs.get("type")).startswith("HTTP")]
+    probes = health_probes(float(check.inputs.get("requestInterval", 30)))
+    assert one(estimate, "-router", "requests", "Lambda requests").quantity == pytest.approx(probes)
+    assert one(estimate, "-router", "API requests", "PutMetricData").quantity == 0
+    assert one(estimate, "-router", "metric-month").quantity == 0
+    assert one(estimate, "-router", "Lambda GB-s", "waiting").quantity == 0
+    assert one(estimate, "-audit-eu-central-1", "requests").quantity == 0
+
+
+def test_without_usage_the_front_door_still_pays_for_its_probes() -> None:
+    estimate = monthly_cost(triples(FRAUD, "us-east-1"))
+    assert one(estimate, "-router", "requests", "Lambda requests").quantity == pytest.approx(fraud_probes())
+    assert one(estimate, "-completion", "requests").quantity == 0
