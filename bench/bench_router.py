@@ -20,7 +20,7 @@ from typing import Any
 
 from components.functions.router.config import parse_config
 from components.functions.router.handler import Clients, Router, class_infos, key_digest
-from drkit.drill.doubles import MemoryDynamo, SimCloudWatch, SimS3, SimSageMaker, SimSageMakerRuntime, SimStepFunctions
+from drkit.drill.doubles import MemoryDynamo, MetricLog, SimS3, SimSageMaker, SimSageMakerRuntime, SimStepFunctions
 from drkit.routing import route
 
 KEY = "bench-team-key"
@@ -56,8 +56,8 @@ def rate(run: Callable[[], Any], n: int) -> float:
 def routers(clients: Clients) -> dict[str, Router]:
     config = parse_config(CONFIG)
     return {
-        "router, no breaker/budget": Router(config, clients, use_breakers=False, use_budgets=False),
-        "router + breaker + budget": Router(config, clients),
+        "router, no breaker/budget": Router(config, clients, use_breakers=False, use_budgets=False, emit_metrics=MetricLog()),
+        "router + breaker + budget": Router(config, clients, emit_metrics=MetricLog()),
     }
 
 
@@ -74,7 +74,7 @@ def main() -> None:
     region = CONFIG["region"]
     memory = Clients(
         SimSageMakerRuntime(region), SimSageMaker(region), SimStepFunctions(region),
-        MemoryDynamo(region, table_name=str(CONFIG["table_name"])), SimS3(region), SimCloudWatch(region),
+        MemoryDynamo(region, table_name=str(CONFIG["table_name"])), SimS3(region),
     )  # fmt: skip
     for label, router in routers(memory).items():
         check(router)
@@ -92,8 +92,7 @@ def main() -> None:
         )  # fmt: skip
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="bench-audit")
-        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
-        clients = Clients(SimSageMakerRuntime(region), SimSageMaker(region), SimStepFunctions(region), ddb, s3, cloudwatch)
+        clients = Clients(SimSageMakerRuntime(region), SimSageMaker(region), SimStepFunctions(region), ddb, s3)
         for label, router in routers(clients).items():
             check(router)
             rows.append((label, "moto", rate(lambda r=router: r.handle(EVENT), 200)))  # type: ignore[misc]

@@ -371,11 +371,8 @@ def router_statements(
 
 
 def router_policy(statements: Sequence[Statement]) -> pulumi.Output[str]:
-    """The policy document: the statements plus PutMetricData limited to the drkit namespace.
-
-    PutMetricData has no resource-level permissions (IAM service authorization reference),
-    so its Resource must be "*"; the `cloudwatch:namespace` condition is the narrowing AWS offers.
-    """
+    """The policy document of the statements. The router's metrics are embedded-metric log lines
+    (components/functions/router/audit.py), so it needs no cloudwatch:PutMetricData."""
     for statement in statements:
         if any(a == "*" or a.endswith(":*") for a in statement.actions):
             raise ValueError(f"statement {statement.sid}: wildcard action in {list(statement.actions)}")
@@ -383,17 +380,8 @@ def router_policy(statements: Sequence[Statement]) -> pulumi.Output[str]:
         {
             "Version": "2012-10-17",
             "Statement": [
-                *(
-                    {"Sid": s.sid, "Effect": "Allow", "Action": sorted(s.actions), "Resource": list(s.resources)}
-                    for s in statements
-                ),
-                {
-                    "Sid": "DrkitMetrics",
-                    "Effect": "Allow",
-                    "Action": ["cloudwatch:PutMetricData"],
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {"cloudwatch:namespace": "drkit"}},
-                },
+                {"Sid": s.sid, "Effect": "Allow", "Action": sorted(s.actions), "Resource": list(s.resources)}
+                for s in statements
             ],
         }
     )

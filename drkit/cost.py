@@ -15,7 +15,7 @@ is priced as if it took everything: the conservative answer for a budget).
 
 The front door is priced from what its code does per request: one API request and one router
 invocation (its own work plus the wait on a synchronous endpoint), one API Gateway access-log
-line, one audit object and one PutMetricData call; Route 53's health checkers add probes to
+line, one audit object and one embedded-metric log line; Route 53's health checkers add probes to
 every region, serving or not. The lifecycle functions run once per async/batch request
 (completion) or only during a failover (redrive, scale-up).
 """
@@ -32,6 +32,7 @@ from enum import Enum
 from typing import Any
 
 from components.frontdoor import ROUTER_GB_SECONDS, RegionalFrontDoorArgs
+from components.functions.router.audit import AuditRecord, emf_line
 from components.workflow import ASYNC_REQUEST_TRANSITIONS
 from drkit import pricing as p
 from drkit.graph import DeploymentGraph
@@ -88,9 +89,20 @@ LAMBDA_PLATFORM_LOG_BYTES = len(
     "Memory Size: 512 MB\tMax Memory Used: 96 MB\t\n"
     "XRAY TraceId: 1-67a1b2c3-4d5e6f7a8b9c0d1e2f3a4b5c\tSegmentId: 1a2b3c4d5e6f7a8b\tSampled: true\t\n"
 )
-# Metric names audit.py sends for every record (Refused, Failed and Fallbacks only exist in the
+# Metric names audit.py emits for every record (Refused, Failed and Fallbacks only exist in the
 # hours they occur and are not counted).
 ROUTER_METRICS_PER_RECORD = ("Requests", "EstimatedCostUSD")
+# The embedded-metric-format line audit.py writes per record, measured from the code on a
+# typical served request (the metrics reach CloudWatch as log ingestion, not API calls).
+EMF_LINE_BYTES = len(
+    emf_line(
+        AuditRecord(
+            request_id="0f3c9a1e7b2d4c5f8a6e1d0b9c7a2f4e", at=1_767_268_800.0, region="us-east-1", team="card-auth",
+            model="fraud-xgb", traffic_class="authorisation", payload_bytes=2048, path="realtime", routed_path="realtime",
+            rule="critical-realtime", reason="", estimated_cost_usd=1.195e-05, outcome="served", status_code=200,
+        )
+    ).encode()
+)  # fmt: skip
 _PATH_OF_MODE = {"provisioned": "realtime", "serverless": "serverless", "async": "async"}
 
 
@@ -490,14 +502,17 @@ def _function_lines(name: str, region: str | None, props: Mapping[str, Any], tra
 
 
 def _metric_lines(name: str, region: str | None, props: Mapping[str, Any], traffic: _Traffic) -> list[CostLine]:
-    """audit.py's metrics: one PutMetricData call per request, and a custom metric per dimension set."""
+    """audit.py's metrics: one embedded-metric log line per request, and a custom metric per dimension set."""
     mult = p.region_multiplier(region)
     teams = _router_teams(props)
     paths = sum(len(v) for v in traffic.paths_by_model.values())
     metrics = len(ROUTER_METRICS_PER_RECORD) * (teams if teams is not None else 1) * paths
     team_note = f"{teams} teams" if teams is not None else "1 team (assumed: the router's config is not in the graph)"
     return [
-        CostLine(name, region, "shared", "shared", "PutMetricData: one call per request", traffic.requests, "API requests", p.CLOUDWATCH_METRIC_API_REQUEST * mult),
+        CostLine(
+            name, region, "shared", "shared", f"embedded-metric log lines: one per request × {EMF_LINE_BYTES} B",
+            traffic.requests * EMF_LINE_BYTES / _GB, "GB", p.CLOUDWATCH_LOGS_INGEST_GB * mult,
+        ),
         CostLine(
             name, region, "shared", "shared",
             f"custom metrics: {len(ROUTER_METRICS_PER_RECORD)} names × {team_note} × {paths} (model, path) pairs with traffic; "
@@ -508,7 +523,7 @@ def _metric_lines(name: str, region: str | None, props: Mapping[str, Any], traff
 
 
 def _audit_lines(name: str, region: str | None, requests: float, lock_days: float | None) -> list[CostLine]:
-    """The router's audit trail: one object per request in S3, one PutMetricData call per request."""
+    """The router's audit trail: one object per request in S3."""
     mult = p.region_multiplier(region)
     kept = f"; the {lock_days:g}-day object lock keeps each longer, so storage grows month on month" if lock_days else ""
     return [

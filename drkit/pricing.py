@@ -62,12 +62,11 @@ KMS_KEY_MONTH = 1.00  # https://aws.amazon.com/kms/pricing/
 KMS_REQUEST = 0.03 / 10_000
 CLOUDWATCH_ALARM_MONTH = 0.10  # https://aws.amazon.com/cloudwatch/pricing/ (standard resolution)
 CLOUDWATCH_DASHBOARD_MONTH = 3.00
-# The next three are the well-known us-east-1 list prices, an assumption: the stored copy of
+# The next two are the well-known us-east-1 list prices, an assumption: the stored copy of
 # https://aws.amazon.com/cloudwatch/pricing/ that drkit's authors could search shows the page's
 # tabs but not these rates (third-party guides of Feb 2026 quote the same figures).
 CLOUDWATCH_LOGS_INGEST_GB = 0.50  # Logs, Standard log class, data ingested (first tier)
 CLOUDWATCH_CUSTOM_METRIC_MONTH = 0.30  # each unique namespace + metric name + dimensions, first 10,000
-CLOUDWATCH_METRIC_API_REQUEST = 0.01 / 1000  # PutMetricData and the other metric API calls
 LAMBDA_REQUEST = 0.20 / 1_000_000  # https://aws.amazon.com/lambda/pricing/
 LAMBDA_GB_SECOND = 0.0000166667
 API_GATEWAY_REST_REQUEST = 3.50 / 1_000_000  # https://aws.amazon.com/api-gateway/pricing/

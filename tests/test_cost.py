@@ -16,6 +16,7 @@ from drkit.cli import main
 from drkit.cost import (
     AUDIT_RECORD_BYTES,
     COMPLETION_SECONDS,
+    EMF_LINE_BYTES,
     HEALTH_CHECKERS,
     LAMBDA_PLATFORM_LOG_BYTES,
     ROUTER_METRICS_PER_RECORD,
@@ -354,12 +355,13 @@ def test_audit_records_one_put_per_request_and_one_month_of_storage() -> None:
     assert "one month's" in stored.description and "365-day object lock" in stored.description
 
 
-def test_router_metrics_one_call_per_request_and_a_metric_per_dimension_set() -> None:
+def test_router_metrics_one_log_line_per_request_and_a_metric_per_dimension_set() -> None:
     usage = fraud_usage()
     estimate = priced(triples(FRAUD, "us-east-1"), usage)
-    calls = one(estimate, "-router", "API requests", "PutMetricData")
-    assert calls.quantity == pytest.approx(usage.monthly_requests)  # probes are not audited
-    assert calls.unit_price_usd == pytest.approx(0.01 / 1000)
+    lines = one(estimate, "-router", "GB", "embedded-metric")
+    assert lines.quantity == pytest.approx(usage.monthly_requests * EMF_LINE_BYTES / GIB)  # probes are not audited
+    assert lines.unit_price_usd == pytest.approx(p.CLOUDWATCH_LOGS_INGEST_GB)
+    assert 250 < EMF_LINE_BYTES < 1000  # measured from audit.emf_line, not typed in
     # fraud-tier1: 2 teams (card-auth, disputes), one model with traffic on realtime, serverless and async
     metrics = one(estimate, "-router", "metric-month")
     assert metrics.quantity == len(ROUTER_METRICS_PER_RECORD) * 2 * 3
@@ -372,7 +374,7 @@ def test_an_idle_failover_secondary_pays_for_health_probes_only() -> None:
     (check,) = [r for r in example_graph("search-tier2")["eu-central-1"].of_type("aws:route53/healthCheck:HealthCheck") if str(r.inputs.get("type")).startswith("HTTP")]
     probes = health_probes(float(check.inputs.get("requestInterval", 30)))
     assert one(estimate, "-router", "requests", "Lambda requests").quantity == pytest.approx(probes)
-    assert one(estimate, "-router", "API requests", "PutMetricData").quantity == 0
+    assert one(estimate, "-router", "GB", "embedded-metric").quantity == 0
     assert one(estimate, "-router", "metric-month").quantity == 0
     assert one(estimate, "-router", "Lambda GB-s", "waiting").quantity == 0
     assert one(estimate, "-audit-eu-central-1", "requests").quantity == 0

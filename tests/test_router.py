@@ -25,7 +25,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
 from components.functions.router import breakers as br
-from components.functions.router.audit import AuditRecord, audit_key, metric_data
+from components.functions.router.audit import AuditRecord, audit_key, metric_values
 from components.functions.router.budgets import BudgetAction, BudgetStore, counter_key, decide, month_of
 from components.functions.router.config import ConfigError, OffHoursConfig, is_off_hours, load_config, parse_config
 from components.functions.router.handler import Clients, Router, key_digest, servable_paths
@@ -137,6 +137,8 @@ class World:
     runtime: ScriptedRuntime
     clients: Clients
     config_data: dict[str, Any]
+    metrics: list[str] = field(default_factory=list)
+    """The embedded-metric log lines the routers emitted."""
 
     @property
     def table(self) -> str:
@@ -147,6 +149,7 @@ class World:
         return str(self.config_data["input_bucket"])
 
     def router(self, **kwargs: Any) -> Router:
+        kwargs.setdefault("emit_metrics", self.metrics.append)
         return Router(parse_config(self.config_data), self.clients, clock=self.clock, timer=self.clock, **kwargs)
 
     def set_endpoint_status(self, endpoint: str, status: str) -> None:
@@ -171,7 +174,7 @@ def aws() -> Iterator[Clients]:
             yield Clients(
                 *(
                     boto3.client(s, region_name=REGION)
-                    for s in ("sagemaker-runtime", "sagemaker", "stepfunctions", "dynamodb", "s3", "cloudwatch")
+                    for s in ("sagemaker-runtime", "sagemaker", "stepfunctions", "dynamodb", "s3")
                 )
             )
 
@@ -248,10 +251,14 @@ def test_critical_request_is_served_realtime_charged_and_audited(world: World) -
     }  # fmt: skip
     keys = world.clients.s3.list_objects_v2(Bucket=world.config_data["audit_bucket"])["Contents"]
     assert keys[0]["Key"] == f"audit/{REGION}/2026/01/01/r1.json"
-    metrics = world.clients.cloudwatch.list_metrics(Namespace="drkit")["Metrics"]
-    dimensions = {"Region": REGION, "Model": "fraud", "Team": "alpha", "InferenceType": "realtime"}
-    named = {m["MetricName"] for m in metrics if {d["Name"]: d["Value"] for d in m["Dimensions"]} == dimensions}
-    assert {"Requests", "EstimatedCostUSD"} <= named
+    # One embedded-metric-format line: CloudWatch Logs extracts each named metric with these dimensions.
+    [line] = [json.loads(emitted) for emitted in world.metrics]
+    (directive,) = line["_aws"]["CloudWatchMetrics"]
+    assert (directive["Namespace"], directive["Dimensions"]) == ("drkit", [["Region", "Model", "Team", "InferenceType"]])
+    assert {m["Name"] for m in directive["Metrics"]} == {"Requests", "EstimatedCostUSD"}
+    assert {k: line[k] for k in ("Region", "Model", "Team", "InferenceType", "Requests", "EstimatedCostUSD")} == {
+        "Region": REGION, "Model": "fraud", "Team": "alpha", "InferenceType": "realtime", "Requests": 1.0, "EstimatedCostUSD": 0.00001,
+    }  # fmt: skip
 
 
 def test_standard_request_off_hours_is_served_serverless(world: World) -> None:
@@ -737,4 +744,4 @@ def test_audit_key_and_metrics_are_partitioned_by_date_and_dimensioned() -> None
         routed_path="serverless", rule="x", reason="y", estimated_cost_usd=0.1, outcome="accepted", status_code=202, fallback="breaker",
     )  # fmt: skip
     assert audit_key(record) == "audit/us-east-1/2026/01/01/r.json"
-    assert [d["MetricName"] for d in metric_data(record)] == ["Requests", "EstimatedCostUSD", "Fallbacks"]
+    assert list(metric_values(record)) == ["Requests", "EstimatedCostUSD", "Fallbacks"]

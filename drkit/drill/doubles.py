@@ -246,13 +246,14 @@ class SimS3(_Regional):
 
 
 @dataclass
-class SimCloudWatch(_Regional):
-    """PutMetricData only: sums each metric by name."""
+class MetricLog:
+    """The router's log group, for its embedded-metric-format lines: sums each metric by name,
+    reading the names from the line's own `_aws` directive as CloudWatch does."""
 
     totals: Counter = field(default_factory=Counter)
 
-    def put_metric_data(self, *, Namespace: str, MetricData: list[Mapping[str, Any]]) -> dict[str, Any]:  # noqa: N803
-        self._reach("monitoring")
-        for datum in MetricData:
-            self.totals[datum["MetricName"]] += datum["Value"]
-        return {}
+    def __call__(self, line: str) -> None:
+        data = json.loads(line)
+        for directive in data["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                self.totals[metric["Name"]] += data[metric["Name"]]

@@ -27,7 +27,7 @@ from components.functions.router.config import WORKFLOW_PATHS, TeamConfig, parse
 from components.functions.router.handler import Clients, Router, key_digest
 from drkit.drill.doubles import (
     MemoryDynamo,
-    SimCloudWatch,
+    MetricLog,
     SimS3,
     SimSageMaker,
     SimSageMakerRuntime,
@@ -77,6 +77,7 @@ class FrontDoors:
         team = TeamConfig(name=DRILL_TEAM, key_sha256=key_digest(self.key), monthly_budget_usd=DRILL_BUDGET_USD)
         self.routers: dict[str, Router] = {}
         self.answers: dict[str, Counter] = {}
+        self.metrics: dict[str, MetricLog] = {}
         for region, facts in topo.regions.items():
             if not facts.router_config:
                 raise DrillSafetyError(
@@ -92,9 +93,11 @@ class FrontDoors:
                 stepfunctions=SimStepFunctions(region, down, started=partial(world.workflow_started, region)),
                 dynamodb=MemoryDynamo(region, down, table_name=config.table_name),
                 s3=SimS3(region, down),
-                cloudwatch=SimCloudWatch(region, down),
             )
-            self.routers[region] = Router(config, clients, clock=clock, timer=clock, new_id=lambda: secrets.token_hex(8))
+            self.metrics[region] = MetricLog()
+            self.routers[region] = Router(
+                config, clients, clock=clock, timer=clock, new_id=lambda: secrets.token_hex(8), emit_metrics=self.metrics[region]
+            )
             self.answers[region] = Counter()
 
     def infer(self, region: str, *, client: int, model: str, traffic_class: str, payload_bytes: int, request_id: str) -> Answer:
@@ -136,15 +139,14 @@ class FrontDoors:
     def summary(self) -> dict[str, dict[str, Any]]:
         """Per region that was sent requests: answers by status and path, fallbacks and audit records."""
         out: dict[str, dict[str, Any]] = {}
-        for region, router in self.routers.items():
+        for region in self.routers:
             answers = self.answers[region]
             if not answers:
                 continue
-            metrics: Any = router.clients.cloudwatch
             out[region] = {
                 "answers": {f"{status} {path or '-'}": n for (status, path), n in sorted(answers.items())},
                 "requests": sum(answers.values()),
-                "fallbacks": int(metrics.totals["Fallbacks"]),
+                "fallbacks": int(self.metrics[region].totals["Fallbacks"]),
                 "audit_records": self.audited(region),
             }
         return out

@@ -3,7 +3,8 @@
 The S3 key is ``audit/<region>/YYYY/MM/DD/<request_id>.json``: date-partitioned for Athena,
 unique per request, and written once (the bucket has object lock, so a record cannot be
 changed or deleted during its retention). Metrics go to namespace ``drkit`` with dimensions
-Region, Model, Team and InferenceType (the tag names the cost reports use).
+Region, Model, Team and InferenceType (the tag names the cost reports use), written as
+embedded-metric-format log lines rather than PutMetricData calls.
 
 Auditing never fails a request that was served: a failed write is logged and counted
 (`AuditWriter.failures`), and the caller answers the client anyway. Stdlib + boto3 only.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,44 +59,60 @@ def audit_key(record: AuditRecord) -> str:
     return f"audit/{record.region}/{day}/{record.request_id}.json"
 
 
-def metric_data(record: AuditRecord) -> list[dict[str, Any]]:
-    """The CloudWatch datapoints of one record: a request count and its estimated cost."""
-    dimensions = [
-        {"Name": "Region", "Value": record.region},
-        {"Name": "Model", "Value": record.model},
-        {"Name": "Team", "Value": record.team},
-        {"Name": "InferenceType", "Value": record.path},
-    ]
-    at = datetime.fromtimestamp(record.at, UTC)
-    data: list[dict[str, Any]] = [
-        {"MetricName": "Requests", "Dimensions": dimensions, "Timestamp": at, "Value": 1.0, "Unit": "Count"},
-        {
-            "MetricName": "EstimatedCostUSD",
-            "Dimensions": dimensions,
-            "Timestamp": at,
-            "Value": record.estimated_cost_usd,
-            "Unit": "None",
-        },
-    ]
+DIMENSIONS = ("Region", "Model", "Team", "InferenceType")
+
+
+def metric_values(record: AuditRecord) -> dict[str, tuple[float, str]]:
+    """The CloudWatch metrics of one record, name → (value, unit): a request count, its estimated
+    cost, and a count when it was refused, failed or fell back."""
+    values: dict[str, tuple[float, str]] = {"Requests": (1.0, "Count"), "EstimatedCostUSD": (record.estimated_cost_usd, "None")}
     if record.outcome in ("refused", "failed"):
-        name = "Refused" if record.outcome == "refused" else "Failed"
-        data.append({"MetricName": name, "Dimensions": dimensions, "Timestamp": at, "Value": 1.0, "Unit": "Count"})
+        values["Refused" if record.outcome == "refused" else "Failed"] = (1.0, "Count")
     if record.fallback:
-        data.append({"MetricName": "Fallbacks", "Dimensions": dimensions, "Timestamp": at, "Value": 1.0, "Unit": "Count"})
-    return data
+        values["Fallbacks"] = (1.0, "Count")
+    return values
+
+
+def emf_line(record: AuditRecord) -> str:
+    """The record's metrics as one CloudWatch embedded-metric-format log line (CloudWatch User
+    Guide, "Specification: Embedded metric format"): CloudWatch Logs turns it into metrics, so
+    the router makes no PutMetricData call (an API request per request, and its latency)."""
+    values = metric_values(record)
+    return json.dumps(
+        {
+            "_aws": {
+                "Timestamp": int(record.at * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": NAMESPACE,
+                        "Dimensions": [list(DIMENSIONS)],
+                        "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
+                    }
+                ],
+            },
+            "Region": record.region, "Model": record.model, "Team": record.team, "InferenceType": record.path,
+            "request_id": record.request_id,
+            **{name: value for name, (value, _) in values.items()},
+        },  # fmt: skip
+        separators=(",", ":"),
+    )
+
+
+def to_stdout(line: str) -> None:
+    sys.stdout.write(line + "\n")  # Lambda sends stdout to the function's log group
 
 
 class AuditWriter:
-    """Writes records to the audit bucket and metrics to CloudWatch, never raising."""
+    """Writes records to the audit bucket and their metrics as embedded-metric log lines, never raising."""
 
-    def __init__(self, bucket: str, s3_client: Any, cloudwatch_client: Any) -> None:
+    def __init__(self, bucket: str, s3_client: Any, emit: Callable[[str], None] = to_stdout) -> None:
         self.bucket = bucket
         self.s3 = s3_client
-        self.cloudwatch = cloudwatch_client
+        self.emit = emit
         self.failures = 0
 
     def write(self, record: AuditRecord) -> bool:
-        """Append the record; False (and logged) when either write failed."""
+        """Append the record and emit its metrics; False (and logged) when the S3 write failed."""
         ok = True
         try:
             self.s3.put_object(
@@ -106,10 +125,6 @@ class AuditWriter:
         except (ClientError, BotoCoreError):
             LOG.exception("audit record %s not written to s3://%s", record.request_id, self.bucket)
             ok = False
-        try:
-            self.cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=metric_data(record))
-        except (ClientError, BotoCoreError):
-            LOG.exception("audit metrics for %s not written", record.request_id)
-            ok = False
+        self.emit(emf_line(record))
         self.failures += not ok
         return ok

@@ -46,7 +46,7 @@ from drkit.routing import (
 )
 from drkit.tokens import TokenStore, TokenStoreError
 
-from .audit import AuditRecord, AuditWriter
+from .audit import AuditRecord, AuditWriter, to_stdout
 from .breakers import BreakerConfig, BreakerState, BreakerStore
 from .budgets import BudgetAction, BudgetStore, decide, request_cost
 from .config import DIRECT_PATHS, ClassConfig, ModelConfig, RouterConfig, is_off_hours, load_config
@@ -118,14 +118,13 @@ class Clients:
     stepfunctions: Any
     dynamodb: Any
     s3: Any
-    cloudwatch: Any
 
     @classmethod
     def for_region(cls, region: str) -> Clients:
         import boto3  # deferred: tests inject clients
 
         return cls(*(boto3.client(s, region_name=region) for s in
-                     ("sagemaker-runtime", "sagemaker", "stepfunctions", "dynamodb", "s3", "cloudwatch")))  # fmt: skip
+                     ("sagemaker-runtime", "sagemaker", "stepfunctions", "dynamodb", "s3")))  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,6 +248,7 @@ class Router:
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         use_breakers: bool = True,
         use_budgets: bool = True,
+        emit_metrics: Callable[[str], None] = to_stdout,
     ) -> None:
         self.config = config
         self.clients = clients
@@ -268,7 +268,7 @@ class Router:
             BudgetStore(config.table_name, config.region, config.regions, clients.dynamodb, clock=clock) if use_budgets else None
         )
         self.tokens = TokenStore(config.table_name, clients.dynamodb, clock=clock)
-        self.audit = AuditWriter(config.audit_bucket, clients.s3, clients.cloudwatch)
+        self.audit = AuditWriter(config.audit_bucket, clients.s3, emit_metrics)
         self._teams = {t.key_sha256: t for t in config.teams}
         self._teams_by_name = {t.name: t for t in config.teams}
 
