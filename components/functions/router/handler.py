@@ -8,7 +8,7 @@ Routes (API Gateway HTTP API, payload format 2.0):
   team's budget may change it; real-time and serverless are invoked here (200 with the
   result), async and batch are recorded in the token table and started as a Step Functions
   execution (202 with the request id).
-- ``GET /v1/requests/{id}`` — the request's record in the global table (any region's).
+- ``GET /v1/requests/{id}`` — the request's record in the global table (any region's), to the team that sent it.
 - ``GET /health`` — deep health (health.py): 200, or 503 naming what failed.
 
 Every client mistake is a 4xx JSON body ``{"error": code, "message": ...}``, never a 500.
