@@ -256,6 +256,7 @@ class _Traffic:
 
     requests: float  # user requests through this region's front door
     async_requests: float  # of those, the ones queued (async/batch): the completion function's invocations
+    deployment_async_requests: float  # queued requests in every region together: what each replica receives
     sync_wait_seconds: float  # Σ direct requests × model seconds: the router waits for these
     paths_by_model: Mapping[str, frozenset[str]]  # audit.py's InferenceType values that carry traffic
 
@@ -303,16 +304,16 @@ def monthly_cost(
         tags = props.get("tags") or {}
         modes_by_model[str(tags.get("Model"))].add(str(tags.get("InferenceType")))
 
-    def hourly_requests(model: str, mode: str, hour: int, weekend: bool) -> float:
+    def hourly_requests(model: str, mode: str, hour: int, weekend: bool, region_share: float = share) -> float:
         if usage is None:
             return 0.0
         rate = usage.requests_per_hour[hour] * (usage.weekend_factor if weekend else 1.0)
-        rate *= share * usage.model_share(model, models)
+        rate *= region_share * usage.model_share(model, models)
         kinds = [k for k, v in usage.traffic_mix.items() if _route_kind(k, modes_by_model[model]) == mode]
         return rate * sum(usage.traffic_mix[k] for k in kinds)
 
-    def monthly_requests(model: str, mode: str) -> float:
-        week = sum(hourly_requests(model, mode, h, d >= 5) for d in range(7) for h in range(24))
+    def monthly_requests(model: str, mode: str, region_share: float = share) -> float:
+        week = sum(hourly_requests(model, mode, h, d >= 5, region_share) for d in range(7) for h in range(24))
         return week * p.HOURS_PER_MONTH / 168
 
     async_requests = 0.0
@@ -379,9 +380,12 @@ def monthly_cost(
         detail = f"min {minimum}, max {maximum}" + (", off-hours schedule" if events else "") + (", usage-driven" if demand else "")
         line(f"{instance_type} instance-hours ({detail})", hours, "instance-hours", p.instance_hourly(instance_type, region))
 
+    # Every replica receives every region's token writes, even a failover secondary that serves nothing.
+    deployment_async = sum(monthly_requests(m, "async", 1.0) for m, modes in modes_by_model.items() if "async" in modes)
     traffic = _Traffic(
         requests=usage.monthly_requests * share if usage is not None else 0.0,
         async_requests=async_requests,
+        deployment_async_requests=deployment_async,
         sync_wait_seconds=sync_wait_seconds,
         paths_by_model={m: frozenset(paths) for m, paths in paths_by_model.items()},
     )
@@ -405,7 +409,7 @@ def _fixed_lines(stack: _Stack, usage: UsageProfile | None, traffic: _Traffic, s
 
     # Token writes happen wherever the request ran; every replica also pays for replicated writes.
     async_requests = traffic.async_requests
-    all_async = async_requests / share if share else 0.0
+    all_async = traffic.deployment_async_requests
     probes = _front_door_probes(stack)
     requests = traffic.requests
     for t, props, region in stack.resources:

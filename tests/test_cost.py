@@ -384,3 +384,13 @@ def test_without_usage_the_front_door_still_pays_for_its_probes() -> None:
     estimate = monthly_cost(triples(FRAUD, "us-east-1"))
     assert one(estimate, "-router", "requests", "Lambda requests").quantity == pytest.approx(fraud_probes())
     assert one(estimate, "-completion", "requests").quantity == 0
+
+
+def test_a_failover_secondarys_replica_receives_every_token_write_of_the_primary() -> None:
+    usage = load_usage(EXAMPLES / "usage" / "search-tier2.yaml")
+    primary = monthly_cost(triples("search-tier2", "eu-west-1"), usage)
+    secondary = monthly_cost(triples("search-tier2", "eu-central-1"), usage)
+    (written,) = [line for line in primary.lines if line.unit == "WRU"]
+    (replicated,) = [line for line in secondary.lines if line.unit == "rWRU"]
+    assert written.quantity > 0
+    assert replicated.quantity == pytest.approx(written.quantity)  # it serves nothing, yet pays for replication
