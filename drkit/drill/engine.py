@@ -23,6 +23,7 @@ from typing import Any
 from drkit.drill.backends import Backend, BackendName, switch_value
 from drkit.drill.journal import Journal
 from drkit.drill.probe import FrontDoorProbe, ProbeAnswer
+from drkit.drill.report import write_reports
 from drkit.drill.scenarios import FIS_TEMPLATES, Action, Scenario, injection
 from drkit.drill.topology import Topology
 from drkit.drill.traffic import DeploymentSim, Measurement, SimSettings
@@ -205,6 +206,13 @@ class DrillRunner:
         self._step_done("inject", t)
         return snapshot
 
+    def _report(self, result: DrillResult, started: float) -> DrillResult:
+        """Write the report files, record the report step and close the drill in the journal."""
+        result.report_files = write_reports(result, self.args.workdir / "report")
+        self._step_done("report", started)
+        self.journal.append(self.drill_id, "closed", by="run", verified=result.verified)
+        return result
+
     def _undo(self, actions: list[Action], snapshot: dict[str, Any]) -> None:
         """Set every switch the drill changed back to its snapshot value, last change first."""
         for action in reversed(actions):
@@ -245,13 +253,7 @@ class DrillRunner:
                 "observed_seconds": seconds,
             },
         )  # fmt: skip
-        from drkit.drill.report import write_reports
-
-        t = time.monotonic()
-        result.report_files = write_reports(result, args.workdir / "report")
-        self._step_done("report", t)
-        self.journal.append(self.drill_id, "closed", by="run", verified=result.verified)
-        return result
+        return self._report(result, time.monotonic())
 
     def _probe_until(
         self, probe: FrontDoorProbe, ok: Callable[[ProbeAnswer], bool], step: str
@@ -309,12 +311,7 @@ class DrillRunner:
             self.drill_id, args.scenario, args.backend, topo, takeover, m, snapshot, restored_state,
             self.step_seconds, not problems, problems,
         )  # fmt: skip
-        from drkit.drill.report import write_reports
-
-        result.report_files = write_reports(result, args.workdir / "report")
-        self._step_done("report", t)
-        self.journal.append(self.drill_id, "closed", by="run", verified=result.verified)
-        return result
+        return self._report(result, t)
 
     def _run_aws(self, actions: list[Action]) -> DrillResult:
         """A real account: invert, wait for Route 53 to answer with the takeover region, put back.
@@ -359,12 +356,7 @@ class DrillRunner:
             self.drill_id, args.scenario, args.backend, topo, takeover, m, snapshot, restored_state,
             self.step_seconds, not problems, problems,
         )  # fmt: skip
-        from drkit.drill.report import write_reports
-
-        result.report_files = write_reports(result, args.workdir / "report")
-        self._step_done("report", t)
-        self.journal.append(self.drill_id, "closed", by="run", verified=result.verified)
-        return result
+        return self._report(result, t)
 
     def _run_steps(self, actions: list[Action]) -> DrillResult:
         topo, args = self.topo, self.args
@@ -431,9 +423,4 @@ class DrillRunner:
             self.drill_id, args.scenario, args.backend, topo, sim.takeover, sim.m, snapshot, restored_state,
             self.step_seconds, not problems, problems,
         )  # fmt: skip
-        from drkit.drill.report import write_reports
-
-        result.report_files = write_reports(result, args.workdir / "report")
-        self._step_done("report", t)
-        self.journal.append(self.drill_id, "closed", by="run", verified=result.verified)
-        return result
+        return self._report(result, t)
