@@ -31,7 +31,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -193,6 +193,19 @@ def audit_bucket_name(deployment: str, region: str) -> str:
 
 def input_bucket_name(deployment: str, region: str) -> str:
     return physical_name("drkit", deployment, "inputs", region)
+
+
+def deployed_router_config(function_props: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The router config a captured Lambda function carries in its code archive, as the function
+    loads it (the workflow ARN from its environment); None for any other function."""
+    config = ((function_props.get("code") or {}).get("archive") or {}).get(CONFIG_FILE)
+    if not config or "text" not in config:
+        return None
+    data: dict[str, Any] = json.loads(config["text"])
+    arn = ((function_props.get("environment") or {}).get("variables") or {}).get("ROUTER_STATE_MACHINE_ARN")
+    if arn:
+        data["state_machine_arn"] = arn
+    return data
 
 
 def router_config(args: RegionalFrontDoorArgs) -> dict[str, object]:

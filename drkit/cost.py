@@ -22,7 +22,6 @@ every region, serving or not. The lifecycle functions run once per async/batch r
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import defaultdict
@@ -31,7 +30,7 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
-from components.frontdoor import ROUTER_GB_SECONDS, RegionalFrontDoorArgs
+from components.frontdoor import ROUTER_GB_SECONDS, RegionalFrontDoorArgs, deployed_router_config
 from components.functions.router.audit import AuditRecord, emf_line
 from components.workflow import ASYNC_REQUEST_TRANSITIONS
 from drkit import pricing as p
@@ -134,11 +133,8 @@ def health_probes(request_interval: float) -> float:
 
 def _router_teams(props: Mapping[str, Any]) -> int | None:
     """How many teams the router's bundled config names; None when the config is not in the graph."""
-    try:
-        text = props["code"]["archive"]["router_config.json"]["text"]
-        return len(json.loads(text)["teams"])
-    except (KeyError, TypeError, ValueError):
-        return None
+    config = deployed_router_config(props)
+    return len(config.get("teams") or []) if config is not None else None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-HASH_KEY = "request_id"  # the token table's hash key (components/table.py)
+from drkit.tokens import HASH_KEY
 
 _ADD = re.compile(r"^([A-Za-z_#][\w#]*) (:\w+)$")
 _SET = re.compile(r"^([A-Za-z_#][\w#]*) = (?:if_not_exists\(\1, (:\w+)\)|(:\w+))$")

@@ -62,8 +62,12 @@ class Answer:
 
     @property
     def served(self) -> bool:
-        """Answered as its class needs: a result (200), or accepted (202) when it was routed to a queue."""
-        return self.status == 200 or (self.status == 202 and self.routed_path in WORKFLOW_PATHS)
+        return class_served(self.status, self.routed_path)
+
+
+def class_served(status: int, routed_path: str) -> bool:
+    """Answered as its class needs: a result (200), or accepted (202) when it was routed to a queue."""
+    return status == 200 or (status == 202 and routed_path in WORKFLOW_PATHS)
 
 
 class FrontDoors:

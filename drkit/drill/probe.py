@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drkit.drill.frontdoor import class_served
 from drkit.errors import DrillSafetyError
-
-WORKFLOW_PATHS = ("async", "batch")  # components/functions/router/config.py: answered 202
 
 # (url, headers, body, timeout) → (status, headers, body); status 0 when nothing answered.
 Transport = Callable[[str, Mapping[str, str], bytes, float], tuple[int, Mapping[str, str], bytes]]
@@ -55,7 +54,7 @@ class ProbeAnswer:
 
     @property
     def served(self) -> bool:
-        return self.status == 200 or (self.status == 202 and self.routed_path in WORKFLOW_PATHS)
+        return class_served(self.status, self.routed_path)
 
 
 @dataclass

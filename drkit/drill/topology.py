@@ -6,11 +6,11 @@ the endpoints with their mode, capacity and timeouts, and the token table.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.frontdoor import deployed_router_config
 from drkit.graph import DeploymentGraph, RegionGraph
 from drkit.rto import HEALTH_CHECK, RECORD, RtoBound, is_probing_check, worst_case_rto
 
@@ -20,7 +20,6 @@ SCALABLE_TARGET = "aws:appautoscaling/target:Target"
 TABLE = "aws:dynamodb/table:Table"
 TABLE_REPLICA = "aws:dynamodb/tableReplica:TableReplica"
 FUNCTION = "aws:lambda/function:Function"
-ROUTER_CONFIG_FILE = "router_config.json"  # components/frontdoor.py CONFIG_FILE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,16 +84,9 @@ def _num(value: Any, default: float) -> float:
 
 
 def _router_config(rg: RegionGraph) -> dict[str, Any]:
-    """The config file inside the router function's code archive, as the Lambda would load it."""
-    for function in rg.of_type(FUNCTION):
-        config = ((function.get("code") or {}).get("archive") or {}).get(ROUTER_CONFIG_FILE)
-        if config and "text" in config:
-            data: dict[str, Any] = json.loads(config["text"])
-            variables = (function.get("environment") or {}).get("variables") or {}
-            if variables.get("ROUTER_STATE_MACHINE_ARN"):
-                data["state_machine_arn"] = variables["ROUTER_STATE_MACHINE_ARN"]
-            return data
-    return {}
+    """The region's router config as its function would load it; empty without a front door."""
+    found = (deployed_router_config(f.inputs) for f in rg.of_type(FUNCTION))
+    return next((config for config in found if config is not None), {})
 
 
 def _region_facts(rg: RegionGraph) -> RegionFacts:

@@ -34,7 +34,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-HASH_KEY = "request_id"  # the token table's hash key (components/table.py)
+from drkit.tokens import HASH_KEY
+
 MAX_WRITE_ATTEMPTS = 5
 
 

@@ -12,7 +12,7 @@ components/frontdoor.py (`request_costs`) from the dated list prices in drkit/pr
 passed in the router config. `DEFAULT_COST_USD` is the fallback for a model without
 figures: us-east-1, October 2025 list prices, derived as commented beside each line.
 
-Decisions are pure (`decide`); the store is the only I/O. Stdlib + botocore only.
+Decisions are pure (`decide`); the store is the only I/O. Stdlib, botocore and drkit/tokens.py (bundled with the router) only.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-HASH_KEY = "request_id"
-TTL_ATTRIBUTE = "expires_at"
+from drkit.tokens import HASH_KEY, TTL_ATTRIBUTE
+
 COUNTER_TTL_SECONDS = 400 * 24 * 3600
 
 # Fallback USD per request, us-east-1 list prices as of 2025-10 (drkit/pricing.py):
