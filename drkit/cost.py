@@ -31,7 +31,7 @@ from enum import Enum
 from typing import Any
 
 from components.frontdoor import ROUTER_GB_SECONDS, RegionalFrontDoorArgs, deployed_router_config
-from components.functions.router.audit import AuditRecord, emf_line
+from components.functions.router.audit import AuditRecord, emf_line, metric_values
 from components.workflow import ASYNC_REQUEST_TRANSITIONS
 from drkit import pricing as p
 from drkit.graph import DeploymentGraph
@@ -88,20 +88,17 @@ LAMBDA_PLATFORM_LOG_BYTES = len(
     "Memory Size: 512 MB\tMax Memory Used: 96 MB\t\n"
     "XRAY TraceId: 1-67a1b2c3-4d5e6f7a8b9c0d1e2f3a4b5c\tSegmentId: 1a2b3c4d5e6f7a8b\tSampled: true\t\n"
 )
-# Metric names audit.py emits for every record (Refused, Failed and Fallbacks only exist in the
-# hours they occur and are not counted).
-ROUTER_METRICS_PER_RECORD = ("Requests", "EstimatedCostUSD")
-# The embedded-metric-format line audit.py writes per record, measured from the code on a
-# typical served request (the metrics reach CloudWatch as log ingestion, not API calls).
-EMF_LINE_BYTES = len(
-    emf_line(
-        AuditRecord(
-            request_id="0f3c9a1e7b2d4c5f8a6e1d0b9c7a2f4e", at=1_767_268_800.0, region="us-east-1", team="card-auth",
-            model="fraud-xgb", traffic_class="authorisation", payload_bytes=2048, path="realtime", routed_path="realtime",
-            rule="critical-realtime", reason="", estimated_cost_usd=1.195e-05, outcome="served", status_code=200,
-        )
-    ).encode()
+# A typical served request's audit record: what audit.py emits for it is measured, not typed in.
+_SERVED = AuditRecord(
+    request_id="0f3c9a1e7b2d4c5f8a6e1d0b9c7a2f4e", at=1_767_268_800.0, region="us-east-1", team="card-auth",
+    model="fraud-xgb", traffic_class="authorisation", payload_bytes=2048, path="realtime", routed_path="realtime",
+    rule="critical-realtime", reason="", estimated_cost_usd=1.195e-05, outcome="served", status_code=200,
 )  # fmt: skip
+# Metric names audit.py emits for every served record (Refused, Failed and Fallbacks only exist in
+# the hours they occur and are not counted).
+ROUTER_METRICS_PER_RECORD = tuple(metric_values(_SERVED))
+# The embedded-metric-format line per record (the metrics reach CloudWatch as log ingestion, not API calls).
+EMF_LINE_BYTES = len(emf_line(_SERVED).encode())
 _PATH_OF_MODE = {"provisioned": "realtime", "serverless": "serverless", "async": "async"}
 
 

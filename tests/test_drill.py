@@ -49,8 +49,7 @@ def simulate(name: str, scenario: Scenario, **settings) -> DeploymentSim:
         inverted={p} if scenario is Scenario.HEALTH_CHECK_FAILOVER else set(),
         failed={(p, t.models[0])} if scenario is Scenario.ENDPOINT_FAILURE else set(),
     )
-    takeover = t.regions[sim.takeover]
-    while not sim.served(max(f.ttl for f in t.regions.values()) + takeover.request_interval):  # as the engine waits
+    while not sim.served(t.stable_seconds):  # as the engine waits
         sim.tick()
     sim.settle_rto()
     while sim.pending():

@@ -260,7 +260,7 @@ class DrillRunner:
     ) -> tuple[dict[str, float], Counter]:
         """Probe rounds until every class has had `ok` answers for the stable window; per class, the
         seconds until its last not-ok answer (0 if none), and the answers by (region, status)."""
-        stable = max(f.ttl for f in self.topo.regions.values()) + self.topo.regions[self.topo.secondaries[0]].request_interval
+        stable = self.topo.stable_seconds
         interval, start = self.args.probe_interval_seconds, probe.clock()
         last_failure: dict[str, float] = {}
         answers: Counter = Counter()
@@ -381,9 +381,7 @@ class DrillRunner:
         self._step_done("inject", t)
 
         t = time.monotonic()
-        takeover = topo.regions[sim.takeover]
-        stable = max(f.ttl for f in topo.regions.values()) + takeover.request_interval
-        while not sim.served(stable):
+        while not sim.served(topo.stable_seconds):
             self._check_stop(sim)
             sim.tick()
         sim.settle_rto()

@@ -75,6 +75,12 @@ class Topology:
     def secondaries(self) -> list[str]:
         return [r for r in self.regions if r != self.primary]
 
+    @property
+    def stable_seconds(self) -> float:
+        """How long every class must be served before a drill calls it recovered: a resolver's
+        longest TTL plus one probe interval of the takeover region's health check."""
+        return max(f.ttl for f in self.regions.values()) + self.regions[self.secondaries[0]].request_interval
+
 
 def _num(value: Any, default: float) -> float:
     try:

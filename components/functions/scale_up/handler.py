@@ -314,15 +314,20 @@ def scale_up(request: ScaleUpRequest, clients: Clients) -> ScaleUpResult:
     )
 
 
+def _provisioned_variants(name: str, clients: Clients) -> list[tuple[str, int, Mapping[str, Any] | None]]:
+    """(variant name, desired instance count, its scalable target or None) of each instance-backed variant."""
+    described = clients.sagemaker.describe_endpoint(EndpointName=name)
+    return [
+        (v["VariantName"], int(v.get("DesiredInstanceCount", v.get("CurrentInstanceCount", 0))), clients.scalable_target(name, v["VariantName"]))
+        for v in described.get("ProductionVariants", [])
+        if is_provisioned_variant(v)
+    ]  # fmt: skip
+
+
 def _scale_endpoint(name: str, wanted: int, clients: Clients) -> list[VariantResult]:
     """Decide every variant first, then one capacity update per endpoint (a second would hit an Updating endpoint)."""
-    described = clients.sagemaker.describe_endpoint(EndpointName=name)
     results: list[VariantResult] = []
-    for variant in described.get("ProductionVariants", []):
-        if not is_provisioned_variant(variant):
-            continue
-        current = int(variant.get("DesiredInstanceCount", variant.get("CurrentInstanceCount", 0)))
-        scalable = clients.scalable_target(name, variant["VariantName"])
+    for variant, current, scalable in _provisioned_variants(name, clients):
         max_capacity = int(scalable["MaxCapacity"]) if scalable else None
         floor, capped = variant_floor(wanted, max_capacity)
         target = max(floor, current)
@@ -330,7 +335,7 @@ def _scale_endpoint(name: str, wanted: int, clients: Clients) -> list[VariantRes
         results.append(
             VariantResult(
                 endpoint=name,
-                variant=variant["VariantName"],
+                variant=variant,
                 before=current,
                 target=target,
                 action=VariantAction.RAISED if current < target else VariantAction.UNCHANGED,
@@ -370,23 +375,18 @@ def _schedule_suspended(scalable: Mapping[str, Any] | None) -> bool | None:
 
 def _release_endpoint(name: str, clients: Clients) -> list[VariantResult]:
     """Resume scheduled scaling on every provisioned variant; capacity is left to the schedule."""
-    described = clients.sagemaker.describe_endpoint(EndpointName=name)
     results: list[VariantResult] = []
-    for variant in described.get("ProductionVariants", []):
-        if not is_provisioned_variant(variant):
-            continue
-        current = int(variant.get("DesiredInstanceCount", variant.get("CurrentInstanceCount", 0)))
-        scalable = clients.scalable_target(name, variant["VariantName"])
+    for variant, current, scalable in _provisioned_variants(name, clients):
         suspended = _schedule_suspended(scalable)
         if suspended:
             clients.autoscaling.register_scalable_target(
-                ServiceNamespace="sagemaker", ResourceId=resource_id(name, variant["VariantName"]),
+                ServiceNamespace="sagemaker", ResourceId=resource_id(name, variant),
                 ScalableDimension=DIMENSION, SuspendedState={"ScheduledScalingSuspended": False},
             )  # fmt: skip
-            LOG.info("%s/%s: scheduled scaling resumed", name, variant["VariantName"])
+            LOG.info("%s/%s: scheduled scaling resumed", name, variant)
         results.append(
             VariantResult(
-                endpoint=name, variant=variant["VariantName"], before=current, target=current,
+                endpoint=name, variant=variant, before=current, target=current,
                 action=VariantAction.UNCHANGED, floor=int(scalable["MinCapacity"]) if scalable else current,
                 min_capacity_before=int(scalable["MinCapacity"]) if scalable else None,
                 max_capacity=int(scalable["MaxCapacity"]) if scalable else None,
