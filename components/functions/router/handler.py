@@ -49,7 +49,7 @@ from drkit.tokens import TokenStore, TokenStoreError
 from .audit import AuditRecord, AuditWriter, to_stdout
 from .breakers import BreakerConfig, BreakerState, BreakerStore
 from .budgets import BudgetAction, BudgetStore, decide, request_cost
-from .config import DIRECT_PATHS, ClassConfig, ModelConfig, RouterConfig, is_off_hours, load_config
+from .config import DIRECT_PATHS, ClassConfig, ModelConfig, RouterConfig, TeamConfig, is_off_hours, load_config
 from .health import HealthReport, deep_health
 
 LOG = logging.getLogger("drkit.router")
@@ -270,7 +270,6 @@ class Router:
         self.tokens = TokenStore(config.table_name, clients.dynamodb, clock=clock)
         self.audit = AuditWriter(config.audit_bucket, clients.s3, emit_metrics)
         self._teams = {t.key_sha256: t for t in config.teams}
-        self._teams_by_name = {t.name: t for t in config.teams}
 
     # entry point
 
@@ -302,7 +301,7 @@ class Router:
 
     # POST /v1/infer
 
-    def _team(self, event: Mapping[str, Any]) -> Any:
+    def _team(self, event: Mapping[str, Any]) -> TeamConfig:
         headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
         key = headers.get(KEY_HEADER)
         if not key:
@@ -400,9 +399,11 @@ class Router:
                 assert verdict.path is not None
                 reason = verdict.reason
                 candidates = [verdict.path, *(p for p in candidates if p != verdict.path)]
-        return self._serve(request, record, candidates, budget_action.value, reason)
+        return self._serve(request, team, record, candidates, budget_action.value, reason)
 
-    def _serve(self, request: InferRequest, record: dict[str, Any], candidates: list[str], budget: str, reason: str) -> Response:
+    def _serve(
+        self, request: InferRequest, team: TeamConfig, record: dict[str, Any], candidates: list[str], budget: str, reason: str
+    ) -> Response:
         fallback: list[str] = []
         for path in candidates:
             if path in DIRECT_PATHS:
@@ -417,7 +418,7 @@ class Router:
                 return self._finish(record, path, outcome[0], "served" if outcome[0] == 200 else "failed",
                                     "; ".join(fallback), budget, reason, outcome[1])  # fmt: skip
             return self._finish(
-                record, path, 202, "accepted", "; ".join(fallback), budget, reason, self._start(request, record, path)
+                record, path, 202, "accepted", "; ".join(fallback), budget, reason, self._start(request, team, record, path)
             )
         return self._finish(record, candidates[0], 503, "failed", "; ".join(fallback), budget, reason, {
             "error": "unavailable", "message": f"no path could serve the request in {self.config.region}: {'; '.join(fallback)}"})  # fmt: skip
@@ -466,7 +467,7 @@ class Router:
         if self.breakers is not None:
             self.breakers.record(endpoint, ok, latency_ms)
 
-    def _start(self, request: InferRequest, record: Mapping[str, Any], path: str) -> dict[str, Any]:
+    def _start(self, request: InferRequest, team: TeamConfig, record: Mapping[str, Any], path: str) -> dict[str, Any]:
         """Record the request (PENDING) and start its workflow execution, idempotently by request id."""
         if not self.config.state_machine_arn:
             raise HttpError(
@@ -483,7 +484,7 @@ class Router:
         try:
             stored = self.tokens.record(
                 request.request_id, self.config.region, path, request.model.name, location, REQUEST_TTL_SECONDS,
-                team=str(record["team"]), priority=self._teams_by_name[str(record["team"])].priority,
+                team=team.name, priority=team.priority,
             )  # fmt: skip
         except TokenStoreError as exc:
             raise HttpError(409, "request_id_conflict", str(exc)) from None
