@@ -15,9 +15,6 @@ from typing import Any
 import pulumi
 import pytest
 from pulumi.runtime import mocks
-from pulumi.runtime.settings import set_root_resource
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from components.endpoint import InferenceMode
 from components.frontdoor import (
@@ -33,9 +30,9 @@ from components.frontdoor import (
 )
 from components.functions.router.config import ClassConfig, ModelConfig, TeamConfig, parse_config
 from drkit import pricing
-from drkit.capture import _CAPTURE_LOCK, RealisticMocks
+from drkit.capture import RealisticMocks
 from drkit.errors import ComponentValidationError
-from tests.conftest import example_spec
+from tests.conftest import Registered, example_spec, run_program
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -106,35 +103,8 @@ class FrontDoorMocks(RealisticMocks):
         return rid, out
 
 
-class Recorder(mocks.MockMonitor):
-    def __init__(self, mock: RealisticMocks) -> None:
-        super().__init__(mock)
-        self.registered: list[tuple[str, str, str, dict[str, Any]]] = []
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
-        inputs = pulumi.runtime.rpc.deserialize_properties(request.object) if request.object else {}
-        self.registered.append((request.type, request.name, request.parent, dict(inputs)))
-        return response
-
-
-class Graph:
-    def __init__(self, registered: list[tuple[str, str, str, dict[str, Any]]], outputs: dict[str, Any]) -> None:
-        self.registered = registered
-        self.outputs = outputs
-
-    def of(self, type_token: str) -> list[dict[str, Any]]:
-        return [inputs for typ, _, _, inputs in self.registered if typ == type_token]
-
-    def one(self, type_token: str) -> dict[str, Any]:
-        (only,) = self.of(type_token)
-        return only
-
-
-def run(args: RegionalFrontDoorArgs) -> Graph:
+def run(args: RegionalFrontDoorArgs) -> Registered:
     """Build the component as a stack under mocks; return what it registered and its resolved outputs."""
-    mock = FrontDoorMocks(ACCOUNT, {})
-    monitor = Recorder(mock)
     outputs: dict[str, Any] = {}
 
     def program() -> None:
@@ -144,22 +114,18 @@ def run(args: RegionalFrontDoorArgs) -> Graph:
         )
         outputs["health_url"] = door.health_url
 
-    with _CAPTURE_LOCK:
-        set_root_resource(None)  # type: ignore[arg-type]
-        mocks.set_mocks(mock, project="drkit", stack="fraud-us-east-1", preview=False, monitor=monitor)
-        _sync_await(run_pulumi_func(program))
-    return Graph(monitor.registered, outputs)
+    return Registered(run_program(program, FrontDoorMocks(ACCOUNT, {}), stack="fraud-us-east-1"), outputs)
 
 
 @pytest.fixture(scope="module")
-def graph() -> Graph:
+def graph() -> Registered:
     return run(ARGS)
 
 
 # --- the graph ---------------------------------------------------------------------------------------
 
 
-def test_every_child_is_parented_to_the_component(graph: Graph) -> None:
+def test_every_child_is_parented_to_the_component(graph: Registered) -> None:
     [(_, _, _, _)] = [r for r in graph.registered if r[0] == "drkit:frontdoor:RegionalFrontDoor"]
     children = [r for r in graph.registered if r[0] != "drkit:frontdoor:RegionalFrontDoor" and not r[0].startswith("pulumi:")]
     assert children
@@ -167,7 +133,7 @@ def test_every_child_is_parented_to_the_component(graph: Graph) -> None:
     assert orphans == []
 
 
-def test_api_is_an_http_api_reachable_only_through_its_domains(graph: Graph) -> None:
+def test_api_is_an_http_api_reachable_only_through_its_domains(graph: Registered) -> None:
     api = graph.one("aws:apigatewayv2/api:Api")
     assert (api["protocolType"], api["disableExecuteApiEndpoint"]) == ("HTTP", True)
     integration = graph.one("aws:apigatewayv2/integration:Integration")
@@ -188,7 +154,7 @@ def test_api_is_an_http_api_reachable_only_through_its_domains(graph: Graph) -> 
     )
 
 
-def test_regional_and_shared_names_share_one_validated_certificate(graph: Graph) -> None:
+def test_regional_and_shared_names_share_one_validated_certificate(graph: Registered) -> None:
     certificate = graph.one("aws:acm/certificate:Certificate")
     assert (certificate["domainName"], certificate["subjectAlternativeNames"]) == (
         "us-east-1.fraud.example.com",
@@ -207,7 +173,7 @@ def test_regional_and_shared_names_share_one_validated_certificate(graph: Graph)
     assert len(graph.of("aws:apigatewayv2/apiMapping:ApiMapping")) == 2
 
 
-def test_regional_host_is_an_alias_of_the_api_domain_and_outputs_name_it(graph: Graph) -> None:
+def test_regional_host_is_an_alias_of_the_api_domain_and_outputs_name_it(graph: Registered) -> None:
     [alias] = [r for r in graph.of("aws:route53/record:Record") if r["type"] == "A"]
     assert alias["name"] == "us-east-1.fraud.example.com"
     assert alias["aliases"][0]["name"] == graph.outputs["domain_target"]
@@ -221,7 +187,7 @@ def test_no_regional_record_when_the_caller_owns_it() -> None:
     assert [r for r in graph.of("aws:route53/record:Record") if r["type"] == "A"] == []
 
 
-def test_audit_bucket_is_object_locked_versioned_kms_encrypted_and_private(graph: Graph) -> None:
+def test_audit_bucket_is_object_locked_versioned_kms_encrypted_and_private(graph: Registered) -> None:
     buckets = {b["bucket"]: b for b in graph.of("aws:s3/bucket:Bucket")}
     assert set(buckets) == {"drkit-fraud-audit-us-east-1", "drkit-fraud-inputs-us-east-1"}
     assert buckets["drkit-fraud-audit-us-east-1"]["objectLockEnabled"] is True
@@ -236,7 +202,7 @@ def test_audit_bucket_is_object_locked_versioned_kms_encrypted_and_private(graph
     assert expiry["rules"][0]["expiration"]["days"] == 7
 
 
-def test_function_ships_the_router_package_and_its_config(graph: Graph) -> None:
+def test_function_ships_the_router_package_and_its_config(graph: Registered) -> None:
     function = graph.one("aws:lambda/function:Function")
     assert (function["handler"], function["runtime"], function["timeout"]) == ("router.handler.handler", "python3.12", 29)
     assert function["environment"]["variables"] == {
@@ -252,7 +218,7 @@ def test_function_ships_the_router_package_and_its_config(graph: Graph) -> None:
     assert parse_config(config).teams[0].key_sha256 == DIGEST
 
 
-def test_router_policy_is_least_privilege(graph: Graph) -> None:
+def test_router_policy_is_least_privilege(graph: Registered) -> None:
     policy = json.loads(graph.one("aws:iam/rolePolicy:RolePolicy")["policy"])
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     endpoint = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/"

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-import pulumi
 import pytest
-from pulumi.runtime import mocks
-from pulumi.runtime.settings import set_root_resource
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from components.fis import (
     DrExperiments,
@@ -36,10 +31,10 @@ from components.region_switch import (
     scale_up_function_arn,
 )
 from components.resilience import ResilienceAssessment, ResilienceAssessmentArgs, policy_targets, tag_query
-from drkit.capture import _CAPTURE_LOCK, RealisticMocks
+from drkit.capture import RealisticMocks
 from drkit.errors import ComponentValidationError
 from drkit.tiers import Tier, default_rpo_seconds, default_rto_seconds
-from tests.conftest import example_spec
+from tests.conftest import Registered, example_spec, run_program
 
 ACCOUNT = "123456789012"
 KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/k"
@@ -53,57 +48,9 @@ ROLE = "aws:iam/role:Role"
 FUNCTION = "aws:lambda/function:Function"
 
 
-class Recorder(mocks.MockMonitor):
-    """Keeps every registration's type, name and resolved inputs."""
-
-    def __init__(self, mock: RealisticMocks) -> None:
-        super().__init__(mock)
-        self.registered: list[tuple[str, str, str, dict[str, Any]]] = []
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
-        inputs = pulumi.runtime.rpc.deserialize_properties(request.object) if request.object else {}
-        self.registered.append((request.type, request.name, request.parent, _plain(inputs)))
-        return response
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-class Graph:
-    """What a program registered, by type token."""
-
-    def __init__(self, registered: list[tuple[str, str, str, dict[str, Any]]]) -> None:
-        self.registered = registered
-
-    def of(self, type_token: str) -> list[dict[str, Any]]:
-        return [inputs for typ, _, _, inputs in self.registered if typ == type_token]
-
-    def one(self, type_token: str) -> dict[str, Any]:
-        (only,) = self.of(type_token)
-        return only
-
-    def policies(self) -> list[dict[str, Any]]:
-        return [json.loads(p["policy"]) for p in self.of(ROLE_POLICY)]
-
-    def parents(self, type_token: str) -> list[str]:
-        return [parent for typ, _, parent, _ in self.registered if typ == type_token]
-
-
-def run(program: Callable[[], None], region: str = "us-east-1") -> Graph:
-    """Run `program` as a Pulumi stack under mocks (explicit provider for `region`) and return what it registered."""
-    mock = RealisticMocks(ACCOUNT, {})
-    monitor = Recorder(mock)
-    with _CAPTURE_LOCK:
-        set_root_resource(None)  # type: ignore[arg-type]
-        mocks.set_mocks(mock, project="drkit", stack=f"test-{region}", preview=False, monitor=monitor)
-        _sync_await(run_pulumi_func(program))
-    return Graph(monitor.registered)
+def run(program: Callable[[], None], region: str = "us-east-1") -> Registered:
+    """Run `program` as a Pulumi stack under mocks and return what it registered."""
+    return Registered(run_program(program, RealisticMocks(ACCOUNT, {}), stack=f"test-{region}"))
 
 
 def plan_args(**change: Any) -> RegionSwitchPlanArgs:
