@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check drkit components stacks policies tests bench
-	$(BIN)/mypy drkit components stacks policies
+	$(BIN)/mypy drkit
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -13,11 +13,11 @@ import dataclasses
 import time
 
 from bench.bench_preview import synthetic_spec
-from drkit.analyzer import PolicyPackProcess
-from drkit.capture import capture_region, capture_regions
-from drkit.check import DEFAULT_PACK_DIR, check_stacks, run_check
-from drkit.graph import RegionGraph
-from drkit.spec import load_spec
+from drkit.commands.check.analyzer import PolicyPackProcess
+from drkit.commands.check.run import DEFAULT_PACK_DIR, check_stacks, run_check
+from drkit.core.spec import load_spec
+from drkit.engine.capture import capture_region, capture_regions
+from drkit.engine.graph import RegionGraph
 from tests.conftest import EXAMPLES
 
 SIZES = (10, 100, 500, 1000, 2000)

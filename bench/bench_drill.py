@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 from bench.bench_preview import synthetic_spec
-from drkit.capture import capture
-from drkit.drill.backends.sim import SimBackend
-from drkit.drill.engine import DrillArgs, DrillRunner
-from drkit.drill.scenarios import Scenario
-from drkit.drill.topology import topology_of
-from drkit.drill.traffic import SimSettings
+from drkit.commands.drill.backends.sim import SimBackend
+from drkit.commands.drill.engine import DrillArgs, DrillRunner
+from drkit.commands.drill.scenarios import Scenario
+from drkit.commands.drill.topology import topology_of
+from drkit.commands.drill.traffic import SimSettings
+from drkit.engine.capture import capture
 
 SIZES = [(2, 1000), (3, 1000), (5, 1000), (3, 5000), (3, 10000), (5, 10000)]
 

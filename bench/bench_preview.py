@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from drkit.capture import capture
-from drkit.spec import DeploymentSpec, parse_spec
+from drkit.core.spec import DeploymentSpec, parse_spec
+from drkit.engine.capture import capture
 from tests.conftest import EXAMPLES
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1", "us-east-2", "eu-north-1", "ca-central-1", "sa-east-1"]

@@ -18,8 +18,8 @@ import time
 import boto3
 from moto import mock_aws
 
-from drkit.redrive import StepFunctionsStarter, candidates, redrive
-from drkit.tokens import HASH_KEY, TTL_ATTRIBUTE, Status, TokenStore
+from drkit.core.redrive import StepFunctionsStarter, candidates, redrive
+from drkit.core.tokens import HASH_KEY, TTL_ATTRIBUTE, Status, TokenStore
 from tests.conftest import create_token_table
 
 N = int(__import__("os").environ.get("BENCH_N", 10_000))

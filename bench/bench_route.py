@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 
-from drkit.routing import (
+from drkit.core.routing import (
     ASYNC_MAX_PAYLOAD_BYTES,
     REALTIME_MAX_PAYLOAD_BYTES,
     SERVERLESS_MAX_PAYLOAD_BYTES,
@@ -20,7 +20,7 @@ from drkit.routing import (
     explain,
     route,
 )
-from drkit.spec import load_spec
+from drkit.core.spec import load_spec
 from tests.conftest import EXAMPLES
 
 N = 200_000

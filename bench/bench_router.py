@@ -1,13 +1,13 @@
 """Router decisions per second, in process, with and without breakers + budgets.
 
 Two backends, each measured in the same run:
-- `memory`: the drill's in-memory AWS clients (drkit/drill/doubles.py, checked against moto
+- `memory`: the drill's in-memory AWS clients (drkit/commands/drill/doubles.py, checked against moto
   in tests/test_drill_frontdoor.py), so the figure is the router's own cost (validation,
   routing, breaker and budget logic, audit record building);
 - `moto`: the same calls against moto 5.2.5 (in-process HTTP emulation), which adds
   moto's per-call overhead — an upper bound on code cost, not a prediction of AWS latency.
 
-Baseline: `drkit.routing.route()` alone, the floor every request pays.
+Baseline: `drkit.core.routing.route()` alone, the floor every request pays.
 Each request is a real-time `POST /v1/infer` (the path with a breaker on it).
 """
 
@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from components.functions.router.config import parse_config
-from components.functions.router.handler import Clients, Router, class_infos, key_digest
-from drkit.drill.doubles import MemoryDynamo, MetricLog, SimS3, SimSageMaker, SimSageMakerRuntime, SimStepFunctions
-from drkit.routing import route
+from drkit.commands.drill.doubles import MemoryDynamo, MetricLog, SimS3, SimSageMaker, SimSageMakerRuntime, SimStepFunctions
+from drkit.components.functions.router.config import parse_config
+from drkit.components.functions.router.handler import Clients, Router, class_infos, key_digest
+from drkit.core.routing import route
 
 KEY = "bench-team-key"
 CONFIG = {

@@ -1,11 +1,11 @@
 """drkit's Pulumi components: one concern per module, each a `pulumi.ComponentResource`."""
 
-from components.alarms import EndpointAlarms, EndpointAlarmsArgs
-from components.artifacts import ModelArtifactStore, ModelArtifactStoreArgs
-from components.encryption import RegionalKey, RegionalKeyArgs
-from components.endpoint import InferenceMode, RegionalInferenceEndpoint, RegionalInferenceEndpointArgs
-from components.failover import RegionalFailoverRecord, RegionalFailoverRecordArgs
-from components.table import TaskTokenTable, TaskTokenTableArgs
+from drkit.components.alarms import EndpointAlarms, EndpointAlarmsArgs
+from drkit.components.artifacts import ModelArtifactStore, ModelArtifactStoreArgs
+from drkit.components.encryption import RegionalKey, RegionalKeyArgs
+from drkit.components.endpoint import InferenceMode, RegionalInferenceEndpoint, RegionalInferenceEndpointArgs
+from drkit.components.failover import RegionalFailoverRecord, RegionalFailoverRecordArgs
+from drkit.components.table import TaskTokenTable, TaskTokenTableArgs
 
 __all__ = [
     "EndpointAlarms",

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.storage import EncryptedBucket
-from drkit.errors import ComponentValidationError
+from drkit.components.storage import EncryptedBucket
+from drkit.core.errors import ComponentValidationError
 
 
 @dataclass(frozen=True, kw_only=True)

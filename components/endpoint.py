@@ -23,11 +23,11 @@ from enum import Enum
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import EndpointAlarms, EndpointAlarmsArgs
-from components.iam import Statement, assume_role_policy, policy_document
-from components.naming import content_hash, physical_name
-from components.storage import EncryptedBucket
-from drkit.errors import ComponentValidationError
+from drkit.components.alarms import EndpointAlarms, EndpointAlarmsArgs
+from drkit.components.iam import Statement, assume_role_policy, policy_document
+from drkit.components.naming import content_hash, physical_name
+from drkit.components.storage import EncryptedBucket
+from drkit.core.errors import ComponentValidationError
 
 VARIANT = "AllTraffic"
 

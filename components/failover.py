@@ -19,8 +19,8 @@ from enum import Enum
 import pulumi
 import pulumi_aws as aws
 
-from drkit.catalog import HEALTH_CHECK_INTERVALS, HEALTH_CHECK_MAX_FAILURE_THRESHOLD
-from drkit.errors import ComponentValidationError
+from drkit.core.catalog import HEALTH_CHECK_INTERVALS, HEALTH_CHECK_MAX_FAILURE_THRESHOLD
+from drkit.core.errors import ComponentValidationError
 
 
 class RecordRole(str, Enum):

@@ -31,11 +31,11 @@ from enum import Enum
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import Statement, service_role
-from components.naming import physical_name
-from components.observability import encrypted_log_group
-from drkit.errors import ComponentValidationError
-from drkit.tiers import Tier
+from drkit.components.iam import Statement, service_role
+from drkit.components.naming import physical_name
+from drkit.components.observability import encrypted_log_group
+from drkit.core.errors import ComponentValidationError
+from drkit.core.tiers import Tier
 
 FIS_PRINCIPAL = "fis.amazonaws.com"
 LOG_SCHEMA_VERSION = 2

@@ -8,7 +8,7 @@ object-locked, KMS-encrypted audit bucket; and an input bucket for async/batch p
 Why an HTTP API: the router does authentication (team keys), throttling by budget and
 routing itself, so REST's extras (API keys and usage plans, request validation, WAF on
 the stage) would duplicate it; an HTTP API costs $1.00 per million requests against
-REST's $3.50 (drkit/pricing.py), adds less latency, and its custom domains are regional,
+REST's $3.50 (drkit/core/pricing.py), adds less latency, and its custom domains are regional,
 which is what a failover record needs. Both cap an integration at about 30 s
 (HTTP API: 30 s hard; REST: 29 s by default), so the Lambda timeout is 29 s and a class
 that needs longer belongs on async. Trade-off accepted: no AWS WAF on an HTTP API stage;
@@ -36,22 +36,22 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.endpoint import InferenceMode, endpoint_name_for
-from components.functions.router.breakers import BreakerConfig
-from components.functions.router.config import DIRECT_PATHS, ClassConfig, ModelConfig, OffHoursConfig, TeamConfig
-from components.iam import Statement, assume_role_policy
-from components.naming import physical_name
-from components.observability import encrypted_log_group
-from components.storage import EncryptedBucket
-from components.workflow import ASYNC_REQUEST_TRANSITIONS
-from drkit import pricing
-from drkit.errors import ComponentValidationError
-from drkit.spec import DeploymentSpec
+from drkit.components.bundle import FUNCTIONS, core_modules
+from drkit.components.endpoint import InferenceMode, endpoint_name_for
+from drkit.components.functions.router.breakers import BreakerConfig
+from drkit.components.functions.router.config import DIRECT_PATHS, ClassConfig, ModelConfig, OffHoursConfig, TeamConfig
+from drkit.components.iam import Statement, assume_role_policy
+from drkit.components.naming import physical_name
+from drkit.components.observability import encrypted_log_group
+from drkit.components.storage import EncryptedBucket
+from drkit.components.workflow import ASYNC_REQUEST_TRANSITIONS
+from drkit.core import pricing
+from drkit.core.errors import ComponentValidationError
+from drkit.core.spec import DeploymentSpec
 
-ROUTER_SOURCE = Path(__file__).resolve().parent / "functions" / "router"
-DRKIT_SOURCE = Path(__file__).resolve().parent.parent / "drkit"
-# drkit modules the router imports; each is stdlib + boto3 only (a test parses their imports).
-BUNDLED_DRKIT = ("__init__.py", "errors.py", "routing.py", "tokens.py")
+ROUTER_SOURCE = FUNCTIONS / "router"
+# Core modules the router imports; each is stdlib + boto3 only (a test parses their imports).
+BUNDLED_CORE = ("errors.py", "routing.py", "tokens.py")
 CONFIG_FILE = "router_config.json"
 HANDLER = "router.handler.handler"
 MiB = 1024 * 1024
@@ -183,7 +183,7 @@ def _validate(name: str, args: RegionalFrontDoorArgs) -> None:
 def lambda_bundle() -> dict[str, Path]:
     """Archive path → source file of the router package (top-level `router`) and the drkit modules it imports."""
     files = {f"router/{p.name}": p for p in sorted(ROUTER_SOURCE.glob("*.py"))}
-    files.update({f"drkit/{name}": DRKIT_SOURCE / name for name in BUNDLED_DRKIT})
+    files.update(core_modules(BUNDLED_CORE))
     return files
 
 
@@ -244,7 +244,7 @@ def request_costs(
     async_concurrency: int = 4,
     batch: bool = False,
 ) -> dict[str, float]:
-    """Estimated USD per request by path from drkit/pricing.py (dated list prices), for budgets.
+    """Estimated USD per request by path from drkit/core/pricing.py (dated list prices), for budgets.
 
     Real-time is the instance-hour shared by requests at the autoscaling target (the fleet
     runs anyway, so this is an attributed, not marginal, cost). Every path adds the front
@@ -404,7 +404,7 @@ def _validation_option(host: str, options: Sequence[Mapping[str, str]]) -> Mappi
     """ACM's validation record for one of the certificate's names.
 
     ACM always returns one per name once the certificate exists; an offline graph
-    (drkit.capture's mocks) may have none, so the record then names a placeholder.
+    (drkit.engine.capture's mocks) may have none, so the record then names a placeholder.
     """
     found = next((o for o in options or () if o.get("domain_name") == host), None)
     if found is None:

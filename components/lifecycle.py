@@ -4,7 +4,7 @@
   success/error notifications (SNS) and transform-job state changes (EventBridge) into the
   token table's result and SendTaskSuccess/SendTaskFailure for the waiting workflow;
 - **redrive** (`components/functions/redrive/handler.py`) restarts, in this region, every
-  unfinished request of a lost region exactly once (`drkit.redrive`); the Region switch
+  unfinished request of a lost region exactly once (`drkit.core.redrive`); the Region switch
   plan calls it, and `drkit redrive` does the same from a laptop.
 
 Both ship the handler plus the few stdlib+boto3 drkit modules it imports, never the rest.
@@ -15,20 +15,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import Statement, service_role
-from components.naming import physical_name
-from components.observability import encrypted_log_group
-from components.workflow import TRANSFORM_JOB_PREFIX
-from drkit.errors import ComponentValidationError
+from drkit.components.bundle import FUNCTIONS, core_modules
+from drkit.components.iam import Statement, service_role
+from drkit.components.naming import physical_name
+from drkit.components.observability import encrypted_log_group
+from drkit.components.workflow import TRANSFORM_JOB_PREFIX
+from drkit.core.errors import ComponentValidationError
 
-ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ROOT / "components" / "functions"
-# The drkit modules the handlers import; each is stdlib + boto3 only.
+# The core modules the handlers import; each is stdlib + boto3 only.
 SHARED_MODULES = ("errors.py", "tokens.py", "redrive.py")
 RUNTIME = "python3.12"
 
@@ -43,13 +41,9 @@ def completion_function_name(deployment: str) -> str:
 
 
 def function_code(handler_dir: str) -> pulumi.AssetArchive:
-    """handler.py at the root plus a minimal `drkit` package."""
-    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
-        "handler.py": pulumi.FileAsset(str(FUNCTIONS / handler_dir / "handler.py")),
-        "drkit/__init__.py": pulumi.StringAsset('"""The parts of drkit a Lambda needs."""\n'),
-    }
-    for module in SHARED_MODULES:
-        assets[f"drkit/{module}"] = pulumi.FileAsset(str(ROOT / "drkit" / module))
+    """handler.py at the root plus a minimal `drkit.core` package."""
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {"handler.py": pulumi.FileAsset(str(FUNCTIONS / handler_dir / "handler.py"))}
+    assets.update({path: pulumi.FileAsset(str(source)) for path, source in core_modules(SHARED_MODULES).items()})
     return pulumi.AssetArchive(assets)
 
 

@@ -111,7 +111,7 @@ def encrypted_log_group(
     """A log group encrypted with the region's key and kept for a bounded time.
 
     One shape for every component, so no log group ships unencrypted or with infinite
-    retention; the key's policy (components.encryption.key_policy) lets CloudWatch Logs use
+    retention; the key's policy (drkit.components.encryption.key_policy) lets CloudWatch Logs use
     it for this account's log groups in the region.
     """
     return aws.cloudwatch.LogGroup(

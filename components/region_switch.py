@@ -37,12 +37,12 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.functions.scale_up.handler import RELEASE_STEP
-from components.iam import Statement, assume_role_policy, policy_document, service_role
-from components.naming import physical_name
-from components.observability import encrypted_log_group
-from drkit.errors import ComponentValidationError
-from drkit.tiers import Tier
+from drkit.components.functions.scale_up.handler import RELEASE_STEP
+from drkit.components.iam import Statement, assume_role_policy, policy_document, service_role
+from drkit.components.naming import physical_name
+from drkit.components.observability import encrypted_log_group
+from drkit.core.errors import ComponentValidationError
+from drkit.core.tiers import Tier
 
 ARC_PRINCIPAL = "arc-region-switch.amazonaws.com"
 PLAN_REGION_COUNT = 2  # ARC Region switch plans span two Regions

@@ -28,9 +28,9 @@ from enum import Enum
 import pulumi
 import pulumi_aws as aws
 
-from components.naming import physical_name
-from drkit.errors import ComponentValidationError
-from drkit.tiers import Tier
+from drkit.components.naming import physical_name
+from drkit.core.errors import ComponentValidationError
+from drkit.core.tiers import Tier
 
 DISRUPTION_TYPES = ("software", "hardware", "az", "region")
 

@@ -28,8 +28,8 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import Statement, policy_document
-from drkit.errors import ComponentValidationError
+from drkit.components.iam import Statement, policy_document
+from drkit.core.errors import ComponentValidationError
 
 HASH_KEY = "request_id"
 HOME_REGION_INDEX = "by_home_region"

@@ -10,16 +10,16 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from drkit.errors import DrkitError
+from drkit.core.errors import DrkitError
 
 # Modules exposing `register(subparsers)`; each adds one subcommand with `func` set.
 COMMAND_MODULES = (
-    "drkit.preview",
-    "drkit.route_cmd",
-    "drkit.check_cmd",
-    "drkit.cost_cmd",
-    "drkit.drill_cmd",
-    "drkit.redrive_cmd",
+    "drkit.commands.preview.command",
+    "drkit.commands.route.command",
+    "drkit.commands.check.command",
+    "drkit.commands.cost.command",
+    "drkit.commands.drill.command",
+    "drkit.commands.redrive.command",
 )
 
 

@@ -14,11 +14,11 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from drkit.cost import monthly_cost
-from drkit.errors import DrkitError
-from drkit.tiers import Tier
-from drkit.usage import load_usage
-from policies.resources import (
+from drkit.core.errors import DrkitError
+from drkit.core.tiers import Tier
+from drkit.core.usage import load_usage
+from drkit.engine.cost import monthly_cost
+from drkit.policies.resources import (
     COST_TAGS,
     ENDPOINT,
     ENDPOINT_CONFIG,
@@ -253,7 +253,7 @@ def _validate_cost_tags(args: ResourceValidationArgs, report: Report) -> None:
     if missing:
         report(
             f"{where(args)} lacks cost tags {', '.join(missing)}. Create it through a drkit component "
-            "(components.naming.standard_tags) or add the tags yourself."
+            "(drkit.components.naming.standard_tags) or add the tags yourself."
         )
 
 

@@ -14,10 +14,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from drkit.catalog import SAGEMAKER_REGIONS
-from drkit.rto import record_role, worst_case_rto
-from drkit.tiers import Tier, default_rto_seconds
-from policies.resources import (
+from drkit.core.catalog import SAGEMAKER_REGIONS
+from drkit.core.rto import record_role, worst_case_rto
+from drkit.core.tiers import Tier, default_rto_seconds
+from drkit.policies.resources import (
     ECR_REPLICATION,
     ENDPOINT_CONFIG,
     HEALTH_CHECK,

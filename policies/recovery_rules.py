@@ -13,8 +13,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from drkit.tiers import Tier, default_rpo_seconds, default_rto_seconds
-from policies.resources import (
+from drkit.core.tiers import Tier, default_rpo_seconds, default_rto_seconds
+from drkit.policies.resources import (
     ECR_REPLICATION,
     Report,
     as_list,

@@ -16,7 +16,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource
 
-from drkit.tiers import Tier
+from drkit.core.tiers import Tier
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
@@ -41,7 +41,7 @@ IAM_DOCUMENT_PROPS = {
     "aws:iam/userPolicy:UserPolicy": ("policy",),
     "aws:iam/groupPolicy:GroupPolicy": ("policy",),
 }
-TOKEN_TABLE_HASH_KEY = "request_id"  # components.table.HASH_KEY, without importing pulumi_aws here
+TOKEN_TABLE_HASH_KEY = "request_id"  # drkit.components.table.HASH_KEY, without importing pulumi_aws here
 COST_TAGS = ("InferenceType", "DRTier", "Model", "CostCenter")
 
 # pulumi_policy's ReportViolation, whose `urn` argument is optional at run time.

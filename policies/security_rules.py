@@ -13,7 +13,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies.resources import (
+from drkit.policies.resources import (
     BUCKET,
     BUCKET_SSE,
     ENDPOINT_CONFIG,
@@ -94,7 +94,7 @@ def _validate_iam_actions(args: ResourceValidationArgs, report: Report) -> None:
                     found = ", ".join(wild) if wild else "NotAction"
                     report(
                         f"{where(args)} statement {sid} in `{prop}` allows {found}. "
-                        "List the exact actions the role needs (components.iam.Statement refuses wildcards)."
+                        "List the exact actions the role needs (drkit.components.iam.Statement refuses wildcards)."
                     )
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pulumi
 
-from drkit.errors import DrkitError
-from drkit.spec import load_spec
-from stacks.program import build_region
+from drkit.core.errors import DrkitError
+from drkit.core.spec import load_spec
+from drkit.stacks.program import build_region
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """What one region of a deployment runs, decided from the spec and the tier — pure, no Pulumi.
 
-The tier composer (`stacks.program`) turns this plan into components; tests, cost and
+The tier composer (`drkit.stacks.program`) turns this plan into components; tests, cost and
 drills can read the same plan to know what each tier keeps where.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.endpoint import InferenceMode
-from components.failover import RecordRole
-from drkit.spec import DeploymentSpec
-from drkit.tiers import RegionRole, RoutingPolicy, Tier, secondary_keeps_provisioned, secondary_min_instances
+from drkit.components.endpoint import InferenceMode
+from drkit.components.failover import RecordRole
+from drkit.core.spec import DeploymentSpec
+from drkit.core.tiers import RegionRole, RoutingPolicy, Tier, secondary_keeps_provisioned, secondary_min_instances
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.artifacts import ModelArtifactStore, ModelArtifactStoreArgs
-from components.encryption import RegionalKey, RegionalKeyArgs
-from components.endpoint import (
+from drkit.components.artifacts import ModelArtifactStore, ModelArtifactStoreArgs
+from drkit.components.encryption import RegionalKey, RegionalKeyArgs
+from drkit.components.endpoint import (
     InferenceMode,
     OffHoursSchedule,
     RegionalInferenceEndpoint,
@@ -30,14 +30,14 @@ from components.endpoint import (
     endpoint_name_for,
     model_name_for,
 )
-from components.failover import RegionalFailoverRecord, RegionalFailoverRecordArgs
-from components.fis import DrExperiments, DrExperimentsArgs
-from components.frontdoor import RegionalFrontDoor
-from components.frontdoor import args_from_spec as frontdoor_args
-from components.lifecycle import RequestLifecycle, RequestLifecycleArgs, redrive_function_name
-from components.naming import physical_name, standard_tags, with_inference_type
-from components.observability import DashboardEndpoint, RegionalDashboard, RegionalDashboardArgs
-from components.region_switch import (
+from drkit.components.failover import RegionalFailoverRecord, RegionalFailoverRecordArgs
+from drkit.components.fis import DrExperiments, DrExperimentsArgs
+from drkit.components.frontdoor import RegionalFrontDoor
+from drkit.components.frontdoor import args_from_spec as frontdoor_args
+from drkit.components.lifecycle import RequestLifecycle, RequestLifecycleArgs, redrive_function_name
+from drkit.components.naming import physical_name, standard_tags, with_inference_type
+from drkit.components.observability import DashboardEndpoint, RegionalDashboard, RegionalDashboardArgs
+from drkit.components.region_switch import (
     RegionSwitchPlan,
     RegionSwitchPlanArgs,
     ScaleUpFunction,
@@ -45,14 +45,14 @@ from components.region_switch import (
     failover_capacity,
     plan_region_pairs,
 )
-from components.resilience import ResilienceAssessment, ResilienceAssessmentArgs
-from components.storage import EncryptedBucket
-from components.table import TaskTokenTable, TaskTokenTableArgs
-from components.workflow import InferenceWorkflow, InferenceWorkflowArgs, WorkflowTarget
-from drkit.routing import classes_from
-from drkit.spec import DeploymentSpec, ModelSpec
-from drkit.tiers import RegionRole
-from stacks.plan import EndpointPlan, RegionPlan, plan_region, token_table_name
+from drkit.components.resilience import ResilienceAssessment, ResilienceAssessmentArgs
+from drkit.components.storage import EncryptedBucket
+from drkit.components.table import TaskTokenTable, TaskTokenTableArgs
+from drkit.components.workflow import InferenceWorkflow, InferenceWorkflowArgs, WorkflowTarget
+from drkit.core.routing import classes_from
+from drkit.core.spec import DeploymentSpec, ModelSpec
+from drkit.core.tiers import RegionRole
+from drkit.stacks.plan import EndpointPlan, RegionPlan, plan_region, token_table_name
 
 # Stack outputs a secondary reads from the primary through its StackReference: the table
 # (unless strong mode, where the primary owns every replica) and ARC's health checks.

@@ -16,10 +16,10 @@ from pulumi.runtime.settings import set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from drkit.capture import _CAPTURE_LOCK, capture
-from drkit.graph import DeploymentGraph
-from drkit.spec import DeploymentSpec, load_spec
-from drkit.tokens import HASH_KEY, HOME_REGION_INDEX, TTL_ATTRIBUTE
+from drkit.core.spec import DeploymentSpec, load_spec
+from drkit.core.tokens import HASH_KEY, HOME_REGION_INDEX, TTL_ATTRIBUTE
+from drkit.engine.capture import _CAPTURE_LOCK, capture
+from drkit.engine.graph import DeploymentGraph
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "stacks" / "examples"

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from drkit.asl import CHECK_SIZE, ROUTING_ERROR, choice_states, routing_only_definition
-from drkit.routing import (
+from drkit.core.asl import CHECK_SIZE, ROUTING_ERROR, choice_states, routing_only_definition
+from drkit.core.routing import (
     ASYNC_MAX_PAYLOAD_BYTES,
     DECISION_TABLE,
     MAX_PAYLOAD_BYTES,

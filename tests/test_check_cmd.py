@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from drkit.cli import main
-from drkit.graph import RegionGraph
+from drkit.engine.graph import RegionGraph
 from tests.conftest import EXAMPLES, ROOT
 
 POLICY_CONFIG = str(ROOT / "policies" / "policy-config.json")
@@ -109,11 +109,11 @@ def test_a_broken_policy_config_is_a_clear_error(tmp_path: Path, capsys: pytest.
 
 
 def test_stacks_are_analyzed_while_the_next_is_captured_with_the_same_findings(tmp_path: Path) -> None:
-    from drkit.analyzer import PolicyPackProcess
-    from drkit.capture import capture_regions
-    from drkit.check import DEFAULT_PACK_DIR, check_stacks
-    from drkit.errors import SpecError
-    from drkit.spec import load_spec
+    from drkit.commands.check.analyzer import PolicyPackProcess
+    from drkit.commands.check.run import DEFAULT_PACK_DIR, check_stacks
+    from drkit.core.errors import SpecError
+    from drkit.core.spec import load_spec
+    from drkit.engine.capture import capture_regions
 
     spec = load_spec(variant(tmp_path, "fraud-tier1", "min_instances: 2", "min_instances: 1"))
     pulled: list[str] = []

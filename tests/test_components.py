@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from components.artifacts import ModelArtifactStore, ModelArtifactStoreArgs
-from components.endpoint import InferenceMode, RegionalInferenceEndpoint, RegionalInferenceEndpointArgs
-from components.failover import RecordRole, RegionalFailoverRecord, RegionalFailoverRecordArgs
-from components.iam import Statement, policy_document
-from components.naming import physical_name
-from components.table import TaskTokenTable, TaskTokenTableArgs
-from drkit.errors import ComponentValidationError
-from drkit.graph import DeploymentGraph
+from drkit.components.artifacts import ModelArtifactStore, ModelArtifactStoreArgs
+from drkit.components.endpoint import InferenceMode, RegionalInferenceEndpoint, RegionalInferenceEndpointArgs
+from drkit.components.failover import RecordRole, RegionalFailoverRecord, RegionalFailoverRecordArgs
+from drkit.components.iam import Statement, policy_document
+from drkit.components.naming import physical_name
+from drkit.components.table import TaskTokenTable, TaskTokenTableArgs
+from drkit.core.errors import ComponentValidationError
+from drkit.engine.graph import DeploymentGraph
 from tests.conftest import example_graph
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/k"
@@ -125,7 +125,7 @@ def test_physical_names_fit_aws_limits_and_stay_stable() -> None:
     assert physical_name("fraud", "xgb", "async") == "fraud-xgb-async"
 
 
-# --- log groups: one shape, through components.observability.encrypted_log_group ------------
+# --- log groups: one shape, through drkit.components.observability.encrypted_log_group ------------
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 

@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 
-from components.frontdoor import ASSUMED_BATCH_SECONDS, ROUTER_GB_SECONDS, request_costs
-from components.functions.router.audit import AuditRecord
-from components.workflow import ASYNC_REQUEST_TRANSITIONS
-from drkit import pricing as p
 from drkit.cli import main
-from drkit.cost import (
+from drkit.components.frontdoor import ASSUMED_BATCH_SECONDS, ROUTER_GB_SECONDS, request_costs
+from drkit.components.functions.router.audit import AuditRecord
+from drkit.components.workflow import ASYNC_REQUEST_TRANSITIONS
+from drkit.core import pricing as p
+from drkit.core.errors import SpecError
+from drkit.core.routing import ClassInfo, ClassKind, route
+from drkit.core.usage import InvocationSeconds, UsageProfile, load_usage
+from drkit.engine.cost import (
     AUDIT_RECORD_BYTES,
     COMPLETION_SECONDS,
     EMF_LINE_BYTES,
@@ -32,9 +35,6 @@ from drkit.cost import (
     schedule_events,
     weekly_instance_hours,
 )
-from drkit.errors import SpecError
-from drkit.routing import ClassInfo, ClassKind, route
-from drkit.usage import InvocationSeconds, UsageProfile, load_usage
 from tests.conftest import EXAMPLES, example_graph
 
 
@@ -46,7 +46,7 @@ def test_instance_prices_follow_the_table_and_region_multiplier() -> None:
     assert p.instance_hourly("ml.m5.xlarge", "us-east-1") == pytest.approx(0.1345 * 2)
     assert p.instance_hourly("ml.c6i.xlarge", "eu-west-1") == pytest.approx(0.119 * 2 * 1.12)
     assert p.instance_hourly("ml.g5.xlarge", "eu-central-1") == pytest.approx(1.41 * 1.20)
-    with pytest.raises(p.PricingError, match="no price for instance type 'ml.x9.large'; add it to drkit/pricing.py"):
+    with pytest.raises(p.PricingError, match="no price for instance type 'ml.x9.large'; add it to drkit/core/pricing.py"):
         p.instance_hourly("ml.x9.large", "us-east-1")
 
 

@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from drkit.drill.backends import BackendName
-from drkit.drill.backends.aws import AwsBackend
-from drkit.drill.backends.sim import SimBackend
-from drkit.drill.engine import DrillArgs, DrillRunner, recover
-from drkit.drill.fidelity import (
+from drkit.commands.drill.backends import BackendName
+from drkit.commands.drill.backends.aws import AwsBackend
+from drkit.commands.drill.backends.sim import SimBackend
+from drkit.commands.drill.engine import DrillArgs, DrillRunner, recover
+from drkit.commands.drill.fidelity import (
     ConditionFailedError,
     DnsRecord,
     HealthChecker,
@@ -26,11 +26,11 @@ from drkit.drill.fidelity import (
     Resolver,
     dns_answer,
 )
-from drkit.drill.journal import Journal
-from drkit.drill.scenarios import SIM_SCENARIOS, Action, ActionKind, Scenario
-from drkit.drill.topology import topology_of
-from drkit.drill.traffic import DeploymentSim, SimSettings
-from drkit.errors import DrillSafetyError
+from drkit.commands.drill.journal import Journal
+from drkit.commands.drill.scenarios import SIM_SCENARIOS, Action, ActionKind, Scenario
+from drkit.commands.drill.topology import topology_of
+from drkit.commands.drill.traffic import DeploymentSim, SimSettings
+from drkit.core.errors import DrillSafetyError
 from tests.conftest import example_graph
 
 
@@ -362,7 +362,7 @@ def test_aws_backend_execute_journals_inverts_and_puts_back(aws_account, tmp_pat
 
 
 def test_alarm_when_the_takeover_region_cannot_serve_rolls_back_every_change(tmp_path, monkeypatch):
-    import drkit.drill.engine as engine
+    import drkit.commands.drill.engine as engine
 
     def both_regions_down(scenario, t):
         return [Action(kind=ActionKind.REGION_OUTAGE, region=r, target=r, value=True) for r in (t.primary, t.secondaries[0])]
@@ -410,7 +410,7 @@ def _fis_template(t, region):
 def test_aws_backend_runs_the_deployments_fis_template_and_reports_its_outcome(aws_account, tmp_path, monkeypatch):
     t, _ = aws_account
     template_id = _fis_template(t, t.secondaries[0])
-    monkeypatch.setattr("drkit.drill.backends.aws.time.sleep", lambda _s: None)
+    monkeypatch.setattr("drkit.commands.drill.backends.aws.time.sleep", lambda _s: None)
     lines: list[str] = []
     dry = DrillRunner(t, DrillArgs(scenario=Scenario.FIS_REPLICATION_PAUSE, workdir=tmp_path / "dry", backend=BackendName.AWS),
                       AwsBackend(t, out=lines.append), lines.append).run()  # fmt: skip

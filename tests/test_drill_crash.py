@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 from drkit.cli import main
-from drkit.drill.backends.sim import ACCOUNT_FILE, SimBackend, initial_account
-from drkit.drill.engine import STEPS, recover
-from drkit.drill.journal import Journal
-from drkit.drill.topology import topology_of
+from drkit.commands.drill.backends.sim import ACCOUNT_FILE, SimBackend, initial_account
+from drkit.commands.drill.engine import STEPS, recover
+from drkit.commands.drill.journal import Journal
+from drkit.commands.drill.topology import topology_of
 from tests.conftest import ROOT, example_graph
 
 SPEC = ROOT / "stacks" / "examples" / "docs-tier3.yaml"

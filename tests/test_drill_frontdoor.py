@@ -11,19 +11,19 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
-from components.frontdoor import args_from_spec, router_config
-from components.functions.router.breakers import BreakerConfig, BreakerState, BreakerStore
-from components.functions.router.budgets import BudgetStore
-from components.functions.router.handler import key_digest
-from components.functions.router.health import check_table
-from drkit.drill.doubles import MemoryDynamo, UnsupportedCallError
-from drkit.drill.frontdoor import DRILL_TEAM, FrontDoors
-from drkit.drill.scenarios import Scenario
-from drkit.drill.topology import topology_of
-from drkit.drill.traffic import DeploymentSim, SimSettings
-from drkit.errors import DrillSafetyError
-from drkit.tokens import TokenStore, TokenStoreError
-from stacks.plan import plan_region, token_table_name
+from drkit.commands.drill.doubles import MemoryDynamo, UnsupportedCallError
+from drkit.commands.drill.frontdoor import DRILL_TEAM, FrontDoors
+from drkit.commands.drill.scenarios import Scenario
+from drkit.commands.drill.topology import topology_of
+from drkit.commands.drill.traffic import DeploymentSim, SimSettings
+from drkit.components.frontdoor import args_from_spec, router_config
+from drkit.components.functions.router.breakers import BreakerConfig, BreakerState, BreakerStore
+from drkit.components.functions.router.budgets import BudgetStore
+from drkit.components.functions.router.handler import key_digest
+from drkit.components.functions.router.health import check_table
+from drkit.core.errors import DrillSafetyError
+from drkit.core.tokens import TokenStore, TokenStoreError
+from drkit.stacks.plan import plan_region, token_table_name
 from tests.conftest import create_token_table, example_graph, example_spec
 from tests.test_drill import run_drill, simulate
 

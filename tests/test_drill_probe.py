@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from drkit.drill.backends import BackendName
-from drkit.drill.backends.aws import AwsBackend
-from drkit.drill.backends.route53 import tagged_health_checks
-from drkit.drill.engine import DrillArgs, DrillRunner
-from drkit.drill.journal import Journal
-from drkit.drill.probe import FrontDoorProbe, ProbeAnswer, https_transport, probe_from_env
-from drkit.drill.scenarios import Scenario
-from drkit.errors import DrillSafetyError
+from drkit.commands.drill.backends import BackendName
+from drkit.commands.drill.backends.aws import AwsBackend
+from drkit.commands.drill.backends.route53 import tagged_health_checks
+from drkit.commands.drill.engine import DrillArgs, DrillRunner
+from drkit.commands.drill.journal import Journal
+from drkit.commands.drill.probe import FrontDoorProbe, ProbeAnswer, https_transport, probe_from_env
+from drkit.commands.drill.scenarios import Scenario
+from drkit.core.errors import DrillSafetyError
 from tests.test_drill import aws_account  # noqa: F401 - the fixture
 
 ROUTED = {"critical": "realtime", "standard": "serverless", "bulk": "async"}

@@ -16,9 +16,9 @@ import pulumi
 import pytest
 from pulumi.runtime import mocks
 
-from components.endpoint import InferenceMode
-from components.frontdoor import (
-    BUNDLED_DRKIT,
+from drkit.components.endpoint import InferenceMode
+from drkit.components.frontdoor import (
+    BUNDLED_CORE,
     CONFIG_FILE,
     RegionalFrontDoor,
     RegionalFrontDoorArgs,
@@ -28,10 +28,10 @@ from components.frontdoor import (
     route_keys,
     router_config,
 )
-from components.functions.router.config import ClassConfig, ModelConfig, TeamConfig, parse_config
-from drkit import pricing
-from drkit.capture import RealisticMocks
-from drkit.errors import ComponentValidationError
+from drkit.components.functions.router.config import ClassConfig, ModelConfig, TeamConfig, parse_config
+from drkit.core import pricing
+from drkit.core.errors import ComponentValidationError
+from drkit.engine.capture import RealisticMocks
 from tests.conftest import Registered, example_spec, run_program
 
 ACCOUNT = "123456789012"
@@ -298,7 +298,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_bundle_imports_only_stdlib_boto3_and_bundled_drkit_modules() -> None:
-    bundled = {f"drkit.{n.removesuffix('.py')}" for n in BUNDLED_DRKIT} | {"drkit"}
+    bundled = {f"drkit.core.{n.removesuffix('.py')}" for n in BUNDLED_CORE} | {"drkit", "drkit.core"}
     allowed_top = set(sys.stdlib_module_names) | {"boto3", "botocore", "__future__"}
     for archive_path, source in lambda_bundle().items():
         for module in _imports(source):
@@ -356,7 +356,7 @@ def test_request_costs_follow_the_pricing_table_line_by_line() -> None:
 
 @pytest.mark.parametrize("example", ["fraud-tier1", "search-tier2", "docs-tier3"])
 def test_args_from_each_example_spec_build_a_front_door(example: str) -> None:
-    from stacks.plan import plan_region, token_table_name
+    from drkit.stacks.plan import plan_region, token_table_name
 
     spec = example_spec(example)
     for region in spec.regions:

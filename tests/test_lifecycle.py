@@ -15,9 +15,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.lifecycle import FUNCTIONS, ROOT, SHARED_MODULES
-from drkit.graph import RegionGraph
-from drkit.tokens import Status, TokenStore
+from drkit.components.bundle import core_modules
+from drkit.components.lifecycle import FUNCTIONS, SHARED_MODULES
+from drkit.core.tokens import Status, TokenStore
+from drkit.engine.graph import RegionGraph
 from tests.conftest import create_token_table, example_graph
 
 FUNCTION = "aws:lambda/function:Function"
@@ -33,8 +34,8 @@ def test_every_region_deploys_both_functions_with_their_code() -> None:
         assert sorted(functions) == ["drkit-search-tier2-completion", "drkit-search-tier2-redrive"]
         for function in functions.values():
             archive = function.inputs["code"]["archive"]
-            assert sorted(archive) == ["drkit/__init__.py", "drkit/errors.py", "drkit/redrive.py", "drkit/tokens.py", "handler.py"]
-            assert archive["drkit/tokens.py"]["path"] == "drkit/tokens.py" and archive["drkit/tokens.py"]["sha256"]
+            assert sorted(archive) == ["drkit/__init__.py", "drkit/core/__init__.py", "drkit/core/errors.py", "drkit/core/redrive.py", "drkit/core/tokens.py", "handler.py"]
+            assert archive["drkit/core/tokens.py"]["path"] == "drkit/core/tokens.py" and archive["drkit/core/tokens.py"]["sha256"]
         redrive = functions["drkit-search-tier2-redrive"].inputs["environment"]["variables"]
         assert redrive["PEER_REGIONS"] == ",".join(r for r in ("eu-west-1", "eu-central-1") if r != graph.region)
         assert redrive["STATE_MACHINE_ARN"] == graph.exports["workflow_arn"]
@@ -63,10 +64,9 @@ def test_redrive_may_start_executions_only_on_this_regions_workflow() -> None:
 @pytest.mark.parametrize("handler_dir", ["completion", "redrive"])
 def test_the_lambda_package_imports_without_pulumi_or_pydantic(tmp_path: Path, handler_dir: str) -> None:
     shutil.copy(FUNCTIONS / handler_dir / "handler.py", tmp_path / "handler.py")
-    (tmp_path / "drkit").mkdir()
-    (tmp_path / "drkit" / "__init__.py").write_text("")
-    for module in SHARED_MODULES:
-        shutil.copy(ROOT / "drkit" / module, tmp_path / "drkit" / module)
+    for archive_path, source in core_modules(SHARED_MODULES).items():
+        (tmp_path / archive_path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, tmp_path / archive_path)
     probe = "import sys, handler; bad = sorted(m for m in ('pulumi', 'pydantic', 'yaml', 'rich') if m in sys.modules); print(bad)"
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)}, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

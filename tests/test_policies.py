@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from drkit.analyzer import PolicyPackProcess, reconcile_config
-from drkit.check import DEFAULT_PACK_DIR, Finding, check_stacks
-from drkit.errors import SpecError
-from drkit.graph import RegionGraph
+from drkit.commands.check.analyzer import PolicyPackProcess, reconcile_config
+from drkit.commands.check.run import DEFAULT_PACK_DIR, Finding, check_stacks
+from drkit.core.errors import SpecError
+from drkit.engine.graph import RegionGraph
 from tests.conftest import ROOT, example_graph
 
 CONFIG = json.loads((ROOT / "policies" / "policy-config.json").read_text())

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components.fis import (
+from drkit.components.fis import (
     DrExperiments,
     DrExperimentsArgs,
     Scenario,
@@ -18,8 +18,8 @@ from components.fis import (
     scenarios_for,
     templates_for,
 )
-from components.functions.scale_up.handler import RELEASE_STEP
-from components.region_switch import (
+from drkit.components.functions.scale_up.handler import RELEASE_STEP
+from drkit.components.region_switch import (
     RegionSwitchPlan,
     RegionSwitchPlanArgs,
     ScaleUpFunction,
@@ -30,10 +30,10 @@ from components.region_switch import (
     rto_minutes,
     scale_up_function_arn,
 )
-from components.resilience import ResilienceAssessment, ResilienceAssessmentArgs, policy_targets, tag_query
-from drkit.capture import RealisticMocks
-from drkit.errors import ComponentValidationError
-from drkit.tiers import Tier, default_rpo_seconds, default_rto_seconds
+from drkit.components.resilience import ResilienceAssessment, ResilienceAssessmentArgs, policy_targets, tag_query
+from drkit.core.errors import ComponentValidationError
+from drkit.core.tiers import Tier, default_rpo_seconds, default_rto_seconds
+from drkit.engine.capture import RealisticMocks
 from tests.conftest import Registered, example_spec, run_program
 
 ACCOUNT = "123456789012"

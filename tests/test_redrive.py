@@ -18,9 +18,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from drkit.redrive import ExecutionRequest, ItemOutcome, RedriveError, RedriveReport, StepFunctionsStarter, redrive
-from drkit.routing import Path as RoutePath
-from drkit.tokens import CompleteOutcome, Status, TokenRecord, TokenStore
+from drkit.core.redrive import ExecutionRequest, ItemOutcome, RedriveError, RedriveReport, StepFunctionsStarter, redrive
+from drkit.core.routing import Path as RoutePath
+from drkit.core.tokens import CompleteOutcome, Status, TokenRecord, TokenStore
 from tests.conftest import create_token_table
 from tests.test_tokens import T0, TABLE, FakeClock, unique
 
@@ -400,7 +400,7 @@ def test_redrive_refuses_bad_arguments(lost: str, surviving: str, operator: str,
 
 
 def run_cli(argv: list[str]) -> int:
-    from drkit import redrive_cmd
+    from drkit.commands.redrive import command as redrive_cmd
 
     parser = argparse.ArgumentParser(prog="drkit")
     redrive_cmd.register(parser.add_subparsers(dest="command", required=True))
@@ -416,7 +416,7 @@ def spec_args(*extra: str) -> list[str]:
 
 @pytest.fixture
 def cli_env(aws: None) -> Iterator[dict[str, Any]]:
-    from stacks.plan import token_table_name
+    from drkit.stacks.plan import token_table_name
     from tests.conftest import example_spec
 
     name = token_table_name(example_spec("fraud-tier1"))
@@ -446,7 +446,7 @@ def test_cli_execute_redrives(cli_env: dict[str, Any], capsys: pytest.CaptureFix
 
 
 def test_execute_defaults_to_the_deployments_workflow_in_the_surviving_region() -> None:
-    from drkit.redrive_cmd import default_workflow_arn, validate_workflow_arn
+    from drkit.commands.redrive.command import default_workflow_arn, validate_workflow_arn
     from tests.conftest import example_spec
 
     arn = default_workflow_arn(example_spec("docs-tier3"), "us-west-2")

@@ -24,12 +24,12 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
-from components.functions.router import breakers as br
-from components.functions.router.audit import AuditRecord, audit_key, metric_values
-from components.functions.router.budgets import BudgetAction, BudgetStore, counter_key, decide, month_of
-from components.functions.router.config import ConfigError, OffHoursConfig, is_off_hours, load_config, parse_config
-from components.functions.router.handler import Clients, Router, key_digest, servable_paths
-from components.functions.router.health import check_breakers
+from drkit.components.functions.router import breakers as br
+from drkit.components.functions.router.audit import AuditRecord, audit_key, metric_values
+from drkit.components.functions.router.budgets import BudgetAction, BudgetStore, counter_key, decide, month_of
+from drkit.components.functions.router.config import ConfigError, OffHoursConfig, is_off_hours, load_config, parse_config
+from drkit.components.functions.router.handler import Clients, Router, key_digest, servable_paths
+from drkit.components.functions.router.health import check_breakers
 from tests.conftest import create_token_table
 
 REGION = "us-east-1"
@@ -651,7 +651,7 @@ def test_unknown_class_message_lists_the_valid_classes(world: World) -> None:
 
 
 def test_routing_error_from_the_engine_is_a_400(world: World) -> None:
-    from drkit.routing import RoutingError
+    from drkit.core.routing import RoutingError
 
     def refuse(*_: Any, **__: Any) -> Any:
         raise RoutingError("payload_bytes: 2 TiB exceeds every path")
@@ -688,7 +688,7 @@ def test_audit_failure_does_not_fail_a_served_request(world: World) -> None:
 
 
 def test_lambda_entry_point_reads_config_from_the_environment(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from components.functions.router import handler as module
+    from drkit.components.functions.router import handler as module
 
     monkeypatch.setenv("ROUTER_CONFIG", json.dumps(world.config_data))
     monkeypatch.setattr(module, "_ROUTER", None)

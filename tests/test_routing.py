@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 import drkit.cli
-from drkit.errors import DrkitError
-from drkit.routing import (
+from drkit.core.errors import DrkitError
+from drkit.core.routing import (
     ASYNC_INLINE_BODY_MAX_BYTES,
     ASYNC_MAX_PAYLOAD_BYTES,
     BATCH_MAX_PAYLOAD_BYTES,
@@ -27,7 +27,7 @@ from drkit.routing import (
     route,
     rules_for,
 )
-from drkit.spec import TrafficClass, TrafficKind
+from drkit.core.spec import TrafficClass, TrafficKind
 from tests.conftest import EXAMPLES
 
 CLASSES = classes_from(
@@ -245,7 +245,7 @@ def test_class_timeout_must_be_a_positive_int(timeout: object) -> None:
 
 @pytest.fixture
 def cli() -> None:
-    assert "drkit.route_cmd" in drkit.cli.COMMAND_MODULES
+    assert "drkit.commands.route.command" in drkit.cli.COMMAND_MODULES
 
 
 SPEC = str(EXAMPLES / "fraud-tier1.yaml")

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.functions.scale_up.handler import (
+from drkit.components.functions.scale_up.handler import (
     DIMENSION,
     RELEASE_STEP,
     Clients,

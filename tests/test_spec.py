@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from drkit.errors import SpecError
-from drkit.spec import DeploymentSpec, load_spec, parse_spec
-from drkit.tiers import RoutingPolicy, Tier
+from drkit.core.errors import SpecError
+from drkit.core.spec import DeploymentSpec, load_spec, parse_spec
+from drkit.core.tiers import RoutingPolicy, Tier
 from tests.conftest import EXAMPLES
 
 BASE = yaml.safe_load((EXAMPLES / "search-tier2.yaml").read_text())

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from components.naming import TAG_KEYS
-from drkit.capture import capture
-from drkit.graph import DeploymentGraph, RegionGraph, Resource
-from drkit.rto import record_role
-from drkit.spec import parse_spec
-from drkit.tiers import RegionRole
-from policies.resources import is_taggable
+from drkit.components.naming import TAG_KEYS
+from drkit.core.rto import record_role
+from drkit.core.spec import parse_spec
+from drkit.core.tiers import RegionRole
+from drkit.engine.capture import capture
+from drkit.engine.graph import DeploymentGraph, RegionGraph, Resource
+from drkit.policies.resources import is_taggable
 from tests.conftest import example_graph, example_spec
 
 TABLE = "aws:dynamodb/table:Table"

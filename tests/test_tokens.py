@@ -14,9 +14,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.functions.completion import handler as completion
-from drkit.routing import Path as RoutePath
-from drkit.tokens import (
+from drkit.components.functions.completion import handler as completion
+from drkit.core.routing import Path as RoutePath
+from drkit.core.tokens import (
     HASH_KEY,
     HOME_REGION_INDEX,
     TTL_ATTRIBUTE,
@@ -77,13 +77,13 @@ def record(store: TokenStore, request_id: str = "req-1", home: str = REGION, ttl
 
 
 def test_table_names_match_the_component() -> None:
-    import components.table as table
+    import drkit.components.table as table
 
     assert (HASH_KEY, HOME_REGION_INDEX, TTL_ATTRIBUTE) == (table.HASH_KEY, table.HOME_REGION_INDEX, table.TTL_ATTRIBUTE)
 
 
 def test_paths_match_the_routing_engine() -> None:
-    from drkit.tokens import PATHS
+    from drkit.core.tokens import PATHS
 
     assert tuple(p.value for p in RoutePath) == PATHS
 
@@ -105,7 +105,7 @@ def _imported_roots(path: Path) -> set[str]:
 
 @pytest.mark.parametrize(
     ("path", "allowed_own"),
-    [("drkit/tokens.py", {"drkit.errors"}), ("components/functions/completion/handler.py", {"drkit.tokens"})],
+    [("drkit/core/tokens.py", {"drkit.core.errors"}), ("components/functions/completion/handler.py", {"drkit.core.tokens"})],
 )
 def test_lambda_code_imports_only_stdlib_boto3_and_tokens(path: str, allowed_own: set[str]) -> None:
     """The completion Lambda ships with boto3 and tokens.py only: no pulumi, no pydantic, no rest of drkit."""

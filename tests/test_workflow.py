@@ -20,7 +20,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.workflow import (
+from drkit.components.workflow import (
     ASYNC_REQUEST_TRANSITIONS,
     REPRESENTATIVE_MODEL,
     REQUEST_TRANSITIONS,
@@ -33,12 +33,12 @@ from components.workflow import (
     workflow_definition,
     workflow_statements,
 )
-from drkit.asl_walk import MAX_WALK_STEPS, happy_path
-from drkit.errors import ComponentValidationError
-from drkit.routing import Path, classes_from
-from drkit.tokens import Status, TokenStore
-from stacks.plan import plan_region, token_table_name
-from stacks.program import workflow_targets
+from drkit.core.asl_walk import MAX_WALK_STEPS, happy_path
+from drkit.core.errors import ComponentValidationError
+from drkit.core.routing import Path, classes_from
+from drkit.core.tokens import Status, TokenStore
+from drkit.stacks.plan import plan_region, token_table_name
+from drkit.stacks.program import workflow_targets
 from tests.conftest import create_token_table, example_spec
 
 REGION = "eu-west-1"
@@ -354,5 +354,5 @@ def test_the_walk_enters_the_same_states_as_moto_executing_the_definition(aws: d
     assert wait(aws, execution)["status"] == "SUCCEEDED"
     entered = tuple(entered_states(aws, execution))
     assert entered == happy_path(deployed, payload)
-    if routed_by == "front-door":  # what drkit.cost and the front door price per request, confirmed by an engine
+    if routed_by == "front-door":  # what drkit.engine.cost and the front door price per request, confirmed by an engine
         assert len(entered) == REQUEST_TRANSITIONS[Path.ASYNC]

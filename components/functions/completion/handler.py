@@ -2,7 +2,7 @@
 changes → token table → Step Functions callback.
 
 Subscribed to the async endpoint's success and error SNS topics in one region. For each
-notification it records the result in the token table (`drkit.tokens.TokenStore`), then
+notification it records the result in the token table (`drkit.core.tokens.TokenStore`), then
 sends SendTaskSuccess/SendTaskFailure with the token the table returns. It is safe to run
 twice on the same notification (SNS delivers at least once and Lambda retries): a duplicate
 finds the result already recorded and re-sends the callback, which Step Functions answers
@@ -14,7 +14,7 @@ Message format (SageMaker developer guide, "Check prediction results", read 2025
 "responseParameters": {"outputLocation": ..., "failureLocation": ...}, ...}``.
 The workflow invokes the endpoint with InferenceId = request_id.
 
-Dependencies: boto3 + standard library + drkit/tokens.py, which is packaged with this file.
+Dependencies: boto3 + standard library + drkit/core/tokens.py, which is packaged with this file.
 Environment: TABLE_NAME, AWS_REGION.
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from drkit.tokens import CompleteOutcome, CompleteResult, TokenStore
+from drkit.core.tokens import CompleteOutcome, CompleteResult, TokenStore
 
 LOG = logging.getLogger("drkit.completion")
 LOG.setLevel(logging.INFO)

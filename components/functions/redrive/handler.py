@@ -3,7 +3,7 @@
 Invoked by the Region switch plan's custom Lambda step when this region takes over (or by
 hand). The event may name the lost region (`{"lost_region": "us-east-1"}`); otherwise the
 deployment's only other region is assumed, and a deployment with several peers must name it.
-Safe to invoke again: `drkit.redrive` claims each item with a conditional write and names
+Safe to invoke again: `drkit.core.redrive` claims each item with a conditional write and names
 each execution after the request and attempt.
 
 Environment: TABLE_NAME, STATE_MACHINE_ARN (this region's workflow), PEER_REGIONS
@@ -17,8 +17,8 @@ from typing import Any
 
 import boto3
 
-from drkit.redrive import StepFunctionsStarter, redrive
-from drkit.tokens import TokenStore
+from drkit.core.redrive import StepFunctionsStarter, redrive
+from drkit.core.tokens import TokenStore
 
 OPERATOR = "drkit-redrive-lambda"
 

@@ -16,7 +16,7 @@ took longer than T.
 Persistence: one item per (region, endpoint), key ``breaker#<region>#<endpoint>``. The
 region is in the key because the table is global and endpoint names are identical in every
 region: without it, a region's open breaker would replicate into the healthy region. Every
-write is conditional on the item's ``version`` (the same discipline as drkit/tokens.py),
+write is conditional on the item's ``version`` (the same discipline as drkit/core/tokens.py),
 so two concurrent Lambdas cannot lose each other's counts; a lost race re-reads and retries.
 Breaker items carry no ``home_region``, so they never appear in the redrive index.
 
@@ -34,7 +34,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drkit.tokens import HASH_KEY
+from drkit.core.tokens import HASH_KEY
 
 MAX_WRITE_ATTEMPTS = 5
 

@@ -8,11 +8,11 @@ one shared item would silently lose increments, while per-region items never con
 Items expire (TTL) 400 days after their month begins.
 
 Costs are *estimates* per request, by path, computed at deploy time by
-components/frontdoor.py (`request_costs`) from the dated list prices in drkit/pricing.py and
+components/frontdoor.py (`request_costs`) from the dated list prices in drkit/core/pricing.py and
 passed in the router config. `DEFAULT_COST_USD` is the fallback for a model without
 figures: us-east-1, October 2025 list prices, derived as commented beside each line.
 
-Decisions are pure (`decide`); the store is the only I/O. Stdlib, botocore and drkit/tokens.py (bundled with the router) only.
+Decisions are pure (`decide`); the store is the only I/O. Stdlib, botocore and drkit/core/tokens.py (bundled with the router) only.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from drkit.tokens import HASH_KEY, TTL_ATTRIBUTE
+from drkit.core.tokens import HASH_KEY, TTL_ATTRIBUTE
 
 COUNTER_TTL_SECONDS = 400 * 24 * 3600
 
-# Fallback USD per request, us-east-1 list prices as of 2025-10 (drkit/pricing.py):
+# Fallback USD per request, us-east-1 list prices as of 2025-10 (drkit/core/pricing.py):
 DEFAULT_COST_USD: Mapping[str, float] = {
     # ml.m5.xlarge $0.269/h at 1000 invocations/instance/minute: 0.269 / 60 000
     "realtime": 0.0000045,

@@ -20,7 +20,7 @@ from typing import Any
 PATHS = ("realtime", "serverless", "async", "batch")
 DIRECT_PATHS = ("realtime", "serverless")  # invoked by the router itself
 WORKFLOW_PATHS = ("async", "batch")  # started as a Step Functions execution
-PRIORITIES = ("high", "normal", "low")  # drkit.spec.Team.priority; redrive starts requests in this order
+PRIORITIES = ("high", "normal", "low")  # drkit.core.spec.Team.priority; redrive starts requests in this order
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
@@ -43,7 +43,7 @@ class TeamConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ClassConfig:
-    """A traffic class, as drkit.routing.ClassInfo needs it."""
+    """A traffic class, as drkit.core.routing.ClassInfo needs it."""
 
     name: str
     kind: str

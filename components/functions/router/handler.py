@@ -4,7 +4,7 @@ Routes (API Gateway HTTP API, payload format 2.0):
 
 - ``POST /v1/infer`` — team key in ``x-drkit-key`` (SHA-256 looked up in the config; keys are
   never stored), body ``{"model", "traffic_class", "payload" | "input_location", ["content_type"],
-  ["request_id"]}``. The routing engine (drkit/routing.py) picks a path; breakers and the
+  ["request_id"]}``. The routing engine (drkit/core/routing.py) picks a path; breakers and the
   team's budget may change it; real-time and serverless are invoked here (200 with the
   result), async and batch are recorded in the token table and started as a Step Functions
   execution (202 with the request id).
@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drkit.errors import DrkitError
-from drkit.routing import (
+from drkit.core.errors import DrkitError
+from drkit.core.routing import (
     ASYNC_MAX_PAYLOAD_BYTES,
     BATCH_MAX_PAYLOAD_BYTES,
     PATH_FALLBACK,
@@ -44,7 +44,7 @@ from drkit.routing import (
     ClassInfo,
     route,
 )
-from drkit.tokens import TokenStore, TokenStoreError
+from drkit.core.tokens import TokenStore, TokenStoreError
 
 from .audit import AuditRecord, AuditWriter, to_stdout
 from .breakers import BreakerConfig, BreakerState, BreakerStore
@@ -56,10 +56,10 @@ LOG = logging.getLogger("drkit.router")
 LOG.setLevel(logging.INFO)
 
 KEY_HEADER = "x-drkit-key"
-REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,72}$")  # drkit/tokens.py REQUEST_ID_PATTERN
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,72}$")  # drkit/core/tokens.py REQUEST_ID_PATTERN
 REQUEST_TTL_SECONDS = 7 * 24 * 3600
 
-# Largest payload each path accepts: the routing engine's AWS limits (cited in drkit/routing.py),
+# Largest payload each path accepts: the routing engine's AWS limits (cited in drkit/core/routing.py),
 # used when a request must leave its routed path.
 PATH_MAX_BYTES: Mapping[str, int] = {
     "realtime": REALTIME_MAX_PAYLOAD_BYTES,
@@ -68,7 +68,7 @@ PATH_MAX_BYTES: Mapping[str, int] = {
     "batch": BATCH_MAX_PAYLOAD_BYTES,
 }
 
-# Where a request may go when its routed path cannot take it here: drkit.routing.PATH_FALLBACK,
+# Where a request may go when its routed path cannot take it here: drkit.core.routing.PATH_FALLBACK,
 # the table the workflow and the drills use too.
 FALLBACKS: Mapping[str, tuple[str, ...]] = {p.value: tuple(q.value for q in PATH_FALLBACK[p]) for p in PATH_FALLBACK}
 

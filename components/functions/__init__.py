@@ -1,0 +1,1 @@
+"""Lambda handlers: each subpackage is bundled on its own with the few drkit.core modules it imports."""

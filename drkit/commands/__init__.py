@@ -1,0 +1,1 @@
+"""The `drkit` subcommands, one subpackage each; `command.py` registers the subcommand."""

@@ -1,0 +1,289 @@
+"""Drive a CrossGuard policy pack the way the Pulumi CLI does, without the CLI.
+
+`pulumi preview --policy-pack DIR` starts the pack (constructing `PolicyPack` serves
+Pulumi's Analyzer gRPC service and prints its port), reads its policies with
+`GetAnalyzerInfo`, reconciles the policy-config file with each policy's config schema,
+sends it with `Configure`, then calls `Analyze` once per resource and `AnalyzeStack`
+once per stack. This module does the same, so `drkit check` reports exactly what the
+real pack reports, from the same code, with no Pulumi CLI and no credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import jsonschema
+import yaml
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from drkit.core.catalog import closest
+from drkit.core.errors import DrkitError, SpecError
+from drkit.engine.graph import RegionGraph, Resource
+
+LEVELS = {
+    "advisory": analyzer_pb2.ADVISORY,
+    "mandatory": analyzer_pb2.MANDATORY,
+    "remediate": analyzer_pb2.REMEDIATE,
+    "disabled": analyzer_pb2.DISABLED,
+}
+LEVEL_NAMES = {value: name for name, value in LEVELS.items()}
+START_TIMEOUT_SECONDS = 60
+
+
+class PolicyPackError(DrkitError):
+    """The policy pack itself failed (a bug in a rule, not a violation)."""
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """One policy as the pack describes itself."""
+
+    name: str
+    description: str
+    enforcement_level: str
+    config_schema: Mapping[str, Any]
+    stack_policy: bool
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One violation reported by the pack."""
+
+    policy: str
+    enforcement_level: str
+    message: str
+    urn: str
+    description: str
+
+
+def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
+    result = struct_pb2.Struct()
+    result.update(json.loads(json.dumps(values, default=str)))
+    return result
+
+
+class PolicyPackProcess:
+    """A running policy pack (`python <pack_dir>`) and a client for its Analyzer service.
+
+    The process starts at construction and is connected to on first use, so a caller can
+    start it, capture the stacks meanwhile, and only then wait for its port.
+    """
+
+    def __init__(self, pack_dir: str | Path, python: str = sys.executable) -> None:
+        self.pack_dir = Path(pack_dir)
+        if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
+            raise SpecError(str(self.pack_dir), ["not a policy pack: PulumiPolicy.yaml is missing"], kind="policy pack")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._process = subprocess.Popen(
+            [python, "-u", str(self.pack_dir)],
+            cwd=self.pack_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        self._channel: grpc.Channel | None = None
+        self._analyzer: analyzer_pb2_grpc.AnalyzerStub | None = None
+
+    @property
+    def _stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
+        if self._analyzer is None:
+            self._analyzer = self._connect()
+        return self._analyzer
+
+    def _connect(self) -> analyzer_pb2_grpc.AnalyzerStub:
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline().decode().strip()
+        if not line.isdigit():
+            self._process.kill()
+            _, err = self._process.communicate(timeout=10)
+            raise SpecError(str(self.pack_dir), [f"the pack did not start: {err.decode().strip()[-2000:]}"], kind="policy pack")
+        self.port = int(line)
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        grpc.channel_ready_future(self._channel).result(timeout=START_TIMEOUT_SECONDS)
+        return analyzer_pb2_grpc.AnalyzerStub(self._channel)
+
+    def __enter__(self) -> PolicyPackProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        for stream in (self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def info(self) -> tuple[str, str, list[PolicyInfo]]:
+        """The pack's name, version and policies (GetAnalyzerInfo)."""
+        reply = self._stub.GetAnalyzerInfo(empty_pb2.Empty())
+        policies = [
+            PolicyInfo(
+                name=p.name,
+                description=p.description,
+                enforcement_level=LEVEL_NAMES[p.enforcementLevel],
+                config_schema=json_format.MessageToDict(p.configSchema),
+                stack_policy=p.policy_type == analyzer_pb2.PolicyType.POLICY_TYPE_STACK,
+            )
+            for p in reply.policies
+        ]
+        # Python packs always answer 0.0.1; the CLI takes the version from PulumiPolicy.yaml.
+        manifest = yaml.safe_load((self.pack_dir / "PulumiPolicy.yaml").read_text()) or {}
+        return reply.name, str(manifest.get("version") or reply.version), policies
+
+    def configure(self, config: Mapping[str, tuple[str, Mapping[str, Any]]]) -> None:
+        """Send each policy's reconciled (enforcement level, properties)."""
+        request = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, (level, properties) in config.items():
+            request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(enforcementLevel=LEVELS[level], properties=_struct(properties)))
+        self._stub.Configure(request)
+
+    def analyze_stack(self, graph: RegionGraph) -> list[Diagnostic]:
+        """`Analyze` for each resource, then `AnalyzeStack` for the whole stack, as the engine does.
+
+        Component resources are included (policies see them as parents); the stack root is not.
+        """
+        resources = [r for r in graph.resources if r.type != "pulumi:pulumi:Stack"]
+        # What the engine sends for a resource, converted to protobuf once for both calls.
+        fields = [
+            {
+                "type": r.type,
+                "properties": _struct(r.inputs),
+                "urn": r.urn,
+                "name": r.name,
+                "options": _options(r),
+                "provider": _provider(r),
+            }
+            for r in resources
+        ]
+        diagnostics: list[Diagnostic] = []
+        for resource, common in zip(resources, fields, strict=True):
+            reply = self._call(resource.urn, self._stub.Analyze, analyzer_pb2.AnalyzeRequest(**common))
+            diagnostics += _diagnostics(reply, default_urn=resource.urn)
+        stack_request = analyzer_pb2.AnalyzeStackRequest(
+            resources=[
+                analyzer_pb2.AnalyzerResource(**common, parent=r.parent or "", dependencies=list(r.dependencies))
+                for r, common in zip(resources, fields, strict=True)
+            ]
+        )
+        diagnostics += _diagnostics(self._call(graph.stack, self._stub.AnalyzeStack, stack_request), default_urn="")
+        return diagnostics
+
+    def _call(self, subject: str, method: Any, request: Any) -> Any:
+        try:
+            return method(request)
+        except grpc.RpcError as exc:
+            details = exc.details() if hasattr(exc, "details") else str(exc)
+            raise PolicyPackError(f"the policy pack in {self.pack_dir} failed while analyzing {subject}: {details}") from None
+
+
+def _options(resource: Resource) -> analyzer_pb2.AnalyzerResourceOptions:
+    return analyzer_pb2.AnalyzerResourceOptions(
+        protect=resource.protect, ignoreChanges=list(resource.ignore_changes), parent=resource.parent or ""
+    )
+
+
+def _provider(resource: Resource) -> analyzer_pb2.AnalyzerProviderResource | None:
+    if resource.region is None:
+        return None
+    return analyzer_pb2.AnalyzerProviderResource(
+        type="pulumi:providers:aws", properties=_struct({"region": resource.region}), urn="", name=f"aws-{resource.region}"
+    )
+
+
+def _diagnostics(reply: analyzer_pb2.AnalyzeResponse, *, default_urn: str) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            policy=d.policyName,
+            enforcement_level=LEVEL_NAMES[d.enforcementLevel],
+            # pulumi_policy prefixes the description; the finding is what follows it.
+            message=d.message.removeprefix(d.description).strip() or d.message,
+            urn=d.urn or default_urn,
+            description=d.description,
+        )
+        for d in reply.diagnostics
+    ]
+
+
+def load_policy_config(path: str | Path | None) -> dict[str, Any]:
+    """Read a Pulumi policy-config JSON file (`--policy-pack-config`)."""
+    if path is None:
+        return {}
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise SpecError(str(file), ["file not found"], kind="policy config") from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(str(file), [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"], kind="policy config") from None
+    if not isinstance(data, dict):
+        raise SpecError(str(file), ["expected a JSON object keyed by policy name (or 'all')"], kind="policy config")
+    return data
+
+
+def reconcile_config(
+    policies: Iterable[PolicyInfo], config: Mapping[str, Any], source: str = "policy config"
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each policy's enforcement level and properties, as the Pulumi CLI computes them.
+
+    Level: the policy's entry, else `all`, else the pack's own level. Properties: the
+    schema's defaults overlaid with the entry's values, then validated against the schema.
+    """
+    policies = list(policies)
+    names = {p.name for p in policies}
+    problems = []
+    for key in config:
+        if key != "all" and key not in names:
+            hint = closest(key, tuple(names), limit=1)
+            guess = f" (did you mean {hint[0]}?)" if hint else ""
+            problems.append(f"{key}: no such policy in the pack{guess}; valid: all, {', '.join(sorted(names))}")
+    all_level = config.get("all")
+    if all_level is not None and all_level not in LEVELS:
+        problems.append(f"all: {all_level!r} is not an enforcement level; valid: {', '.join(LEVELS)}")
+    reconciled: dict[str, tuple[str, dict[str, Any]]] = {}
+    for policy in policies:
+        entry = config.get(policy.name, {})
+        level = all_level if all_level in LEVELS else policy.enforcement_level
+        properties: dict[str, Any] = {
+            key: schema["default"] for key, schema in (policy.config_schema.get("properties") or {}).items() if "default" in schema
+        }
+        if isinstance(entry, str):
+            entry = {"enforcementLevel": entry}
+        if not isinstance(entry, dict):
+            problems.append(f"{policy.name}: expected an enforcement level or an object, got {entry!r}")
+            continue
+        for key, value in entry.items():
+            if key == "enforcementLevel":
+                if value not in LEVELS:
+                    problems.append(f"{policy.name}.enforcementLevel: {value!r} is not one of {', '.join(LEVELS)}")
+                else:
+                    level = value
+            elif key not in (policy.config_schema.get("properties") or {}):
+                valid = ", ".join(["enforcementLevel", *sorted(policy.config_schema.get("properties") or {})])
+                problems.append(f"{policy.name}.{key}: not a setting of this policy; valid: {valid}")
+            else:
+                properties[key] = value
+        schema = {"type": "object", **dict(policy.config_schema)}
+        for error in jsonschema.Draft7Validator(schema).iter_errors(properties):
+            field = ".".join(str(p) for p in error.absolute_path) or "(config)"
+            problems.append(f"{policy.name}.{field}: {error.message}")
+        reconciled[policy.name] = (level, properties)
+    if problems:
+        raise SpecError(source, problems, kind="policy config")
+    return reconciled

@@ -1,0 +1,98 @@
+"""`drkit cost SPEC [--usage PROFILE] [--json]`: the monthly bill per region, model and inference type."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from drkit.commands.console import make_console
+from drkit.core.pricing import PRICES_AS_OF
+from drkit.core.spec import load_spec
+from drkit.core.usage import load_usage
+from drkit.engine.capture import capture
+from drkit.engine.cost import DeploymentCost, deployment_cost
+
+
+def cost_json(cost: DeploymentCost) -> dict[str, Any]:
+    return {
+        "deployment": cost.deployment,
+        "tier": cost.tier,
+        "prices_as_of": PRICES_AS_OF,
+        "usage_given": cost.usage_given,
+        "total_usd": round(cost.total_usd, 2),
+        "naive_total_usd": round(cost.naive_total_usd, 2),
+        "by_region": {k: round(v, 2) for k, v in cost.breakdown(lambda line: line.region or "global").items()},
+        "by_model": {k: round(v, 2) for k, v in cost.breakdown(lambda line: line.model).items()},
+        "by_inference_type": {k: round(v, 2) for k, v in cost.breakdown(lambda line: line.inference_type).items()},
+        "naive_by_region": {k: round(v, 2) for k, v in cost.naive_regions.items()},
+        "lines": [
+            {
+                "resource": line.resource,
+                "region": line.region,
+                "model": line.model,
+                "inference_type": line.inference_type,
+                "description": line.description,
+                "quantity": round(line.quantity, 4),
+                "unit": line.unit,
+                "unit_price_usd": line.unit_price_usd,
+                "monthly_usd": round(line.monthly_usd, 4),
+            }
+            for estimate in cost.regions.values()
+            for line in estimate.lines
+        ],
+    }
+
+
+def _table(title: str, rows: dict[str, float], total: float) -> Table:
+    table = Table(title=title)
+    table.add_column("")
+    table.add_column("USD / month", justify="right")
+    table.add_column("share", justify="right")
+    for name, value in rows.items():
+        table.add_row(name, f"{value:,.2f}", f"{value / total:.0%}" if total else "-")
+    return table
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    usage_path = args.usage
+    if usage_path is None:
+        default = Path(args.spec).parent / "usage" / Path(args.spec).name
+        usage_path = default if default.exists() else None
+    usage = load_usage(usage_path) if usage_path else None
+    cost = deployment_cost(capture(spec), usage)
+    if args.json:
+        print(json.dumps(cost_json(cost), indent=2))
+        return 0
+    console = make_console()
+    console.print(
+        f"[bold]{spec.deployment}[/] tier {int(spec.tier)}: [bold]${cost.total_usd:,.2f}[/]/month "
+        f"(naive always-on-at-peak design: ${cost.naive_total_usd:,.2f}, saving {1 - cost.total_usd / cost.naive_total_usd:.0%}); "
+        f"prices as of {PRICES_AS_OF}, usage: {usage_path or 'none (fixed costs and minimum capacity only)'}"
+    )
+    total = cost.total_usd
+    console.print(_table("by region", cost.breakdown(lambda line: line.region or "global"), total))
+    console.print(_table("by model", cost.breakdown(lambda line: line.model), total))
+    console.print(_table("by InferenceType", cost.breakdown(lambda line: line.inference_type), total))
+    if args.lines:
+        lines = Table(title="lines (quantity × unit price)")
+        for column in ("region", "resource", "description", "quantity", "unit", "unit price", "USD/month"):
+            lines.add_column(column, justify="right" if column in ("quantity", "unit price", "USD/month") else "left")
+        for region, estimate in cost.regions.items():
+            for line in sorted(estimate.lines, key=lambda item: -item.monthly_usd):
+                lines.add_row(region, line.resource, line.description, f"{line.quantity:,.2f}", line.unit, f"{line.unit_price_usd:.8g}", f"{line.monthly_usd:,.2f}")
+        console.print(lines)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("cost", help="Monthly cost by region, model and InferenceType, vs. the naive design.")
+    parser.add_argument("spec", help="Deployment spec (YAML).")
+    parser.add_argument("--usage", help="Usage profile (YAML). Default: usage/<spec name> beside the spec, if present.")
+    parser.add_argument("--lines", action="store_true", help="Every priced line, quantity × unit price.")
+    parser.add_argument("--json", action="store_true", help="Machine-readable estimate.")
+    parser.set_defaults(func=run)

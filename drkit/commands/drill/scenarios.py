@@ -1,0 +1,77 @@
+"""The drill scenarios and the account changes each one injects."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any
+
+from drkit.commands.drill.topology import Topology
+
+
+class Scenario(str, Enum):
+    """What a drill breaks."""
+
+    REGION_OUTAGE = "region-outage"
+    """The primary region stops answering (sim only: a real region cannot be switched off)."""
+    HEALTH_CHECK_FAILOVER = "health-check-failover"
+    """Invert the primary's health check: the safe drill for production."""
+    ENDPOINT_FAILURE = "endpoint-failure"
+    """One model's endpoints in the primary region stop serving (sim only)."""
+    FIS_REPLICATION_PAUSE = "fis-replication-pause"
+    """Start the deployment's FIS template pausing token-table replication into the takeover
+    region (aws only: FIS acts on a real account; its alarms stop it)."""
+
+
+class ActionKind(str, Enum):
+    """A change to the account that the journal records and `recover` undoes."""
+
+    INVERT_HEALTH_CHECK = "invert-health-check"
+    REGION_OUTAGE = "region-outage"
+    ENDPOINT_FAILURE = "endpoint-failure"
+    FIS_EXPERIMENT = "fis-experiment"
+
+
+# The FIS template a scenario starts, by its Name tag suffix (components/fis.py names them
+# `<deployment>-<scenario>`).
+FIS_TEMPLATES = {Scenario.FIS_REPLICATION_PAUSE: "pause-token-replication"}
+# Scenarios the sim backend can play (FIS experiments need a real account).
+SIM_SCENARIOS = tuple(s for s in Scenario if s not in FIS_TEMPLATES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action:
+    """Set one switch of the account to `value`; its undo sets it to the snapshot's value."""
+
+    kind: ActionKind
+    region: str
+    target: str
+    value: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "kind": self.kind.value}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Action:
+        return cls(kind=ActionKind(data["kind"]), region=data["region"], target=data["target"], value=bool(data["value"]))
+
+    def describe(self) -> str:
+        verb = "set" if self.value else "clear"
+        return f"{verb} {self.kind.value} on {self.target} ({self.region})"
+
+
+def injection(scenario: Scenario, topo: Topology) -> list[Action]:
+    """The account changes a scenario makes, in order."""
+    primary = topo.regions[topo.primary]
+    if scenario is Scenario.HEALTH_CHECK_FAILOVER:
+        return [Action(kind=ActionKind.INVERT_HEALTH_CHECK, region=topo.primary, target=primary.fqdn, value=True)]
+    if scenario in FIS_TEMPLATES:
+        takeover = topo.secondaries[0]
+        return [Action(kind=ActionKind.FIS_EXPERIMENT, region=takeover, target=FIS_TEMPLATES[scenario], value=True)]
+    if scenario is Scenario.REGION_OUTAGE:
+        return [Action(kind=ActionKind.REGION_OUTAGE, region=topo.primary, target=topo.primary, value=True)]
+    model = topo.models[0]
+    return [
+        Action(kind=ActionKind.ENDPOINT_FAILURE, region=topo.primary, target=e.name, value=True)
+        for e in primary.endpoints_for(model)
+    ]

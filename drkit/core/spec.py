@@ -1,0 +1,556 @@
+"""The deployment spec: one YAML file, validated into a frozen pydantic model.
+
+Everything downstream (stacks, preview, policies, cost, drills) reads this model and
+never the YAML. `load_spec(path)` either returns a valid `DeploymentSpec` or raises one
+`SpecError` listing every problem as ``file: field.path: value — what would be valid``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from drkit.core.catalog import (
+    HEALTH_CHECK_INTERVALS,
+    HEALTH_CHECK_MAX_FAILURE_THRESHOLD,
+    SAGEMAKER_INSTANCE_TYPES,
+    SAGEMAKER_REGIONS,
+    SERVERLESS_MAX_CONCURRENCY,
+    SERVERLESS_MEMORY_MB,
+    closest,
+)
+from drkit.core.errors import SpecError
+from drkit.core.tiers import (
+    RegionRole,
+    RoutingPolicy,
+    Tier,
+    default_dns_ttl,
+    default_failure_threshold,
+    default_health_check_interval,
+    default_rpo_seconds,
+    default_rto_seconds,
+    routing_policy,
+)
+
+_NAME = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
+_SHA256 = r"^[0-9a-f]{64}$"
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+_DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+
+def _valid_region(value: str) -> str:
+    if value not in SAGEMAKER_REGIONS:
+        hint = closest(value, SAGEMAKER_REGIONS)
+        did_you_mean = f" (did you mean {', '.join(hint)}?)" if hint else ""
+        raise ValueError(f"unknown AWS region{did_you_mean}; valid: a SageMaker region such as us-east-1")
+    return value
+
+
+def _valid_instance_type(value: str) -> str:
+    if value not in SAGEMAKER_INSTANCE_TYPES:
+        hint = closest(value, SAGEMAKER_INSTANCE_TYPES)
+        did_you_mean = f" (did you mean {', '.join(hint)}?)" if hint else ""
+        raise ValueError(f"unknown SageMaker instance type{did_you_mean}; valid: ml.<family>.<size>, e.g. ml.m5.xlarge")
+    return value
+
+
+class TrafficKind(str, Enum):
+    """What a traffic class needs from the routing engine."""
+
+    CRITICAL = "critical"  # lowest latency, always real-time when it fits
+    STANDARD = "standard"  # interactive, may use serverless, cheaper off-hours
+    BULK = "bulk"  # throughput over latency: async or batch
+
+
+class OverBudget(str, Enum):
+    """What the front door does with a team's request once its monthly budget is spent."""
+
+    REFUSE = "refuse"  # 429 with a body naming the budget
+    DEGRADE = "degrade"  # route to the cheapest path that still serves the request
+
+
+class ContainerImage(_Frozen):
+    """The model's container image, pulled in every region from that region's ECR copy."""
+
+    repository: str = Field(pattern=r"^[a-z0-9][a-z0-9._/-]{1,254}$", description="ECR repository name.")
+    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$", description="Image digest; tags are not accepted.")
+
+    def uri(self, account: str, region: str) -> str:
+        """The in-region image URI, pinned by digest."""
+        return f"{account}.dkr.ecr.{region}.amazonaws.com/{self.repository}@{self.digest}"
+
+
+class ModelData(_Frozen):
+    """Model artifact in S3; every region reads its own copy in `<bucket_prefix>-<region>`."""
+
+    bucket_prefix: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{2,40}$", description="Bucket name before the region suffix.")
+    key: str = Field(min_length=1, pattern=r"^[^/].*\.tar\.gz$", description="Object key of model.tar.gz.")
+    sha256: str = Field(pattern=_SHA256, description="Checksum of the artifact; identical in every region.")
+
+    def bucket(self, region: str) -> str:
+        return f"{self.bucket_prefix}-{region}"
+
+    def url(self, region: str) -> str:
+        return f"s3://{self.bucket(region)}/{self.key}"
+
+
+class ProvisionedCapacity(_Frozen):
+    """A real-time endpoint on dedicated instances, autoscaled on invocations per instance."""
+
+    instance_type: str = Field(description="SageMaker hosting instance type, e.g. ml.m5.xlarge.")
+    min_instances: int = Field(ge=1, le=100, description="Instances always running in the primary. Default: required.")
+    max_instances: int = Field(ge=1, le=100, description="Autoscaling ceiling in every region.")
+    target_invocations_per_instance: int = Field(
+        default=100, ge=1, le=100_000, description="Target-tracking set point (per minute). Default: 100."
+    )
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600, description="Default: 300.")
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600, description="Default: 60.")
+    model_download_timeout_seconds: int = Field(
+        default=180, ge=60, le=3600, description="Variant's model-data download timeout; bounds scale-out time. Default: 180."
+    )
+    container_startup_timeout_seconds: int = Field(
+        default=180, ge=60, le=3600, description="Variant's container startup health-check timeout. Default: 180."
+    )
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_instance(cls, value: str) -> str:
+        return _valid_instance_type(value)
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> ProvisionedCapacity:
+        if self.min_instances > self.max_instances:
+            raise ValueError(
+                f"min_instances ({self.min_instances}) must be ≤ max_instances ({self.max_instances})"
+            )
+        return self
+
+
+class ServerlessCapacity(_Frozen):
+    """A serverless endpoint: pay per GB-second, cold starts, 4 MB payloads."""
+
+    memory_mb: int = Field(description="One of 1024, 2048, 3072, 4096, 5120, 6144.")
+    max_concurrency: int = Field(ge=1, le=SERVERLESS_MAX_CONCURRENCY, description="1-200.")
+    provisioned_concurrency: int = Field(default=0, ge=0, description="Warm capacity; ≤ max_concurrency. Default: 0.")
+
+    @field_validator("memory_mb")
+    @classmethod
+    def _memory_size(cls, value: int) -> int:
+        if value not in SERVERLESS_MEMORY_MB:
+            raise ValueError(f"must be one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}")
+        return value
+
+    @model_validator(mode="after")
+    def _provisioned_le_max(self) -> ServerlessCapacity:
+        if self.provisioned_concurrency > self.max_concurrency:
+            raise ValueError(
+                f"provisioned_concurrency ({self.provisioned_concurrency}) must be ≤ max_concurrency ({self.max_concurrency})"
+            )
+        return self
+
+
+class AsyncCapacity(_Frozen):
+    """An asynchronous endpoint: S3 in and out, SNS on completion, scales to zero when idle."""
+
+    instance_type: str = Field(description="SageMaker hosting instance type.")
+    max_instances: int = Field(ge=1, le=100, description="Ceiling while the backlog drains.")
+    max_concurrent_invocations_per_instance: int = Field(default=4, ge=1, le=1000, description="Default: 4.")
+    backlog_per_instance: int = Field(default=5, ge=1, le=10_000, description="Target backlog per instance. Default: 5.")
+    scale_to_zero: bool = Field(default=True, description="Scale to zero instances on an empty backlog. Default: true.")
+    model_download_timeout_seconds: int = Field(default=180, ge=60, le=3600, description="Default: 180.")
+    container_startup_timeout_seconds: int = Field(default=180, ge=60, le=3600, description="Default: 180.")
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_instance(cls, value: str) -> str:
+        return _valid_instance_type(value)
+
+
+class ModelSpec(_Frozen):
+    """One model, served in every region of the deployment."""
+
+    name: str = Field(pattern=_NAME, description="Lowercase name, 3-40 chars.")
+    version: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,32}$", description="Release label. Default: 1.")
+    image: ContainerImage
+    model_data: ModelData
+    provisioned: ProvisionedCapacity | None = Field(default=None, description="Real-time endpoint. Default: none.")
+    serverless: ServerlessCapacity | None = Field(default=None, description="Serverless endpoint. Default: none.")
+    async_: AsyncCapacity | None = Field(default=None, alias="async", description="Async endpoint. Default: none.")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _some_capacity(self) -> ModelSpec:
+        if not (self.provisioned or self.serverless or self.async_):
+            raise ValueError("a model needs at least one of provisioned, serverless or async")
+        return self
+
+
+class TrafficClass(_Frozen):
+    """A named class of requests and what it needs from routing."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,30}$")
+    kind: TrafficKind
+    timeout_seconds: int = Field(default=60, ge=1, le=86_400, description="Client deadline. Default: 60.")
+
+
+class OffHours(_Frozen):
+    """When provisioned endpoints outside tier 1 scale down, in the team's own time zone."""
+
+    timezone: str = Field(description="IANA time zone, e.g. America/New_York.")
+    scale_down_at: str = Field(description="HH:MM, 24 h.")
+    scale_up_at: str = Field(description="HH:MM, 24 h.")
+    days: tuple[str, ...] = Field(default=_DAYS, description="Days the schedule runs (MON..SUN). Default: every day.")
+    min_instances: int = Field(default=1, ge=1, le=100, description="Instances kept off-hours. Default: 1.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            hint = closest(value, tuple(available_timezones()))
+            did_you_mean = f" (did you mean {', '.join(hint)}?)" if hint else ""
+            raise ValueError(f"unknown IANA time zone{did_you_mean}") from None
+        return value
+
+    @field_validator("scale_down_at", "scale_up_at")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not isinstance(value, str) or not _HHMM.match(value):
+            raise ValueError("must be a 24-hour time HH:MM, e.g. 20:00")
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        upper = tuple(d.upper() for d in value)
+        bad = [d for d in upper if d not in _DAYS]
+        if bad or not upper:
+            raise ValueError(f"days must be a non-empty list of {', '.join(_DAYS)}")
+        if len(set(upper)) != len(upper):
+            raise ValueError("days must not repeat")
+        return upper
+
+    @model_validator(mode="after")
+    def _distinct(self) -> OffHours:
+        if self.scale_down_at == self.scale_up_at:
+            raise ValueError("scale_down_at and scale_up_at must differ")
+        return self
+
+    def cron(self, at: str) -> str:
+        """Application Auto Scaling cron expression for HH:MM on the configured days."""
+        hour, minute = at.split(":")
+        return f"cron({int(minute)} {int(hour)} ? * {','.join(self.days)} *)"
+
+
+class Dns(_Frozen):
+    """The deployment's public name and the hosted zone that holds it."""
+
+    domain: str = Field(max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+    hosted_zone_id: str = Field(pattern=r"^Z[A-Z0-9]{5,31}$", description="Route 53 hosted zone id, e.g. Z0123456789ABC.")
+    ttl_seconds: int | None = Field(default=None, ge=0, le=86_400, description="Default: 30 s tier 1, 60 s otherwise.")
+
+    def regional_host(self, region: str) -> str:
+        """The name each region's front door answers on; the shared record points at it."""
+        return f"{region}.{self.domain}"
+
+
+class HealthCheck(_Frozen):
+    """Route 53 health check on each region's deep /health."""
+
+    path: str = Field(default="/health", pattern=r"^/[A-Za-z0-9/_.-]*$", description="Default: /health.")
+    request_interval_seconds: int | None = Field(default=None, description="10 or 30. Default: 10 tier 1, 30 otherwise.")
+    failure_threshold: int | None = Field(default=None, ge=1, le=HEALTH_CHECK_MAX_FAILURE_THRESHOLD, description="Default: 3.")
+
+    @field_validator("request_interval_seconds")
+    @classmethod
+    def _interval(cls, value: int | None) -> int | None:
+        if value is not None and value not in HEALTH_CHECK_INTERVALS:
+            raise ValueError("must be 10 or 30 (the only intervals Route 53 offers)")
+        return value
+
+
+class Targets(_Frozen):
+    """Recovery objectives; defaulted from the tier."""
+
+    rto_seconds: int | None = Field(default=None, ge=1, le=86_400, description="Default: 60 / 900 / 3600 by tier.")
+    rpo_seconds: float | None = Field(default=None, ge=0, le=86_400, description="Default: 1.")
+
+
+class Team(_Frozen):
+    """A caller of the front door: its key (hashed), monthly budget and priority."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
+    key_sha256: str = Field(pattern=_SHA256, description="SHA-256 of the team's API key; the key itself never appears.")
+    monthly_budget_usd: float = Field(ge=0, le=10_000_000)
+    priority: Literal["high", "normal", "low"] = Field(
+        default="normal", description="Order in which its unfinished async/batch requests are redriven after a failover."
+    )
+    over_budget: OverBudget = OverBudget.DEGRADE
+
+
+class DeploymentSpec(_Frozen):
+    """A whole multi-region inference deployment. Read with `load_spec`."""
+
+    deployment: str = Field(pattern=_NAME, description="Name, 3-40 lowercase chars; prefixes stacks and resources.")
+    tier: Tier = Field(description="1 hot, 2 warm, 3 pilot light.")
+    primary_region: str
+    secondary_regions: tuple[str, ...] = Field(min_length=1, description="At least one region other than the primary.")
+    allowed_regions: tuple[str, ...] | None = Field(default=None, description="Data residency allowlist. Default: no limit.")
+    account_id: str = Field(pattern=r"^[0-9]{12}$", description="AWS account that holds the ECR repositories.")
+    cost_center: str = Field(pattern=r"^[A-Za-z0-9_.:/=+@-]{1,128}$", description="Value of the CostCenter tag.")
+    consistency: Literal["eventual", "strong"] = Field(
+        default="eventual",
+        description="Global table mode. strong (RPO 0) needs tier 1 and 3 regions, and the primary then owns every replica.",
+    )
+    dns: Dns
+    health_check: HealthCheck = HealthCheck()
+    targets: Targets = Targets()
+    models: tuple[ModelSpec, ...] = Field(min_length=1)
+    traffic_classes: tuple[TrafficClass, ...] = Field(
+        default=(
+            TrafficClass(name="critical", kind=TrafficKind.CRITICAL, timeout_seconds=5),
+            TrafficClass(name="standard", kind=TrafficKind.STANDARD, timeout_seconds=60),
+            TrafficClass(name="bulk", kind=TrafficKind.BULK, timeout_seconds=3600),
+        ),
+        min_length=1,
+    )
+    off_hours: OffHours | None = Field(default=None, description="Required for provisioned endpoints in tiers 2-3.")
+    teams: tuple[Team, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every taggable resource.")
+
+    @field_validator("primary_region")
+    @classmethod
+    def _primary_known(cls, value: str) -> str:
+        return _valid_region(value)
+
+    @field_validator("secondary_regions", "allowed_regions")
+    @classmethod
+    def _each_region(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return value
+        problems = []
+        for index, region in enumerate(value):
+            try:
+                _valid_region(region)
+            except ValueError as exc:
+                problems.append(f"[{index}] {region!r}: {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        duplicates = sorted({r for r in value if value.count(r) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate region {', '.join(duplicates)}")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> DeploymentSpec:
+        problems: list[str] = []
+        if self.primary_region in self.secondary_regions:
+            problems.append(f"secondary_regions: {self.primary_region!r} is also the primary_region; list it once")
+        if self.allowed_regions is not None:
+            outside = [r for r in self.regions if r not in self.allowed_regions]
+            if outside:
+                problems.append(
+                    f"regions {', '.join(outside)} are not in allowed_regions ({', '.join(self.allowed_regions)})"
+                )
+        names = [m.name for m in self.models]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"models: duplicate model name {name!r}")
+        classes = [c.name for c in self.traffic_classes]
+        for name in sorted({n for n in classes if classes.count(n) > 1}):
+            problems.append(f"traffic_classes: duplicate class name {name!r}")
+        teams = [t.name for t in self.teams]
+        for name in sorted({n for n in teams if teams.count(n) > 1}):
+            problems.append(f"teams: duplicate team name {name!r}")
+        keys = [t.key_sha256 for t in self.teams]
+        if len(set(keys)) != len(keys):
+            problems.append("teams: two teams share one key_sha256; every team needs its own key")
+        for index, model in enumerate(self.models):
+            if self.tier is Tier.HOT and model.provisioned is None:
+                problems.append(
+                    f"models[{index}] ({model.name}): tier 1 (hot) needs provisioned capacity in every region; add models[{index}].provisioned"
+                )
+            if self.tier is Tier.PILOT_LIGHT and not (model.serverless or model.async_):
+                problems.append(
+                    f"models[{index}] ({model.name}): tier 3 (pilot light) secondaries serve only serverless/async; add models[{index}].serverless or .async"
+                )
+            if self.off_hours and model.provisioned and self.off_hours.min_instances > model.provisioned.max_instances:
+                problems.append(
+                    f"off_hours.min_instances ({self.off_hours.min_instances}) exceeds models[{index}].provisioned.max_instances ({model.provisioned.max_instances})"
+                )
+        needs_schedule = self.tier is not Tier.HOT and any(m.provisioned for m in self.models)
+        if needs_schedule and self.off_hours is None:
+            problems.append(
+                "off_hours: tiers 2-3 with provisioned endpoints need an off-hours scale-down schedule (timezone, scale_down_at, scale_up_at)"
+            )
+        if self.tier is not Tier.HOT and len(self.secondary_regions) != 1:
+            problems.append(
+                f"secondary_regions: tiers 2-3 use Route 53 failover records, which allow one PRIMARY and one SECONDARY; "
+                f"list exactly one secondary region (got {len(self.secondary_regions)}) or use tier 1"
+            )
+        if self.consistency == "strong":
+            if self.tier is not Tier.HOT:
+                problems.append("consistency: 'strong' is only offered for tier 1; use 'eventual'")
+            elif len(self.regions) != 3:
+                problems.append(
+                    f"consistency: 'strong' needs exactly 3 regions (DynamoDB multi-Region strong consistency); this spec has {len(self.regions)}"
+                )
+        if problems:
+            raise ValueError(" | ".join(problems))
+        return self
+
+    # Derived values: the one place each default is resolved.
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Primary first, then secondaries in spec order."""
+        return (self.primary_region, *self.secondary_regions)
+
+    def require_region(self, region: str, source: str = "--region") -> str:
+        """`region` if it belongs to this deployment, else a SpecError naming the valid ones."""
+        if region not in self.regions:
+            raise SpecError(source, [f"region {region!r} is not in deployment {self.deployment}; valid: {', '.join(self.regions)}"])
+        return region
+
+    def role(self, region: str) -> RegionRole:
+        self.require_region(region)
+        return RegionRole.PRIMARY if region == self.primary_region else RegionRole.SECONDARY
+
+    def stack_name(self, region: str) -> str:
+        """The Pulumi stack for one region, e.g. fraud-tier1-us-east-1."""
+        return f"{self.deployment}-{region}"
+
+    @property
+    def routing(self) -> RoutingPolicy:
+        return routing_policy(self.tier)
+
+    @property
+    def rto_seconds(self) -> int:
+        return self.targets.rto_seconds or default_rto_seconds(self.tier)
+
+    @property
+    def rpo_seconds(self) -> float:
+        return self.targets.rpo_seconds if self.targets.rpo_seconds is not None else default_rpo_seconds(self.tier)
+
+    @property
+    def health_check_interval(self) -> int:
+        return self.health_check.request_interval_seconds or default_health_check_interval(self.tier)
+
+    @property
+    def failure_threshold(self) -> int:
+        return self.health_check.failure_threshold or default_failure_threshold(self.tier)
+
+    @property
+    def dns_ttl(self) -> int:
+        return self.dns.ttl_seconds if self.dns.ttl_seconds is not None else default_dns_ttl(self.tier)
+
+    def model(self, name: str) -> ModelSpec:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(name)
+
+
+# --- loading -----------------------------------------------------------------------
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part.startswith(("function-", "function_")) or part in ("tagged-union",):
+            continue
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    where = _location(loc)
+    message = error["msg"].removeprefix("Value error, ")
+    kind = error["type"]
+    if kind == "missing":
+        return f"{where}: missing; this field is required"
+    if kind == "extra_forbidden":
+        return f"{where}: unknown field (value {_describe(error['input'])}); remove it or check its spelling"
+    if kind == "model_type" or kind == "dict_type":
+        return f"{where}: {_describe(error['input'])} is not a mapping; expected a mapping of fields"
+    if kind == "string_pattern_mismatch":
+        return f"{where}: {_describe(error['input'])} does not match {error['ctx']['pattern']}"
+    if error["type"] == "value_error" and loc and not isinstance(error["input"], dict):
+        return f"{where}: {_describe(error['input'])}: {message}"
+    if error["type"] == "value_error":
+        return f"{where}: {message}" if where != "(top level)" else message
+    return f"{where}: {_describe(error['input'])}: {message}"
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    problems: list[str] = []
+    errors = exc.errors()
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] == "too_short" and any(len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors):
+            continue  # pydantic's echo of an item that failed on its own; already reported
+        for part in _problem(error).split(" | "):
+            if part not in problems:
+                problems.append(part)
+    return problems
+
+
+def parse_spec(data: Any, source: str = "<spec>") -> DeploymentSpec:
+    """Validate already-parsed YAML; raises `SpecError` naming `source`."""
+    if data is None:
+        raise SpecError(source, ["the file is empty; expected a mapping with deployment, tier, primary_region, ..."])
+    if not isinstance(data, dict):
+        raise SpecError(source, [f"top level is a {type(data).__name__}; expected a mapping of fields"])
+    try:
+        return DeploymentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(source, _problems(exc)) from None
+
+
+def load_spec(path: str | Path) -> DeploymentSpec:
+    """Read and validate a deployment spec file."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(str(file), ["file not found"]) from None
+    except IsADirectoryError:
+        raise SpecError(str(file), ["is a directory; expected a YAML file"]) from None
+    except UnicodeDecodeError:
+        raise SpecError(str(file), ["is not UTF-8 text; expected a YAML file"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(str(file), [f"{where}not valid YAML ({problem})"]) from None
+    return parse_spec(data, str(file))

@@ -1,0 +1,1 @@
+"""The offline engine: the resource graph, its capture under Pulumi mocks, and its cost."""

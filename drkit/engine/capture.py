@@ -1,0 +1,344 @@
+"""Run the real Pulumi program under mocks and capture its resource graph (see drkit.engine.graph).
+
+No Pulumi CLI, provider plugin or AWS credentials are needed: `RealisticMocks` answers
+every registration with the ids, ARNs and names AWS would assign (deterministic, so two
+captures of the same spec are equal), and `RecordingMonitor` keeps what the engine would
+have received — type, inputs, parent, provider, protect, ignore_changes, dependencies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks
+from pulumi.runtime.settings import set_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from drkit.core.spec import DeploymentSpec
+from drkit.engine.graph import DeploymentGraph, RegionGraph, Resource
+
+ROOT = Path(__file__).resolve().parents[2]  # asset paths are shown relative to the project (or site-packages)
+
+PROJECT = "drkit"
+ORGANIZATION = "organization"
+
+# The Pulumi runtime's settings are process-global; captures must not interleave.
+_CAPTURE_LOCK = threading.Lock()
+
+
+ARC_HEALTH_CHECKS = "aws:arcregionswitch/getRoute53HealthChecks:getRoute53HealthChecks"
+
+
+def _digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:length]
+
+
+def _uuid(*parts: str) -> str:
+    """A Route 53 health check id's shape (a UUID), deterministic per parts."""
+    h = _digest(*parts, length=32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class RealisticMocks(mocks.Mocks):
+    """Answers registrations with AWS-shaped ids and ARNs for the resource's region."""
+
+    def __init__(self, account_id: str, stack_outputs: Mapping[str, Mapping[str, Any]]) -> None:
+        self.account_id = account_id
+        self.stack_outputs = stack_outputs
+        self.provider_regions: dict[str, str] = {}
+        self.plans: dict[str, dict[str, Any]] = {}  # ARC Region switch plan ARN → its inputs
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == ARC_HEALTH_CHECKS:
+            return self._arc_health_checks(str(args.args.get("planArn", ""))), []
+        return {}, []
+
+    def _arc_health_checks(self, plan_arn: str) -> dict[str, Any]:
+        """What ARC answers for a plan with a Route 53 block: one health check per region it spans."""
+        plan = self.plans.get(plan_arn, {})
+        zone, record = "", ""
+        for workflow in plan.get("workflows") or []:
+            for step in workflow.get("steps") or []:
+                for config in step.get("route53HealthCheckConfigs") or []:
+                    zone, record = config.get("hostedZoneId", ""), config.get("recordName", "")
+        checks = [
+            {"healthCheckId": _uuid(plan_arn, region), "hostedZoneId": zone, "recordName": record, "region": region, "status": "healthy"}
+            for region in (plan.get("regions") or [])
+        ] if zone else []  # fmt: skip
+        return {"planArn": plan_arn, "healthChecks": checks}
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = inputs.get("name", args.name)
+            return name, {"name": name, "outputs": dict(self.stack_outputs.get(name, {})), "secretOutputNames": []}
+        if args.typ == "pulumi:providers:aws":
+            rid = _digest(args.name)
+            self.provider_regions[rid] = inputs.get("region", "")
+            return rid, inputs
+        if not args.custom:
+            return f"{args.name}", {}
+        region = self.provider_regions.get((args.provider or "").rsplit("::", 1)[-1], "us-east-1")
+        return self._aws(args.typ, args.name, inputs, region)
+
+    def _aws(self, typ: str, logical: str, inputs: dict[str, Any], region: str) -> tuple[str, dict[str, Any]]:
+        acct = self.account_id
+        name = inputs.get("name") or f"{logical}-{_digest(logical, length=7)}"
+        out = dict(inputs)
+        service, _, kind = typ.split(":")[1].partition("/")
+        rid = name
+        if typ == "aws:kms/key:Key":
+            rid = f"{_digest(logical, length=8)}-{_digest(logical, 'a', length=4)}-{_digest(logical, 'b', length=4)}-{_digest(logical, 'c', length=4)}-{_digest(logical, 'd', length=12)}"
+            out.update(keyId=rid, arn=f"arn:aws:kms:{region}:{acct}:key/{rid}")
+        elif typ == "aws:kms/alias:Alias":
+            out.update(arn=f"arn:aws:kms:{region}:{acct}:{name}")
+        elif typ == "aws:s3/bucket:Bucket":
+            bucket = inputs.get("bucket") or name
+            rid = bucket
+            out.update(
+                bucket=bucket,
+                arn=f"arn:aws:s3:::{bucket}",
+                bucketRegionalDomainName=f"{bucket}.s3.{region}.amazonaws.com",
+                region=region,
+            )
+        elif typ == "aws:dynamodb/table:Table":
+            arn = f"arn:aws:dynamodb:{region}:{acct}:table/{name}"
+            out.update(arn=arn, streamArn=f"{arn}/stream/2026-11-25T00:00:00.000", streamLabel="2026-11-25T00:00:00.000")
+        elif typ == "aws:dynamodb/tableReplica:TableReplica":
+            table = str(inputs.get("globalTableArn", "")).rsplit("/", 1)[-1]
+            rid = f"{table}:{region}"
+            out.update(arn=f"arn:aws:dynamodb:{region}:{acct}:table/{table}")
+        elif typ == "aws:iam/role:Role":
+            out.update(arn=f"arn:aws:iam::{acct}:role/{name}", uniqueId=f"AROA{_digest(logical).upper()}")
+        elif typ == "aws:iam/rolePolicy:RolePolicy":
+            rid = f"{inputs.get('role', 'role')}:{name}"
+        elif typ == "aws:sns/topic:Topic":
+            rid = f"arn:aws:sns:{region}:{acct}:{name}"
+            out.update(arn=rid)
+        elif typ == "aws:route53/healthCheck:HealthCheck":
+            rid = _uuid(logical, region)
+            out.update(arn=f"arn:aws:route53:::healthcheck/{rid}")
+        elif typ == "aws:route53/record:Record":
+            rid = f"{inputs.get('zoneId')}_{inputs.get('name')}_{inputs.get('type')}_{inputs.get('setIdentifier', '')}"
+            out.update(fqdn=inputs.get("name"))
+        elif typ == "aws:appautoscaling/target:Target":
+            rid = str(inputs.get("resourceId"))
+            out.update(arn=f"arn:aws:application-autoscaling:{region}:{acct}:scalable-target/{_digest(logical, length=28)}")
+        elif typ == "aws:appautoscaling/policy:Policy":
+            out.update(
+                arn=f"arn:aws:autoscaling:{region}:{acct}:scalingPolicy:{_digest(logical, length=36)}:resource/{inputs.get('resourceId')}:policyName/{name}"
+            )
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            out.update(arn=f"arn:aws:logs:{region}:{acct}:log-group:{name}")
+        elif typ == "aws:cloudwatch/eventRule:EventRule":
+            out.update(arn=f"arn:aws:events:{region}:{acct}:rule/{name}")
+        elif typ == "aws:cloudwatch/dashboard:Dashboard":
+            out.update(dashboardArn=f"arn:aws:cloudwatch::{acct}:dashboard/{inputs.get('dashboardName', name)}")
+        elif service == "cloudwatch":
+            out.update(arn=f"arn:aws:cloudwatch:{region}:{acct}:alarm:{name}")
+        elif typ == "aws:lambda/function:Function":
+            out.update(arn=f"arn:aws:lambda:{region}:{acct}:function:{name}", invokeArn=f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/arn:aws:lambda:{region}:{acct}:function:{name}/invocations")
+        elif typ == "aws:acm/certificate:Certificate":
+            domains = [inputs.get("domainName"), *(inputs.get("subjectAlternativeNames") or [])]
+            rid = f"arn:aws:acm:{region}:{acct}:certificate/{_digest(logical, region, length=8)}"
+            out.update(
+                arn=rid,
+                domainValidationOptions=[
+                    {
+                        "domainName": d,
+                        "resourceRecordName": f"_{_digest(str(d), length=16)}.{d}.",
+                        "resourceRecordType": "CNAME",
+                        "resourceRecordValue": f"_{_digest(str(d), region, length=16)}.acm-validations.aws.",
+                    }
+                    for d in domains
+                    if d
+                ],
+            )
+        elif typ == "aws:apigatewayv2/api:Api":
+            rid = _digest(logical, region, length=10)
+            out.update(
+                apiEndpoint=f"https://{rid}.execute-api.{region}.amazonaws.com",
+                executionArn=f"arn:aws:execute-api:{region}:{acct}:{rid}",
+                arn=f"arn:aws:apigateway:{region}::/apis/{rid}",
+            )
+        elif typ == "aws:apigatewayv2/domainName:DomainName":
+            config = dict(inputs.get("domainNameConfiguration") or {})
+            config.update(
+                targetDomainName=f"d-{_digest(logical, region, length=10)}.execute-api.{region}.amazonaws.com",
+                hostedZoneId="Z2FDTNDATAQYW2",  # placeholder zone id of API Gateway regional domains
+            )
+            rid = str(inputs.get("domainName"))
+            out.update(domainNameConfiguration=config, arn=f"arn:aws:apigateway:{region}::/domainnames/{rid}")
+        elif typ == "aws:arcregionswitch/plan:Plan":
+            out.update(arn=f"arn:aws:arc-region-switch::{acct}:plan/{name}:{_digest(logical, length=6)}")
+            self.plans[out["arn"]] = inputs
+        elif typ == "aws:sfn/stateMachine:StateMachine":
+            out.update(arn=f"arn:aws:states:{region}:{acct}:stateMachine:{name}")
+        elif service == "sagemaker":
+            resource = {"model": "model", "endpointConfiguration": "endpoint-config", "endpoint": "endpoint"}.get(kind, kind.lower())
+            out.update(arn=f"arn:aws:sagemaker:{region}:{acct}:{resource}/{str(name).lower()}")
+        else:
+            out.setdefault("arn", f"arn:aws:{service}:{region}:{acct}:{kind.lower()}/{name}")
+        if "name" in inputs or service in ("sagemaker", "iam", "sns", "dynamodb"):
+            out.setdefault("name", name)  # AWS assigns a name to these even when none is given
+        out.setdefault("region", region)
+        out["id"] = rid
+        return rid, out
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A mock engine monitor that keeps each registration's options for the graph."""
+
+    def __init__(self, mock: RealisticMocks) -> None:
+        super().__init__(mock)
+        self.requests: dict[str, Any] = {}
+        self.order: list[str] = []
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        self.requests[response.urn] = request
+        self.order.append(response.urn)
+        return response
+
+
+def _asset(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:
+    """A file, string or archive as a plain, deterministic record: what it holds and its digest.
+
+    A string asset keeps its text: drkit writes configs that way (the router's), and the drill
+    reads the deployed config from the graph instead of re-deriving it from the spec."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {name: _asset(item) for name, item in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        path = Path(str(value.path))
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        return {"path": shown.as_posix(), "sha256": digest}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text, "text_sha256": hashlib.sha256(value.text.encode()).hexdigest()}
+    return {"asset": type(value).__name__}
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return _asset(value)
+    if isinstance(value, Mapping):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _resources(monitor: RecordingMonitor, mock: RealisticMocks) -> tuple[Resource, ...]:
+    out = []
+    for urn in monitor.order:
+        request = monitor.requests[urn]
+        if request.type == "pulumi:pulumi:Stack":
+            continue
+        registration = monitor.resources.get(urn)
+        state = dict(registration.state) if registration else {}
+        inputs = _to_plain(pulumi.runtime.rpc.deserialize_properties(request.object)) if request.object else {}
+        region = None
+        if request.custom and not request.type.startswith("pulumi:"):
+            region = mock.provider_regions.get(request.provider.rsplit("::", 1)[-1])
+        out.append(
+            Resource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                id=registration.id if registration else "",
+                custom=bool(request.custom),
+                region=region,
+                parent=request.parent or None,
+                inputs=inputs,
+                outputs=_to_plain(state),
+                protect=bool(request.protect),
+                ignore_changes=tuple(request.ignoreChanges),
+                dependencies=tuple(request.dependencies),
+            )
+        )
+    return _stable_order(out)
+
+
+def _stable_order(resources: list[Resource]) -> tuple[Resource, ...]:
+    """Depth-first by (type, name): registration order varies run to run, the graph must not."""
+    by_urn = {r.urn: r for r in resources}
+
+    def path(resource: Resource) -> tuple[tuple[int, str, str], ...]:
+        chain = []
+        node: Resource | None = resource
+        while node is not None:
+            # Custom resources before components at each level, then type and name.
+            chain.append((0 if node.custom else 1, node.type, node.name))
+            node = by_urn.get(node.parent) if node.parent else None
+        return tuple(reversed(chain))
+
+    return tuple(sorted(resources, key=path))
+
+
+def capture_region(
+    spec: DeploymentSpec,
+    region: str,
+    *,
+    primary_exports: Mapping[str, Any] | None = None,
+) -> RegionGraph:
+    """Run `drkit.stacks.program.build_region` for one region under mocks and return its graph."""
+    from drkit.stacks.program import build_region, primary_stack_reference_name
+
+    stack_outputs = {}
+    if primary_exports is not None:
+        stack_outputs[primary_stack_reference_name(spec, ORGANIZATION, PROJECT)] = primary_exports
+    mock = RealisticMocks(spec.account_id, stack_outputs)
+    monitor = RecordingMonitor(mock)
+    exports: dict[str, Any] = {}
+    with _CAPTURE_LOCK:
+        set_root_resource(None)  # type: ignore[arg-type]  # each capture is a fresh stack
+        mocks.set_mocks(
+            mock, project=PROJECT, stack=spec.stack_name(region), preview=False, monitor=monitor, organization=ORGANIZATION
+        )
+
+        def program() -> None:
+            outputs = build_region(spec, region, organization=ORGANIZATION, project=PROJECT)
+
+            def keep(resolved: dict[str, Any]) -> None:
+                exports.update(_to_plain(resolved))
+
+            pulumi.Output.from_input(outputs).apply(keep)
+
+        _sync_await(run_pulumi_func(program))
+        resources = _resources(monitor, mock)
+    return RegionGraph(
+        deployment=spec.deployment,
+        stack=spec.stack_name(region),
+        region=region,
+        role=spec.role(region),
+        tier=spec.tier,
+        resources=resources,
+        exports=exports,
+    )
+
+
+def capture_regions(spec: DeploymentSpec, regions: list[str] | None = None) -> Iterator[RegionGraph]:
+    """Each requested region's graph as soon as it is captured: the primary first (always
+    captured, its exports feed the secondaries), then the secondaries in spec order.
+    Unknown regions are refused before anything is captured."""
+    wanted = list(regions) if regions else list(spec.regions)
+    for region in wanted:
+        spec.role(region)  # raises a SpecError naming valid regions
+    primary = capture_region(spec, spec.primary_region)
+    if spec.primary_region in wanted:
+        yield primary
+    for region in spec.secondary_regions:
+        if region in wanted:
+            yield capture_region(spec, region, primary_exports=primary.exports)
+
+
+def capture(spec: DeploymentSpec, regions: list[str] | None = None) -> DeploymentGraph:
+    """Capture the primary, then each requested region, feeding the primary's exports onward."""
+    return DeploymentGraph(spec=spec, regions={g.region: g for g in capture_regions(spec, regions)})
