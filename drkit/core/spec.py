@@ -34,6 +34,9 @@ from drkit.core.catalog import (
     closest,
 )
 from drkit.core.errors import SpecError
+from drkit.core.inference_router import FRONT_DOOR_TIMEOUT_SECONDS, MAX_DESTINATIONS, MAX_ROUTING_TARGETS
+from drkit.core.inference_router import class_gain as router_class_gain
+from drkit.core.routing import REALTIME_MAX_SECONDS
 from drkit.core.tiers import (
     RegionRole,
     RoutingPolicy,
@@ -194,6 +197,12 @@ class ModelSpec(_Frozen):
     provisioned: ProvisionedCapacity | None = Field(default=None, description="Real-time endpoint. Default: none.")
     serverless: ServerlessCapacity | None = Field(default=None, description="Serverless endpoint. Default: none.")
     async_: AsyncCapacity | None = Field(default=None, alias="async", description="Async endpoint. Default: none.")
+    inference_router: bool = Field(
+        default=False,
+        description="Send this model's real-time requests through a SageMaker AI cross-Region inference router "
+        "in each region, listing the model's provisioned endpoints in every region, own region first "
+        "(tiers 1-2; docs/routers.md). Async stays regional. Default: false.",
+    )
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -397,6 +406,7 @@ class DeploymentSpec(_Frozen):
                 problems.append(
                     f"off_hours.min_instances ({self.off_hours.min_instances}) exceeds models[{index}].provisioned.max_instances ({model.provisioned.max_instances})"
                 )
+        problems.extend(self._router_problems())
         needs_schedule = self.tier is not Tier.HOT and any(m.provisioned for m in self.models)
         if needs_schedule and self.off_hours is None:
             problems.append(
@@ -417,6 +427,44 @@ class DeploymentSpec(_Frozen):
         if problems:
             raise ValueError(" | ".join(problems))
         return self
+
+    def _router_problems(self) -> list[str]:
+        """Why `inference_router: true` cannot work here, per AWS's router limits (drkit.core.inference_router)."""
+        problems: list[str] = []
+        routed = [(i, m) for i, m in enumerate(self.models) if m.inference_router]
+        for index, model in routed:
+            where = f"models[{index}].inference_router ({model.name})"
+            if self.tier is Tier.PILOT_LIGHT:
+                problems.append(f"{where}: routers are offered for tiers 1-2; a tier-3 secondary has no running real-time endpoint to route to")
+            if model.provisioned is None:
+                problems.append(f"{where}: a router lists real-time endpoints; add models[{index}].provisioned or set inference_router: false")
+        if routed and len(self.regions) > MAX_DESTINATIONS:
+            problems.append(
+                f"models: inference_router lists one endpoint per region and a routing target takes at most "
+                f"{MAX_DESTINATIONS} destinations; this spec has {len(self.regions)} regions"
+            )
+        if len(routed) > MAX_ROUTING_TARGETS:
+            problems.append(f"models: {len(routed)} models set inference_router; a router takes at most {MAX_ROUTING_TARGETS} routing targets")
+        if routed and not self.router_classes:
+            problems.append(
+                "traffic_classes: inference_router serves real-time requests only, and no class reaches real-time "
+                f"(kind critical or standard with timeout_seconds ≤ {REALTIME_MAX_SECONDS}); add one or set inference_router: false"
+            )
+        return problems
+
+    @property
+    def router_classes(self) -> dict[str, str]:
+        """Classes whose requests can ride a router (real-time), with what the router gains them.
+
+        The front door ends a request at 29 s (API Gateway), so no class gets AWS's 170 s for two
+        full attempts: 'fast-failures' means the retry happens only when the first destination
+        answers an error before the deadline (docs/routers.md).
+        """
+        return {
+            c.name: router_class_gain(c.timeout_seconds, FRONT_DOOR_TIMEOUT_SECONDS)
+            for c in self.traffic_classes
+            if c.kind is not TrafficKind.BULK and c.timeout_seconds <= REALTIME_MAX_SECONDS
+        }
 
     # Derived values: the one place each default is resolved.
 
