@@ -39,19 +39,28 @@ import pulumi_aws as aws
 from drkit.components.bundle import FUNCTIONS, core_modules
 from drkit.components.endpoint import InferenceMode, endpoint_name_for
 from drkit.components.functions.router.breakers import BreakerConfig
-from drkit.components.functions.router.config import DIRECT_PATHS, ClassConfig, ModelConfig, OffHoursConfig, TeamConfig
+from drkit.components.functions.router.config import (
+    DIRECT_PATHS,
+    ClassConfig,
+    ModelConfig,
+    OffHoursConfig,
+    RouterTarget,
+    TeamConfig,
+)
 from drkit.components.iam import Statement, assume_role_policy
+from drkit.components.inference_router import InferenceRouter, InferenceRouterArgs, RoutingTarget
 from drkit.components.naming import physical_name
 from drkit.components.observability import encrypted_log_group
 from drkit.components.storage import EncryptedBucket
 from drkit.components.workflow import ASYNC_REQUEST_TRANSITIONS
+from drkit.core import inference_router as ir
 from drkit.core import pricing
 from drkit.core.errors import ComponentValidationError
 from drkit.core.spec import DeploymentSpec
 
 ROUTER_SOURCE = FUNCTIONS / "router"
 # Core modules the router imports; each is stdlib + boto3 only (a test parses their imports).
-BUNDLED_CORE = ("errors.py", "routing.py", "tokens.py")
+BUNDLED_CORE = ("errors.py", "inference_router.py", "routing.py", "tokens.py")
 CONFIG_FILE = "router_config.json"
 HANDLER = "router.handler.handler"
 MiB = 1024 * 1024
@@ -219,8 +228,11 @@ def router_config(args: RegionalFrontDoorArgs) -> dict[str, object]:
         "teams": [asdict(t) for t in args.teams],
         "classes": [asdict(c) for c in args.classes],
         "models": {
-            m.name: {"endpoints": dict(m.endpoints), "costs_usd": dict(m.costs_usd), "batch": m.batch} for m in args.models
-        },
+            m.name: {"endpoints": dict(m.endpoints), "costs_usd": dict(m.costs_usd), "batch": m.batch,
+                     **({"inference_router": {"router": m.inference_router.router, "target": m.inference_router.target}}
+                        if m.inference_router else {})}
+            for m in args.models
+        },  # fmt: skip
         "max_inline_bytes": args.max_inline_bytes,
         "off_hours": asdict(args.off_hours) if args.off_hours else None,
         "breaker": dict(args.breaker),
@@ -316,8 +328,12 @@ def args_from_spec(
             batch=batch,
         )
         models.append(
-            ModelConfig(name=model.name, endpoints=endpoints, costs_usd=costs, batch=batch and InferenceMode.ASYNC in modes)
-        )
+            ModelConfig(
+                name=model.name, endpoints=endpoints, costs_usd=costs, batch=batch and InferenceMode.ASYNC in modes,
+                inference_router=router_target(spec, region, model.name)
+                if model.inference_router and InferenceMode.PROVISIONED in modes else None,
+            )
+        )  # fmt: skip
     off = spec.off_hours
     return RegionalFrontDoorArgs(
         deployment=spec.deployment,
@@ -351,6 +367,28 @@ def args_from_spec(
     )
 
 
+def inference_router_name(deployment: str) -> str:
+    """The deployment's router name, the same in every region (routers are regional resources)."""
+    return physical_name(deployment, "router", limit=ir.NAME_MAX)
+
+
+def router_target(spec: DeploymentSpec, region: str, model: str) -> RouterTarget:
+    """The routing target of `model` in `region`'s router: its real-time endpoint in every region, this one first.
+
+    Endpoint names are known before deployment (`endpoint_name_for`), so no region waits for another's stack.
+    """
+    endpoint = endpoint_name_for(spec.deployment, model, InferenceMode.PROVISIONED)
+    return RouterTarget(
+        router=inference_router_name(spec.deployment),
+        target=model,
+        destinations=tuple(ir.endpoint_arn(r, spec.account_id, endpoint) for r in ir.destination_regions(region, spec.regions)),
+    )
+
+
+def routed_models(args: RegionalFrontDoorArgs) -> list[ModelConfig]:
+    return [m for m in args.models if m.inference_router is not None]
+
+
 def router_statements(
     args: RegionalFrontDoorArgs,
     *,
@@ -378,6 +416,15 @@ def router_statements(
         statements.insert(
             0, Statement("InvokeEndpoints", ["sagemaker:InvokeEndpoint"], [endpoint_arn.format(e.lower()) for e in direct])
         )
+    routed = routed_models(args)
+    if routed:
+        # AWS: the caller needs permission on the router AND InvokeEndpoint on every destination,
+        # because the router calls each destination with the caller's own credentials.
+        names = sorted({m.inference_router.router for m in routed if m.inference_router})
+        statements.append(Statement("InvokeInferenceRouter", [ir.INVOKE_ROUTER_ACTION],
+                                    [ir.router_arn(args.region, args.account_id, n) for n in names]))  # fmt: skip
+        destinations = sorted({d for m in routed if m.inference_router for d in m.inference_router.destinations})
+        statements.append(Statement("InvokeRoutedEndpoints", [ir.INVOKE_DESTINATION_ACTION], destinations))
     if args.state_machine_arn is not None:
         statements.append(Statement("StartWorkflow", ["states:StartExecution"], [args.state_machine_arn]))
     return statements
@@ -464,6 +511,21 @@ class RegionalFrontDoor(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        routed = routed_models(args)
+        if routed:
+            InferenceRouter(
+                f"{name}-inference-router",
+                InferenceRouterArgs(
+                    region=args.region,
+                    router_name=routed[0].inference_router.router,  # type: ignore[union-attr]
+                    routing_targets=[
+                        RoutingTarget(name=m.inference_router.target, destinations=m.inference_router.destinations)  # type: ignore[union-attr]
+                        for m in routed
+                    ],
+                    tags=tags,
+                ),
+                opts=child,
+            )
         archive: dict[str, pulumi.Asset | pulumi.Archive] = {k: pulumi.FileAsset(str(v)) for k, v in lambda_bundle().items()}
         archive[CONFIG_FILE] = pulumi.StringAsset(json.dumps(router_config(args), sort_keys=True))
         variables: dict[str, pulumi.Input[str]] = {"ROUTER_CONFIG_PATH": f"/var/task/{CONFIG_FILE}"}

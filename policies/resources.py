@@ -34,6 +34,7 @@ HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 RECORD = "aws:route53/record:Record"
 ECR_REPLICATION = "aws:ecr/replicationConfiguration:ReplicationConfiguration"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+INFERENCE_ROUTER = "drkit:sagemaker:InferenceRouter"  # drkit's own provider (drkit.core.inference_router.TYPE_TOKEN)
 IAM_DOCUMENT_PROPS = {
     "aws:iam/role:Role": ("assumeRolePolicy", "inlinePolicies"),
     "aws:iam/rolePolicy:RolePolicy": ("policy",),

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from drkit.components.naming import TAG_KEYS
+from drkit.core.inference_router import TYPE_TOKEN as INFERENCE_ROUTER_TYPE
 from drkit.core.rto import record_role
 from drkit.core.spec import parse_spec
 from drkit.core.tiers import RegionRole
@@ -237,15 +238,39 @@ def _strings(value: Any, path: str = "") -> list[tuple[str, str]]:
     return [(path, value)] if isinstance(value, str) else []
 
 
+ROUTED_ENDPOINT = re.compile(r"^arn:aws:sagemaker:[a-z0-9-]+:\d{12}:endpoint/[a-z0-9-]+$")
+
+
+def _without_routed_destinations(resource: Any) -> dict[str, Any]:
+    """The resource's inputs less the other allowed link: an inference router's destinations (real-time
+    endpoint ARNs in every region) and the caller's InvokeEndpoint on exactly those (docs/routers.md)."""
+    inputs = dict(resource.inputs)
+    if resource.type == INFERENCE_ROUTER_TYPE:
+        for target in inputs.get("routingTargets") or []:
+            assert all(ROUTED_ENDPOINT.match(d) for d in target["destinations"]), target
+        return {k: v for k, v in inputs.items() if k != "routingTargets"}
+    if resource.type == "aws:iam/rolePolicy:RolePolicy":
+        policy = json.loads(inputs["policy"])
+        kept = []
+        for statement in policy["Statement"]:
+            if statement.get("Sid") == "InvokeRoutedEndpoints":
+                assert statement["Action"] == ["sagemaker:InvokeEndpoint"], statement
+                assert all(ROUTED_ENDPOINT.match(r) for r in statement["Resource"]), statement
+                continue
+            kept.append(statement)
+        inputs["policy"] = json.dumps({**policy, "Statement": kept})
+    return inputs
+
+
 def test_each_regional_stack_creates_and_references_only_its_own_region(any_example: DeploymentGraph) -> None:
     for graph in any_example:
         for resource in graph.custom_resources:
             assert resource.region == graph.region, f"{resource.urn} is in {resource.region}, stack is {graph.region}"
             if "drkit:recovery:RegionSwitchPlan$" in resource.urn:
                 continue  # a Region switch plan spans two regions by design; it runs outside both
-            for path, text in _strings(dict(resource.inputs)):
+            for path, text in _strings(_without_routed_destinations(resource)):
                 if resource.type == REPLICA and path == "globalTableArn":
-                    continue  # the global table's own replication is the one allowed link
+                    continue  # the global table's own replication is one allowed link
                 for pattern in (ARN_REGION, HOST_REGION):
                     for other in pattern.findall(text):
                         assert other == graph.region, f"{resource.urn} {path} references {other}: {text}"

@@ -436,7 +436,7 @@ class DeploymentSpec(_Frozen):
             where = f"models[{index}].inference_router ({model.name})"
             if self.tier is Tier.PILOT_LIGHT:
                 problems.append(f"{where}: routers are offered for tiers 1-2; a tier-3 secondary has no running real-time endpoint to route to")
-            if model.provisioned is None:
+            if model.provisioned is None and self.tier is not Tier.HOT:  # tier 1 already requires it
                 problems.append(f"{where}: a router lists real-time endpoints; add models[{index}].provisioned or set inference_router: false")
         if routed and len(self.regions) > MAX_DESTINATIONS:
             problems.append(

@@ -20,6 +20,8 @@ from pulumi.runtime.settings import set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from drkit.core.inference_router import TYPE_TOKEN as INFERENCE_ROUTER_TYPE
+from drkit.core.inference_router import router_arn
 from drkit.core.spec import DeploymentSpec
 from drkit.engine.graph import DeploymentGraph, RegionGraph, Resource
 
@@ -180,6 +182,11 @@ class RealisticMocks(mocks.Mocks):
             self.plans[out["arn"]] = inputs
         elif typ == "aws:sfn/stateMachine:StateMachine":
             out.update(arn=f"arn:aws:states:{region}:{acct}:stateMachine:{name}")
+        elif typ == INFERENCE_ROUTER_TYPE:
+            # drkit's own provider; the router's region is its input (it calls SageMaker there).
+            region = str(inputs.get("region") or region)
+            rid = str(inputs.get("routerName"))
+            out.update(arn=router_arn(region, acct, rid), status="InService")
         elif service == "sagemaker":
             resource = {"model": "model", "endpointConfiguration": "endpoint-config", "endpoint": "endpoint"}.get(kind, kind.lower())
             out.update(arn=f"arn:aws:sagemaker:{region}:{acct}:{resource}/{str(name).lower()}")
@@ -247,6 +254,8 @@ def _resources(monitor: RecordingMonitor, mock: RealisticMocks) -> tuple[Resourc
         region = None
         if request.custom and not request.type.startswith("pulumi:"):
             region = mock.provider_regions.get(request.provider.rsplit("::", 1)[-1])
+            if request.type == INFERENCE_ROUTER_TYPE:  # drkit's provider: the region is the resource's input
+                region = inputs.get("region") or region
         out.append(
             Resource(
                 urn=urn,

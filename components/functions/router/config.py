@@ -51,6 +51,19 @@ class ClassConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RouterTarget:
+    """The inference router that serves a model's real-time path (docs/routers.md)."""
+
+    router: str
+    """InferenceRouterName in this region."""
+    target: str
+    """RoutingTargetName: the model's name."""
+    destinations: tuple[str, ...] = ()
+    """Endpoint ARNs in every region, this region's first: the component grants InvokeEndpoint on each.
+    Not in the Lambda's config (the router resource holds them). Default: none."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     """One model in this region: its endpoints by path and the estimated cost of a request on each."""
 
@@ -61,6 +74,8 @@ class ModelConfig:
     """Estimated USD per request by path (see budgets.py for where the figures come from)."""
     batch: bool = False
     """True when the workflow can run this model as a batch transform."""
+    inference_router: RouterTarget | None = None
+    """The router its real-time requests go through, instead of the endpoint. Default: none."""
 
     def serves(self, path: str) -> bool:
         """True when this region can serve `path` for this model."""
@@ -151,7 +166,10 @@ def parse_config(data: Any) -> RouterConfig:
         if bad:
             raise ConfigError(f"{where}.endpoints: unknown path {bad[0]!r}; valid: realtime, serverless, async")
         costs = {str(k): float(v) for k, v in dict(raw.get("costs_usd", {})).items()}
-        models[name] = ModelConfig(name=name, endpoints=dict(endpoints), costs_usd=costs, batch=bool(raw.get("batch", False)))
+        models[name] = ModelConfig(
+            name=name, endpoints=dict(endpoints), costs_usd=costs, batch=bool(raw.get("batch", False)),
+            inference_router=_router_target(raw.get("inference_router"), f"{where}.inference_router"),
+        )  # fmt: skip
     off = data.get("off_hours")
     return RouterConfig(
         region=_require(data, "region", str, "config"),
@@ -169,6 +187,14 @@ def parse_config(data: Any) -> RouterConfig:
         else None,
         breaker=dict(data.get("breaker", {})),
     )
+
+
+def _router_target(raw: Any, where: str) -> RouterTarget | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: {raw!r} is not valid; expected an object with router and target")
+    return RouterTarget(router=_require(raw, "router", str, where), target=_require(raw, "target", str, where))
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> RouterConfig:

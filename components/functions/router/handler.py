@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drkit.core.errors import DrkitError
+from drkit.core.inference_router import FRONT_DOOR_TIMEOUT_SECONDS
 from drkit.core.routing import (
     ASYNC_MAX_PAYLOAD_BYTES,
     BATCH_MAX_PAYLOAD_BYTES,
@@ -49,7 +50,16 @@ from drkit.core.tokens import TokenStore, TokenStoreError
 from .audit import AuditRecord, AuditWriter, to_stdout
 from .breakers import BreakerConfig, BreakerState, BreakerStore
 from .budgets import BudgetAction, BudgetStore, decide, request_cost
-from .config import DIRECT_PATHS, ClassConfig, ModelConfig, RouterConfig, TeamConfig, is_off_hours, load_config
+from .config import (
+    DIRECT_PATHS,
+    ClassConfig,
+    ModelConfig,
+    RouterConfig,
+    RouterTarget,
+    TeamConfig,
+    is_off_hours,
+    load_config,
+)
 from .health import HealthReport, deep_health
 
 LOG = logging.getLogger("drkit.router")
@@ -118,13 +128,21 @@ class Clients:
     stepfunctions: Any
     dynamodb: Any
     s3: Any
+    inference_router_runtime: Any = None
+    """sagemaker-inference-router-runtime, for models whose real-time path goes through a router."""
 
     @classmethod
     def for_region(cls, region: str) -> Clients:
         import boto3  # deferred: tests inject clients
+        from botocore.config import Config
 
+        # The router may make two attempts; reading for the whole front-door deadline lets its
+        # retry happen, and one client attempt keeps the router's retry the only one (docs/routers.md).
+        routed = Config(read_timeout=FRONT_DOOR_TIMEOUT_SECONDS, retries={"mode": "standard", "total_max_attempts": 1})
         return cls(*(boto3.client(s, region_name=region) for s in
-                     ("sagemaker-runtime", "sagemaker", "stepfunctions", "dynamodb", "s3")))  # fmt: skip
+                     ("sagemaker-runtime", "sagemaker", "stepfunctions", "dynamodb", "s3")),
+                   inference_router_runtime=boto3.client("sagemaker-inference-router-runtime", region_name=region,
+                                                         config=routed))  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -407,11 +425,12 @@ class Router:
         fallback: list[str] = []
         for path in candidates:
             if path in DIRECT_PATHS:
-                endpoint = request.model.endpoints[path]
+                routed = request.model.inference_router if path == "realtime" else None
+                endpoint = f"{routed.router}/{routed.target}" if routed else request.model.endpoints[path]
                 if self.breakers is not None and not self.breakers.admit(endpoint):
                     fallback.append(f"breaker open on {endpoint}")
                     continue
-                outcome = self._invoke(request, endpoint)
+                outcome = self._invoke(request, endpoint, routed)
                 if outcome is None:
                     fallback.append(f"{path} endpoint {endpoint} failed")
                     continue
@@ -431,14 +450,22 @@ class Router:
         body: bytes = self.clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         return body
 
-    def _invoke(self, request: InferRequest, endpoint: str) -> tuple[int, dict[str, Any]] | None:
-        """Invoke a real-time/serverless endpoint; None when the endpoint failed (try the fallback)."""
+    def _invoke(
+        self, request: InferRequest, endpoint: str, routed: RouterTarget | None = None
+    ) -> tuple[int, dict[str, Any]] | None:
+        """Invoke a real-time/serverless endpoint, or the inference router in front of the real-time
+        endpoints; None when it failed (try the fallback)."""
         body = self._payload(request)
         started = self.timer()
         try:
-            response = self.clients.sagemaker_runtime.invoke_endpoint(
-                EndpointName=endpoint, Body=body, ContentType=request.content_type
-            )
+            if routed is not None:
+                response = self.clients.inference_router_runtime.invoke_inference_router(
+                    InferenceRouterName=routed.router, RoutingTargetName=routed.target, Body=body, ContentType=request.content_type
+                )
+            else:
+                response = self.clients.sagemaker_runtime.invoke_endpoint(
+                    EndpointName=endpoint, Body=body, ContentType=request.content_type
+                )
             output = response["Body"].read()
         except ClientError as exc:
             latency = (self.timer() - started) * 1000
@@ -461,7 +488,10 @@ class Router:
             result: Any = json.loads(output)
         except (json.JSONDecodeError, UnicodeDecodeError):
             result = base64.b64encode(output).decode() if not _is_text(output) else output.decode()
-        return 200, {"request_id": request.request_id, "result": result, "content_type": response.get("ContentType", "")}
+        answer = {"request_id": request.request_id, "result": result, "content_type": response.get("ContentType", "")}
+        if routed is not None:  # which destination served it, and why the router chose it
+            answer.update(served_by=response.get("InvokedRoutedResourceArn", ""), routing_reason=response.get("RoutingReason", ""))
+        return 200, answer
 
     def _record(self, endpoint: str, ok: bool, latency_ms: float) -> None:
         if self.breakers is not None:
