@@ -425,8 +425,10 @@ class Router:
         fallback: list[str] = []
         for path in candidates:
             if path in DIRECT_PATHS:
+                # A routed request keeps the local endpoint's breaker: deep health reads it, so a router
+                # that times out on a hung local endpoint still takes the region out of DNS.
                 routed = request.model.inference_router if path == "realtime" else None
-                endpoint = f"{routed.router}/{routed.target}" if routed else request.model.endpoints[path]
+                endpoint = request.model.endpoints[path]
                 if self.breakers is not None and not self.breakers.admit(endpoint):
                     fallback.append(f"breaker open on {endpoint}")
                     continue

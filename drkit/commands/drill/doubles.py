@@ -22,8 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
+from drkit.core.inference_router import MAX_PAYLOAD_BYTES
 from drkit.core.tokens import HASH_KEY
 
 _ADD = re.compile(r"^([A-Za-z_#][\w#]*) (:\w+)$")
@@ -176,8 +177,14 @@ class _Body:
         return self.data
 
 
-# What InvokeEndpoint answers, decided by the simulation: served, still launching, or failing.
-SERVED, NOT_READY, FAILING = "served", "not_ready", "failing"
+# What InvokeEndpoint answers, decided by the simulation: served, still launching, failing fast,
+# or hanging until the caller's read timeout (a hung container; DescribeEndpoint still says InService).
+SERVED, NOT_READY, FAILING, TIMEOUT = "served", "not_ready", "failing", "timeout"
+
+
+def read_timeout(url: str) -> ReadTimeoutError:
+    """What botocore raises when a call's read timeout passes with no answer."""
+    return ReadTimeoutError(endpoint_url=url)
 
 
 @dataclass
@@ -200,7 +207,42 @@ class SimSageMakerRuntime(_Regional):
             raise client_error("ModelNotReadyException", "InvokeEndpoint", f"Endpoint {EndpointName} has no capacity yet", 429)
         if outcome == FAILING:
             raise client_error("ServiceUnavailable", "InvokeEndpoint", f"Endpoint {EndpointName} is failing", 503)
+        if outcome == TIMEOUT:
+            raise read_timeout(f"https://runtime.sagemaker.{self.region}.amazonaws.com/endpoints/{EndpointName}/invocations")
         return {"Body": _Body(b'{"score": 0.5}'), "ContentType": "application/json"}
+
+
+@dataclass
+class SimInferenceRouterRuntime(_Regional):
+    """InvokeInferenceRouter answered by the simulation's router model (`fidelity.route_through_router`).
+
+    `invoke(router, target, body)` returns (outcome, destination ARN, routing reason). Errors are the
+    runtime model's: a body over 6 MB is HTTP 413; a request no destination served is
+    ServiceUnavailableException (503) or, when the last destination was still launching,
+    ModelNotReadyException (429); a destination that hangs ends in the caller's read timeout
+    (the router does not retry it).
+    """
+
+    invoke: Callable[[str, str, bytes], tuple[str, str, str]] = lambda _r, _t, _b: (SERVED, "", "local-preferred")
+    calls: Counter = field(default_factory=Counter)
+
+    def invoke_inference_router(
+        self, *, InferenceRouterName: str, RoutingTargetName: str, Body: bytes, ContentType: str = "", **_: Any  # noqa: N803
+    ) -> dict[str, Any]:
+        self._reach("inferencerouter-runtime.sagemaker")
+        operation = "InvokeInferenceRouter"
+        if len(Body) > MAX_PAYLOAD_BYTES:
+            raise client_error("ValidationException", operation, f"request body of {len(Body)} bytes is over 6 MB", 413)
+        outcome, destination, reason = self.invoke(InferenceRouterName, RoutingTargetName, Body)
+        self.calls[(RoutingTargetName, outcome, reason)] += 1
+        if outcome == NOT_READY:
+            raise client_error("ModelNotReadyException", operation, f"{destination} has no capacity yet", 429)
+        if outcome == FAILING:
+            raise client_error("ServiceUnavailableException", operation, "no destination of the routing target could serve the request", 503)
+        if outcome == TIMEOUT:
+            raise read_timeout(f"https://inferencerouter-runtime.sagemaker.{self.region}.amazonaws.com/inference-routers/{InferenceRouterName}/invocations")
+        return {"Body": _Body(b'{"score": 0.5}'), "ContentType": "application/json",
+                "InvokedRoutedResourceArn": destination, "RoutingReason": reason}  # fmt: skip
 
 
 @dataclass

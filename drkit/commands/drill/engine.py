@@ -334,6 +334,23 @@ class DrillRunner:
         )  # fmt: skip
         return self._report(result, t)
 
+    def _observe_without_routers(self, injected: dict[str, Any]) -> dict[str, Any]:
+        """The same injection on the same deployment with no inference routers: what routers changed."""
+        sim = DeploymentSim(self.topo.without_routers(), self.args.settings)
+        sim.submit_in_flight()
+        sim.cut(**injected)
+        while not sim.served(self.topo.stable_seconds):
+            self._check_stop(sim)
+            sim.tick()
+        sim.settle_rto()
+        return {
+            "rto_by_class": dict(sim.m.rto_by_class),
+            "failed_by_class": dict(sim.m.failed_by_class),
+            "failed_seconds_by_class": dict(sim.m.failed_seconds_by_class),
+            "retried_by_clients": sim.m.retried,
+            "redriven": sim.m.redriven,
+        }
+
     def _run_steps(self, actions: list[Action]) -> DrillResult:
         topo, args = self.topo, self.args
         t = time.monotonic()
@@ -349,11 +366,13 @@ class DrillRunner:
             _change(self.journal, self.drill_id, self.backend, action, step="inject", undo_value=switch_value(snapshot, action))
         state = self.backend.state()
         endpoints = {f"{r}/{e.name}": (r, e.model) for r, f in topo.regions.items() for e in f.endpoints}
-        sim.cut(
+        injected = dict(
             outage=set(state["outages"]),
             inverted={hc["region"] for hc in state["health_checks"].values() if hc["inverted"]},
             failed={endpoints[k] for k in state["failed_endpoints"] if k in endpoints},
+            hung={endpoints[k] for k in state.get("hung_endpoints", []) if k in endpoints},
         )
+        sim.cut(**injected)
         self._step_done("inject", t)
 
         t = time.monotonic()
@@ -361,6 +380,8 @@ class DrillRunner:
             self._check_stop(sim)
             sim.tick()
         sim.settle_rto()
+        if topo.routed:
+            sim.m.without_routers = self._observe_without_routers(injected)
         self._step_done("observe", t)
 
         t = time.monotonic()

@@ -9,6 +9,8 @@
   conditional writes for exactly-once, last-writer-wins on arrival.
 - A region outage: every call to that region fails as a real outage would, including
   boto3 calls (a botocore ``before-send`` hook raising ``EndpointConnectionError``).
+- A SageMaker AI inference router (`route_through_router`): the selection order, the one
+  retry and the no-retry-on-timeout rule that AWS documents (drkit.core.inference_router).
 
 Route 53 semantics follow the Route 53 developer guide, "How Amazon Route 53 determines
 whether a health check is healthy" and "Values specific for failover records"
@@ -193,6 +195,54 @@ class ReplicatedTable:
         return [
             (k, self.written_at.get((s, k), due - self.lag)) for due, s, t, k, _ in self._pending if (s, t) == (source, target)
         ]
+
+
+@dataclass(frozen=True)
+class Routed:
+    """What one InvokeInferenceRouter call ended in: the outcome, the destination that gave it, and
+    the RoutingReason AWS would report (InvokeInferenceRouter's RoutingReason header)."""
+
+    outcome: str
+    destination: str
+    reason: str
+    attempts: int
+
+
+def arn_region(arn: str) -> str:
+    return arn.split(":")[3]
+
+
+def route_through_router(
+    own_region: str,
+    destinations: tuple[str, ...],
+    attempt: Callable[[str], str],
+    *,
+    spread: int,
+    served: str,
+    timeout: str,
+) -> Routed:
+    """One request through an inference router with RoutingPreference LocalRegionFirst.
+
+    As AWS documents it (RoutingTarget.RoutingPreference and InvokeInferenceRouter, botocore
+    sagemaker 2017-07-24 / sagemaker-inference-router-runtime 2026-01-01): the router uses
+    destinations in its own region first; when a request leaves the region it is spread across
+    the destinations in other regions (`spread` picks one, e.g. the caller's number); a destination
+    error it can retry is retried once on another destination; a timeout is never retried.
+    Not modelled, because AWS publishes no figure for it: how fast the router learns that a
+    destination is unhealthy and stops trying it first. The sim assumes it never learns — every
+    request tries its own region first — so a fast-failing local endpoint costs a second attempt
+    per request, never a failed request.
+    """
+    local = [d for d in destinations if arn_region(d) == own_region]
+    remote = [d for d in destinations if arn_region(d) != own_region]
+    order = local[:1] + ([remote[spread % len(remote)]] if remote else []) + local[1:]
+    if not order:
+        return Routed("failing", "", "failover", 0)
+    first = attempt(order[0])
+    reason = "local-preferred" if order[0] in local else ("only-healthy" if len(remote) == 1 else "capacity-available")
+    if first in (served, timeout) or len(order) < 2:
+        return Routed(first, order[0], reason, 1)
+    return Routed(attempt(order[1]), order[1], "failover", 2)
 
 
 def seeded(seed: int) -> random.Random:

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from drkit.commands.drill.doubles import (
     MemoryDynamo,
     MetricLog,
+    SimInferenceRouterRuntime,
     SimS3,
     SimSageMaker,
     SimSageMakerRuntime,
@@ -46,6 +47,7 @@ class World(Protocol):
 
     def region_down(self, region: str) -> bool: ...
     def invoke(self, region: str, endpoint: str, body: bytes) -> str: ...
+    def invoke_router(self, region: str, router: str, target: str, body: bytes) -> tuple[str, str, str]: ...
     def endpoint_status(self, region: str, endpoint: str) -> str | None: ...
     def workflow_started(self, region: str, execution_input: Mapping[str, Any]) -> None: ...
 
@@ -59,6 +61,12 @@ class Answer:
     path: str  # the path that answered ("" when the request never reached a path)
     routed_path: str  # the routing engine's decision
     fallback: str  # why the router left the routed path, if it did
+    served_by: str = ""  # the inference router's destination that served it, when one did
+
+    @property
+    def serving_region(self) -> str:
+        """The region whose endpoint answered: the router's destination's, else the front door's."""
+        return self.served_by.split(":")[3] if self.served_by.count(":") >= 5 else self.region
 
     @property
     def served(self) -> bool:
@@ -97,6 +105,7 @@ class FrontDoors:
                 stepfunctions=SimStepFunctions(region, down, started=partial(world.workflow_started, region)),
                 dynamodb=MemoryDynamo(region, down, table_name=config.table_name),
                 s3=SimS3(region, down),
+                inference_router_runtime=SimInferenceRouterRuntime(region, down, invoke=partial(world.invoke_router, region)),
             )
             self.metrics[region] = MetricLog()
             self.routers[region] = Router(
@@ -126,6 +135,7 @@ class FrontDoors:
             path=result["headers"].get("x-drkit-path", ""),
             routed_path=str(answer_body.get("routed_path", result["headers"].get("x-drkit-path", ""))),
             fallback=str(answer_body.get("fallback", "")),
+            served_by=str(answer_body.get("served_by", "")),
         )
         self.answers[region][(answer.status, answer.path)] += 1
         return answer

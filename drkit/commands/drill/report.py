@@ -54,6 +54,11 @@ def report_data(result: DrillResult) -> dict[str, Any]:
             "resubmitted_by_clients": m.resubmitted if m else 0,
             "retried_by_clients": m.retried if m else 0,
         },
+        "failed_probes": {
+            "requests_by_class": dict(m.failed_by_class) if m else {},
+            "seconds_by_class": dict(m.failed_seconds_by_class) if m else {},
+        },
+        "without_routers": m.without_routers if m else None,
         "front_door": m.front_door if m else {},
         "failback_seconds": m.failback_seconds if m else None,
         "account_restored_to_snapshot": result.restored,
@@ -76,7 +81,12 @@ def markdown(data: dict[str, Any]) -> str:
         "|---|---:|---:|",
         f"| RTO (all classes) | {rto['measured_seconds']} s | {rto['worst_case_seconds']:.0f} s |",
     ]
-    lines += [f"| RTO class `{c}` | {v} s | |" for c, v in rto["by_class_seconds"].items()]
+    failed = data.get("failed_probes") or {"requests_by_class": {}, "seconds_by_class": {}}
+    lines += [
+        f"| RTO class `{c}` | {v} s ({failed['requests_by_class'].get(c, 0)} failed requests in"
+        f" {failed['seconds_by_class'].get(c, 0)} s) | |"
+        for c, v in rto["by_class_seconds"].items()
+    ]
     lines += [
         f"| RPO (replication lag at the cut) | {rpo['replication_lag_at_cut_seconds']} s"
         f" ({rpo['unreplicated_writes_at_cut']} writes) | ≤ 1 s target |",
@@ -90,6 +100,17 @@ def markdown(data: dict[str, Any]) -> str:
         f"Account restored to its pre-drill snapshot: **{data['account_restored_to_snapshot']}**.",
         "",
     ]
+    plain = data.get("without_routers")
+    if plain:
+        lines += ["The same injection without inference routers (the model's real-time requests go to its"
+                  " endpoint, Route 53 alone leaves the region):", "",
+                  "| class | RTO with routers | without | failed requests with | without |", "|---|---:|---:|---:|---:|"]  # fmt: skip
+        for c, v in rto["by_class_seconds"].items():
+            lines.append(
+                f"| `{c}` | {v} s | {plain['rto_by_class'].get(c)} s | {failed['requests_by_class'].get(c, 0)}"
+                f" | {plain['failed_by_class'].get(c, 0)} |"
+            )
+        lines.append("")
     if data["front_door"]:
         lines += ["Synthetic requests through each region's front door (the router's answers, status and path):", "",
                   "| region | requests | answers | fallbacks | audit records |", "|---|---:|---|---:|---:|"]  # fmt: skip

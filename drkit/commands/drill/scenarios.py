@@ -17,7 +17,10 @@ class Scenario(str, Enum):
     HEALTH_CHECK_FAILOVER = "health-check-failover"
     """Invert the primary's health check: the safe drill for production."""
     ENDPOINT_FAILURE = "endpoint-failure"
-    """One model's endpoints in the primary region stop serving (sim only)."""
+    """One model's endpoints in the primary region stop serving: every call fails fast (sim only)."""
+    ENDPOINT_TIMEOUT = "endpoint-timeout"
+    """One model's endpoints in the primary region hang: calls time out and DescribeEndpoint still
+    says InService (sim only). An inference router does not retry a timeout."""
     FIS_REPLICATION_PAUSE = "fis-replication-pause"
     """Start the deployment's FIS template pausing token-table replication into the takeover
     region (aws only: FIS acts on a real account; its alarms stop it)."""
@@ -29,6 +32,7 @@ class ActionKind(str, Enum):
     INVERT_HEALTH_CHECK = "invert-health-check"
     REGION_OUTAGE = "region-outage"
     ENDPOINT_FAILURE = "endpoint-failure"
+    ENDPOINT_TIMEOUT = "endpoint-timeout"
     FIS_EXPERIMENT = "fis-experiment"
 
 
@@ -71,7 +75,8 @@ def injection(scenario: Scenario, topo: Topology) -> list[Action]:
     if scenario is Scenario.REGION_OUTAGE:
         return [Action(kind=ActionKind.REGION_OUTAGE, region=topo.primary, target=topo.primary, value=True)]
     model = topo.models[0]
+    kind = ActionKind.ENDPOINT_TIMEOUT if scenario is Scenario.ENDPOINT_TIMEOUT else ActionKind.ENDPOINT_FAILURE
     return [
-        Action(kind=ActionKind.ENDPOINT_FAILURE, region=topo.primary, target=e.name, value=True)
+        Action(kind=kind, region=topo.primary, target=e.name, value=True)
         for e in primary.endpoints_for(model)
     ]

@@ -7,10 +7,11 @@ the endpoints with their mode, capacity and timeouts, and the token table.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from drkit.components.frontdoor import deployed_router_config
+from drkit.core.inference_router import TYPE_TOKEN as INFERENCE_ROUTER
 from drkit.core.rto import HEALTH_CHECK, RECORD, RtoBound, is_probing_check, worst_case_rto
 from drkit.engine.graph import DeploymentGraph, RegionGraph
 
@@ -53,9 +54,21 @@ class RegionFacts:
     router_config: Mapping[str, Any]
     """The front door's router config as deployed (its function's `router_config.json`, with the
     workflow ARN its environment supplies); empty when the region has no front door."""
+    inference_routers: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    """(router name, routing target) → destination ARNs in the order deployed: the region's
+    inference routers as their resources in the graph say. Default: none."""
 
     def endpoints_for(self, model: str) -> list[EndpointFacts]:
         return [e for e in self.endpoints if e.model == model]
+
+    def without_routers(self) -> RegionFacts:
+        """This region as if no model used an inference router (the drill's comparison run)."""
+        models = {
+            name: {k: v for k, v in model.items() if k != "inference_router"}
+            for name, model in dict(self.router_config.get("models") or {}).items()
+        }
+        config = {**self.router_config, "models": models} if self.router_config else {}
+        return replace(self, router_config=config, inference_routers={})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +93,14 @@ class Topology:
         """How long every class must be served before a drill calls it recovered: a resolver's
         longest TTL plus one probe interval of the takeover region's health check."""
         return max(f.ttl for f in self.regions.values()) + self.regions[self.secondaries[0]].request_interval
+
+    @property
+    def routed(self) -> bool:
+        """Whether any region's front door sends real-time requests through an inference router."""
+        return any(f.inference_routers for f in self.regions.values())
+
+    def without_routers(self) -> Topology:
+        return replace(self, regions={r: f.without_routers() for r, f in self.regions.items()})
 
 
 def _num(value: Any, default: float) -> float:
@@ -139,6 +160,11 @@ def _region_facts(rg: RegionGraph) -> RegionFacts:
         table_name=table_arn.rsplit("/", 1)[-1],
         bound=worst_case_rto((r.type, r.inputs) for r in rg.custom_resources),
         router_config=_router_config(rg),
+        inference_routers={
+            (str(r.get("routerName")), str(t["name"])): tuple(t["destinations"])
+            for r in rg.of_type(INFERENCE_ROUTER)
+            for t in r.get("routingTargets") or []
+        },
     )
 
 

@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any
 
 from drkit.commands.drill.clock import VirtualClock
-from drkit.commands.drill.doubles import FAILING, NOT_READY, SERVED
+from drkit.commands.drill.doubles import FAILING, NOT_READY, SERVED, TIMEOUT
 from drkit.commands.drill.fidelity import (
     ConditionFailedError,
     DnsRecord,
@@ -37,6 +37,7 @@ from drkit.commands.drill.fidelity import (
     ReplicatedTable,
     Resolver,
     dns_answer,
+    route_through_router,
     seeded,
 )
 from drkit.commands.drill.frontdoor import FrontDoors, payload_client
@@ -117,6 +118,12 @@ class Measurement:
     retried: int = 0
     front_door: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per region: what its router answered the drill's requests (FrontDoors.summary)."""
+    failed_by_class: Counter = field(default_factory=Counter)
+    """Probe requests not answered as their class needs (or answered by the injected region), per class."""
+    failed_seconds_by_class: dict[str, int] = field(default_factory=dict)
+    """Virtual seconds in which at least one of the class's probe requests failed."""
+    without_routers: dict[str, Any] | None = None
+    """The same drill on the same deployment without inference routers (set when it has any)."""
 
     @property
     def lost(self) -> list[str]:
@@ -137,6 +144,7 @@ class DeploymentSim:
         self.clock = VirtualClock(now=-10.0)
         self.outage = RegionOutage()
         self.failed_models: set[tuple[str, str]] = set()
+        self.hung_models: set[tuple[str, str]] = set()  # endpoints that time out but still report InService
         self.takeover = topo.secondaries[0]
         regions = tuple(topo.regions)
         self.checkers = {
@@ -213,7 +221,7 @@ class DeploymentSim:
 
     def _serve(self, region: str, model: str, path: Path, caller: int) -> _Endpoint | None:
         """The endpoint that answers a routed request now, falling back as the workflow does."""
-        if region in self.outage.down or (region, model) in self.failed_models:
+        if region in self.outage.down or self._broken(region, model):
             return None
         ep = self._endpoint(region, model, path)
         return ep if ep is not None and self._ready(region, ep, caller) else None
@@ -227,7 +235,27 @@ class DeploymentSim:
         ep = self.by_name[region][endpoint]
         if (region, ep.facts.model) in self.failed_models:
             return FAILING
+        if (region, ep.facts.model) in self.hung_models:
+            return TIMEOUT
         return SERVED if self._ready(region, ep, payload_client(body)) else NOT_READY
+
+    def invoke_router(self, region: str, router: str, target: str, body: bytes) -> tuple[str, str, str]:
+        """InvokeInferenceRouter on `region`'s router: its deployed destinations, AWS's selection rules."""
+        destinations = self.topo.regions[region].inference_routers[(router, target)]
+        client = payload_client(body)
+
+        def attempt(arn: str) -> str:
+            where, name = arn.split(":")[3], arn.rsplit("/", 1)[-1]
+            if where in self.outage.down:
+                return FAILING  # the destination's region does not answer: a connection error, retryable
+            endpoint = next((n for n in self.by_name[where] if n.lower() == name), None)
+            return self.invoke(where, endpoint, body) if endpoint else FAILING
+
+        routed = route_through_router(region, destinations, attempt, spread=client, served=SERVED, timeout=TIMEOUT)
+        return routed.outcome, routed.destination, routed.reason
+
+    def _broken(self, region: str, model: str) -> bool:
+        return (region, model) in self.failed_models or (region, model) in self.hung_models
 
     def endpoint_status(self, region: str, endpoint: str) -> str | None:
         """DescribeEndpoint's status; None when the region has no such endpoint."""
@@ -278,22 +306,28 @@ class DeploymentSim:
         self.clock.now = 0.0
         self.table.pump(0.0)
 
-    def cut(self, *, outage: set[str], inverted: set[str], failed: set[tuple[str, str]]) -> None:
+    def cut(
+        self, *, outage: set[str], inverted: set[str], failed: set[tuple[str, str]], hung: set[tuple[str, str]] | None = None
+    ) -> None:
         """Apply the injected account state at t=0 and record the RPO at the cut."""
         for region, checker in self.checkers.items():  # probes before the cut saw the healthy world
             checker.advance_to(self.clock.now, partial(self.deep_health, region))
         self.outage.down |= outage
         self.failed_models |= failed
+        self.hung_models |= hung or set()
         for r in inverted:
             self.checkers[r].inverted = True
         behind = self.table.unreplicated(self.topo.primary, self.takeover)
         self.m.unreplicated_at_cut = len(behind)
         self.m.rpo_seconds = round(max((self.clock.now - w for _, w in behind), default=0.0), 3)
-        self.m.timeline.append((0.0, f"inject: outage={sorted(outage)} inverted={sorted(inverted)} failed={sorted(failed)}"))
+        self.m.timeline.append(
+            (0.0, f"inject: outage={sorted(outage)} inverted={sorted(inverted)} failed={sorted(failed)} hung={sorted(hung or ())}")
+        )
 
     def restore(self) -> None:
         self.outage.down.clear()
         self.failed_models.clear()
+        self.hung_models.clear()
         for c in self.checkers.values():
             c.inverted = False
         self.m.timeline.append((round(self.clock.now, 1), "restore: account back to its snapshot"))
@@ -331,7 +365,7 @@ class DeploymentSim:
         for req in self.requests.values():
             if req.done or req.awaiting_capacity or req.finish_at is None or req.finish_at > now:
                 continue
-            if (home, req.model) in self.failed_models:
+            if self._broken(home, req.model):
                 continue
             item = self.table.get(home, req.request_id)
             if item and item["status"] == IN_PROGRESS and item["home_region"] == home:
@@ -339,7 +373,7 @@ class DeploymentSim:
                 self._complete(req, home, now)
 
     def _home_lost(self, req: _Request) -> bool:
-        return self.topo.primary in self.outage.down or (self.topo.primary, req.model) in self.failed_models
+        return self.topo.primary in self.outage.down or self._broken(self.topo.primary, req.model)
 
     def _claim(self, region: str, req: _Request, now: float) -> bool:
         """Take ownership of a record (conditional on its version); False if another did."""
@@ -414,14 +448,22 @@ class DeploymentSim:
             for i, resolver in enumerate(self.resolvers):
                 region = resolver.resolve(now, partial(self._answer, self.preferences[i]), self.ttl)
                 if region in self.outage.down:  # the request never reaches a front door
-                    self._last_failure[name] = now
+                    self._fail(name, now)
                     continue
                 answer = self.front.infer(
                     region, client=i, model=self.topo.models[i % len(self.topo.models)], traffic_class=name,
                     payload_bytes=PROBE_BYTES, request_id=f"probe-{int(now)}-{i}-{name}",
                 )  # fmt: skip
-                if region == self._injected or not answer.served:
-                    self._last_failure[name] = now  # no break: every caller's request starts its capacity
+                # Recovered means answered by a region other than the injected one: the front door's
+                # own endpoints, or an inference router's destination elsewhere.
+                if answer.serving_region == self._injected or not answer.served:
+                    self._fail(name, now)  # no break: every caller's request starts its capacity
+
+    def _fail(self, name: str, now: float) -> None:
+        self.m.failed_by_class[name] += 1
+        if self._last_failure.get(name) != now:
+            self.m.failed_seconds_by_class[name] = self.m.failed_seconds_by_class.get(name, 0) + 1
+        self._last_failure[name] = now
 
     def _all_home(self, now: float) -> bool:
         for i, resolver in enumerate(self.resolvers):

@@ -40,4 +40,8 @@ def switch_value(state: dict[str, Any], action: Action) -> bool:
         return action.target in state["outages"]
     if action.kind is ActionKind.FIS_EXPERIMENT:
         return f"{action.region}/{action.target}" in state.get("fis_running", [])
-    return f"{action.region}/{action.target}" in state["failed_endpoints"]
+    return f"{action.region}/{action.target}" in state.get(ENDPOINT_SWITCHES[action.kind], [])
+
+
+# Where the sim account keeps each endpoint switch: failing fast, or hanging until the caller times out.
+ENDPOINT_SWITCHES = {ActionKind.ENDPOINT_FAILURE: "failed_endpoints", ActionKind.ENDPOINT_TIMEOUT: "hung_endpoints"}

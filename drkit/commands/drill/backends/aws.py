@@ -138,6 +138,7 @@ class AwsBackend:
             "health_checks": {fqdn: {"inverted": c["inverted"]} for fqdn, c in sorted(checks.items())},
             "outages": [],
             "failed_endpoints": [],
+            "hung_endpoints": [],
             "fis_running": running,
         }
 

@@ -19,7 +19,7 @@ import boto3
 from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
-from drkit.commands.drill.backends import BackendName
+from drkit.commands.drill.backends import ENDPOINT_SWITCHES, BackendName
 from drkit.commands.drill.backends.route53 import set_inverted, tagged_health_checks
 from drkit.commands.drill.fidelity import RegionOutage
 from drkit.commands.drill.journal import write_atomic
@@ -42,6 +42,7 @@ def initial_account(topo: Topology) -> dict[str, Any]:
         "tables": {r: f.table_name for r, f in topo.regions.items()},
         "outages": [],
         "failed_endpoints": [],
+        "hung_endpoints": [],
     }
 
 
@@ -110,10 +111,10 @@ class SimBackend:
         elif action.kind is ActionKind.REGION_OUTAGE:
             (self.outage.down.add if action.value else self.outage.down.discard)(action.target)
         else:
-            key = f"{action.region}/{action.target}"
-            failed = set(self.account["failed_endpoints"])
+            key, switch = f"{action.region}/{action.target}", ENDPOINT_SWITCHES[action.kind]
+            failed = set(self.account.get(switch, []))
             (failed.add if action.value else failed.discard)(key)
-            self.account["failed_endpoints"] = sorted(failed)
+            self.account[switch] = sorted(failed)
         self._save()
 
     def preflight(self, topo: Topology, scenario: Scenario) -> list[str]:
@@ -133,4 +134,6 @@ class SimBackend:
                 problems.append(f"{region}: not answering (DynamoDB DescribeTable failed); a drill could not restore it")
         for key in self.account["failed_endpoints"]:
             problems.append(f"{key}: endpoint already failing; fix it before drilling")
+        for key in self.account.get("hung_endpoints", []):
+            problems.append(f"{key}: endpoint already hanging; fix it before drilling")
         return problems
