@@ -288,3 +288,12 @@ def test_routers_cannot_help_a_hung_endpoint_or_a_lost_region(tmp_path, scenario
         assert data["failed_probes"]["requests_by_class"][name] > 0
         assert data["rto"]["by_class_seconds"][name] > 10
         assert data["rto"]["by_class_seconds"][name] == plain["rto_by_class"][name]
+
+
+def test_cost_lists_each_router_as_an_unpriced_gap_not_as_free():
+    from drkit.engine.cost import deployment_cost
+
+    cost = deployment_cost(example_graph("fraud-tier1"))
+    gaps = [(r, line) for r, estimate in cost.regions.items() for line in estimate.lines if line.resource == "InferenceRouter"]
+    assert sorted(r for r, _ in gaps) == sorted(cost.regions)
+    assert all(line.description.startswith("UNPRICED") and line.monthly_usd == 0.0 for _, line in gaps)

@@ -34,6 +34,7 @@ from drkit.components.frontdoor import ROUTER_GB_SECONDS, RegionalFrontDoorArgs,
 from drkit.components.functions.router.audit import AuditRecord, emf_line, metric_values
 from drkit.components.workflow import ASYNC_REQUEST_TRANSITIONS
 from drkit.core import pricing as p
+from drkit.core.inference_router import TYPE_TOKEN as ROUTER_TYPE
 from drkit.core.rto import record_role
 from drkit.core.usage import UsageProfile, load_usage
 from drkit.engine.graph import DeploymentGraph
@@ -442,6 +443,9 @@ def _fixed_lines(stack: _Stack, usage: UsageProfile | None, traffic: _Traffic, s
             per_million = p.QUERIES_LATENCY_PER_MILLION if latency else p.QUERIES_STANDARD_PER_MILLION
             queries = usage.monthly_requests * share  # worst case: no resolver caching
             add(name, region, f"DNS queries ({'latency' if latency else 'standard'}), uncached worst case", queries, "queries", per_million / 1_000_000)
+        elif t == ROUTER_TYPE:  # UNPRICED GAP (docs/routers.md "What routers cost"): no AWS router price offline
+            add(name, region, "UNPRICED: inference router (no AWS list price found; requests served in another region "
+                "also pay inter-region data transfer, not priced here)", 1, "router-month", 0.0)
         elif t == "aws:lambda/function:Function" and (usage is not None or probes):
             lines.extend(_function_lines(name, region, props, traffic, probes))
         elif t in ("aws:apigateway/restApi:RestApi", "aws:apigatewayv2/api:Api") and (usage is not None or probes):
