@@ -297,3 +297,19 @@ def test_cost_lists_each_router_as_an_unpriced_gap_not_as_free():
     gaps = [(r, line) for r, estimate in cost.regions.items() for line in estimate.lines if line.resource == "InferenceRouter"]
     assert sorted(r for r, _ in gaps) == sorted(cost.regions)
     assert all(line.description.startswith("UNPRICED") and line.monthly_usd == 0.0 for _, line in gaps)
+
+
+def test_the_lambdas_router_client_reads_for_the_whole_front_door_deadline_and_leaves_retries_to_the_router(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = Clients.for_region("us-east-1").inference_router_runtime
+    assert client.meta.service_model.service_name == "sagemaker-inference-router-runtime"
+    assert client.meta.region_name == "us-east-1"
+    assert client.meta.config.read_timeout == ir.FRONT_DOOR_TIMEOUT_SECONDS
+    assert client.meta.config.retries["total_max_attempts"] == 1
+
+
+def test_the_front_door_deadline_is_the_components_lambda_timeout():
+    from drkit.components.frontdoor import RegionalFrontDoorArgs
+
+    assert RegionalFrontDoorArgs.__dataclass_fields__["timeout_seconds"].default == ir.FRONT_DOOR_TIMEOUT_SECONDS

@@ -139,10 +139,10 @@ class Clients:
         # The router may make two attempts; reading for the whole front-door deadline lets its
         # retry happen, and one client attempt keeps the router's retry the only one (docs/routers.md).
         routed = Config(read_timeout=FRONT_DOOR_TIMEOUT_SECONDS, retries={"mode": "standard", "total_max_attempts": 1})
-        return cls(*(boto3.client(s, region_name=region) for s in
-                     ("sagemaker-runtime", "sagemaker", "stepfunctions", "dynamodb", "s3")),
-                   inference_router_runtime=boto3.client("sagemaker-inference-router-runtime", region_name=region,
-                                                         config=routed))  # fmt: skip
+        runtime, sagemaker, stepfunctions, dynamodb, s3 = (boto3.client(s, region_name=region) for s in
+                     ("sagemaker-runtime", "sagemaker", "stepfunctions", "dynamodb", "s3"))  # fmt: skip
+        router = boto3.client("sagemaker-inference-router-runtime", region_name=region, config=routed)
+        return cls(runtime, sagemaker, stepfunctions, dynamodb, s3, inference_router_runtime=router)
 
 
 @dataclass(frozen=True, kw_only=True)
