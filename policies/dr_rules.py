@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -21,6 +22,8 @@ from drkit.policies.resources import (
     ECR_REPLICATION,
     ENDPOINT_CONFIG,
     HEALTH_CHECK,
+    IAM_DOCUMENT_PROPS,
+    INFERENCE_ROUTER,
     MODEL,
     RECORD,
     REPLICA,
@@ -202,6 +205,56 @@ def _spans_regions(resource: Any) -> bool:
     return False
 
 
+# An inference router's destinations are a failover link, not a dependency: its routing target
+# lists the model's real-time endpoint in every region with its own region's first
+# (LocalRegionFirst), so losing another region leaves it serving locally. The caller must be
+# allowed to invoke every destination (AWS: the router uses the caller's credentials), so the
+# same ARNs appear in exactly one kind of statement: sagemaker:InvokeEndpoint on them.
+ROUTED_ENDPOINT = re.compile(r"^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):\d{12}:endpoint/[a-zA-Z0-9-]+$")
+
+
+def _routed_destinations(resources: Any) -> set[str]:
+    """Destination ARNs of the stack's routers whose targets include their own region's endpoint."""
+    allowed: set[str] = set()
+    for resource in resources:
+        if resource.resource_type != INFERENCE_ROUTER:
+            continue
+        region = plain(resource.props).get("region")
+        for target in plain(resource.props).get("routingTargets") or []:
+            destinations = [str(d) for d in target.get("destinations") or []]
+            matches = [ROUTED_ENDPOINT.match(d) for d in destinations]
+            if all(matches) and any(m and m.group(1) == region for m in matches):
+                allowed |= set(destinations)
+    return allowed
+
+
+def _without_routed(resource: Any, props: dict[str, Any], routed: set[str]) -> dict[str, Any]:
+    """`props` less the router's destinations and the InvokeEndpoint statements on exactly those."""
+    if not routed:
+        return props
+    if resource.resource_type == INFERENCE_ROUTER:
+        targets = [{**t, "destinations": [d for d in t.get("destinations") or [] if d not in routed]}
+                   for t in props.get("routingTargets") or []]  # fmt: skip
+        return {**props, "routingTargets": targets}
+    for key in IAM_DOCUMENT_PROPS.get(resource.resource_type, ()):
+        try:
+            document = json.loads(props[key]) if isinstance(props.get(key), str) else None
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(document, dict):
+            continue
+        kept = [s for s in as_list(document.get("Statement")) if not _invokes_routed(s, routed)]
+        props = {**props, key: json.dumps({**document, "Statement": kept})}
+    return props
+
+
+def _invokes_routed(statement: Any, routed: set[str]) -> bool:
+    if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+        return False
+    actions, targets = as_list(statement.get("Action")), as_list(statement.get("Resource"))
+    return actions == ["sagemaker:InvokeEndpoint"] and bool(targets) and all(t in routed for t in targets)
+
+
 def _strings(value: Any, path: str) -> list[tuple[str, str]]:
     if isinstance(value, str):
         return [(path, value)]
@@ -213,11 +266,12 @@ def _strings(value: Any, path: str) -> list[tuple[str, str]]:
 
 
 def _validate_independence(args: StackValidationArgs, report: Report) -> None:
+    routed = _routed_destinations(args.resources)
     for resource in args.resources:
         region = region_of(resource)
         if region is None or _spans_regions(resource):
             continue
-        for path, text in _strings(plain(resource.props), ""):
+        for path, text in _strings(_without_routed(resource, plain(resource.props), routed), ""):
             if (resource.resource_type, path.split(".")[0].split("[")[0]) in CROSS_REGION_ALLOWED:
                 continue
             others = {m.group(2) for m in ARN_REGION.finditer(text)} | {m.group(1) for m in HOST_REGION.finditer(text)}

@@ -313,3 +313,36 @@ def test_the_front_door_deadline_is_the_components_lambda_timeout():
     from drkit.components.frontdoor import RegionalFrontDoorArgs
 
     assert RegionalFrontDoorArgs.__dataclass_fields__["timeout_seconds"].default == ir.FRONT_DOOR_TIMEOUT_SECONDS
+
+
+# -- the policy pack: a router's destinations are a failover link, nothing else is ----------------
+from tests.test_policies import findings, fraud, mutate, pack  # noqa: E402, F401 - the pack fixture
+
+
+def _independence(pack: Any, graph: Any) -> list[str]:
+    return [f.message for f in findings(pack, graph) if f.policy == "regional-independence"]
+
+
+def test_the_pack_accepts_a_router_that_lists_its_own_region_and_the_grant_on_its_destinations(pack):
+    assert _independence(pack, fraud()) == []
+
+
+def test_the_pack_flags_a_router_without_its_own_regions_endpoint(pack):
+    def drop_own(inputs: dict[str, Any]) -> None:
+        for target in inputs["routingTargets"]:
+            target["destinations"] = [d for d in target["destinations"] if ":us-east-1:" not in d]
+
+    messages = _independence(pack, mutate(fraud(), ir.TYPE_TOKEN, drop_own))
+    assert any("references us-west-2 at `routingTargets[0].destinations[0]`" in m for m in messages), messages
+
+
+def test_the_pack_flags_a_cross_region_invoke_grant_that_no_router_needs(pack):
+    def grant_more(inputs: dict[str, Any]) -> None:
+        policy = json.loads(inputs["policy"])
+        policy["Statement"].append({"Sid": "Extra", "Effect": "Allow", "Action": ["sagemaker:InvokeEndpoint"],
+                                    "Resource": ["arn:aws:sagemaker:eu-west-1:123456789012:endpoint/someone-else"]})  # fmt: skip
+        inputs["policy"] = json.dumps(policy)
+
+    graph = mutate(fraud(), "aws:iam/rolePolicy:RolePolicy", grant_more, when=lambda i: "InvokeRoutedEndpoints" in str(i.get("policy")))
+    messages = _independence(pack, graph)
+    assert any("references eu-west-1 at `policy`" in m for m in messages), messages
