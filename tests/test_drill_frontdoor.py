@@ -175,6 +175,9 @@ class _HealthyWorld:
     def invoke(self, region: str, endpoint: str, body: bytes) -> str:
         return "served"
 
+    def invoke_router(self, region: str, router: str, target: str, body: bytes) -> tuple[str, str, str]:
+        return "served", f"arn:aws:sagemaker:{region}:123456789012:endpoint/{target}", "local-preferred"
+
     def endpoint_status(self, region: str, endpoint: str) -> str | None:
         return "InService"
 
