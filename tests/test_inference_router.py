@@ -8,6 +8,7 @@ import io
 import json
 import re
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from botocore.exceptions import ReadTimeoutError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
+from drkit.commands.check.analyzer import PolicyPackProcess
+from drkit.commands.check.run import DEFAULT_PACK_DIR
 from drkit.commands.drill.backends.sim import SimBackend
 from drkit.commands.drill.doubles import FAILING, NOT_READY, SERVED, TIMEOUT, MemoryDynamo, SimS3, SimSageMaker, SimStepFunctions
 from drkit.commands.drill.engine import DrillArgs, DrillRunner
@@ -31,6 +34,7 @@ from drkit.core import inference_router as ir
 from drkit.core.errors import SpecError
 from drkit.core.spec import parse_spec
 from tests.conftest import example_graph
+from tests.test_policies import findings, fraud, mutate
 
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 RUNTIME = botocore.session.get_session().get_service_model("sagemaker-inference-router-runtime")
@@ -316,27 +320,30 @@ def test_the_front_door_deadline_is_the_components_lambda_timeout():
 
 
 # -- the policy pack: a router's destinations are a failover link, nothing else is ----------------
-from tests.test_policies import findings, fraud, mutate, pack  # noqa: E402, F401 - the pack fixture
+@pytest.fixture(scope="module")
+def policy_pack() -> Iterator[PolicyPackProcess]:
+    with PolicyPackProcess(DEFAULT_PACK_DIR) as running:
+        yield running
 
 
-def _independence(pack: Any, graph: Any) -> list[str]:
+def _independence(pack: PolicyPackProcess, graph: Any) -> list[str]:
     return [f.message for f in findings(pack, graph) if f.policy == "regional-independence"]
 
 
-def test_the_pack_accepts_a_router_that_lists_its_own_region_and_the_grant_on_its_destinations(pack):
-    assert _independence(pack, fraud()) == []
+def test_the_pack_accepts_a_router_that_lists_its_own_region_and_the_grant_on_its_destinations(policy_pack):
+    assert _independence(policy_pack, fraud()) == []
 
 
-def test_the_pack_flags_a_router_without_its_own_regions_endpoint(pack):
+def test_the_pack_flags_a_router_without_its_own_regions_endpoint(policy_pack):
     def drop_own(inputs: dict[str, Any]) -> None:
         for target in inputs["routingTargets"]:
             target["destinations"] = [d for d in target["destinations"] if ":us-east-1:" not in d]
 
-    messages = _independence(pack, mutate(fraud(), ir.TYPE_TOKEN, drop_own))
+    messages = _independence(policy_pack, mutate(fraud(), ir.TYPE_TOKEN, drop_own))
     assert any("references us-west-2 at `routingTargets[0].destinations[0]`" in m for m in messages), messages
 
 
-def test_the_pack_flags_a_cross_region_invoke_grant_that_no_router_needs(pack):
+def test_the_pack_flags_a_cross_region_invoke_grant_that_no_router_needs(policy_pack):
     def grant_more(inputs: dict[str, Any]) -> None:
         policy = json.loads(inputs["policy"])
         policy["Statement"].append({"Sid": "Extra", "Effect": "Allow", "Action": ["sagemaker:InvokeEndpoint"],
@@ -344,5 +351,5 @@ def test_the_pack_flags_a_cross_region_invoke_grant_that_no_router_needs(pack):
         inputs["policy"] = json.dumps(policy)
 
     graph = mutate(fraud(), "aws:iam/rolePolicy:RolePolicy", grant_more, when=lambda i: "InvokeRoutedEndpoints" in str(i.get("policy")))
-    messages = _independence(pack, graph)
+    messages = _independence(policy_pack, graph)
     assert any("references eu-west-1 at `policy`" in m for m in messages), messages
