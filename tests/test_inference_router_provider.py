@@ -37,6 +37,16 @@ OTHER = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/fraud-tier1-fraud-xgb
 NOW = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
 
 
+def run(coroutine: Any) -> Any:
+    """Run one provider call on its own loop. Not asyncio.run: that clears the thread's current loop,
+    which later tests running Pulumi mocks in this process still use."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
 def inputs(destinations: list[str] | None = None, tags: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "region": REGION,
@@ -97,7 +107,7 @@ def test_create_sends_the_models_request_waits_for_in_service_and_returns_its_st
     stub.add_response("describe_inference_router", described("Creating"), {"InferenceRouterName": "fraud-tier1-router"})
     stub.add_response("describe_inference_router", described("InService"), {"InferenceRouterName": "fraud-tier1-router"})
     with stub:
-        out = asyncio.run(provider(client, regions).create(CreateRequest(URN, props(inputs()), 600.0, False)))
+        out = run(provider(client, regions).create(CreateRequest(URN, props(inputs()), 600.0, False)))
     stub.assert_no_pending_responses()
     assert out.resource_id == "fraud-tier1-router"
     state = {k: plain(v) for k, v in out.properties.items()}
@@ -111,14 +121,14 @@ def test_create_reports_a_failed_router_with_its_reason(stubbed):
     stub.add_response("create_inference_router", {"InferenceRouterArn": ARN})
     stub.add_response("describe_inference_router", described("Failed", reason="destination quota exceeded"))
     with stub, pytest.raises(RouterProviderError, match="fraud-tier1-router in us-west-2 failed: destination quota exceeded"):
-        asyncio.run(provider(client, regions).create(CreateRequest(URN, props(inputs()), 600.0, False)))
+        run(provider(client, regions).create(CreateRequest(URN, props(inputs()), 600.0, False)))
 
 
 def test_create_surfaces_sagemakers_refusal(stubbed):
     client, stub, regions = stubbed
     stub.add_client_error("create_inference_router", "ResourceLimitExceeded", "too many routers", 400)
     with stub, pytest.raises(RouterProviderError, match="CreateInferenceRouter fraud-tier1-router in us-west-2: .*ResourceLimitExceeded"):
-        asyncio.run(provider(client, regions).create(CreateRequest(URN, props(inputs()), 600.0, False)))
+        run(provider(client, regions).create(CreateRequest(URN, props(inputs()), 600.0, False)))
 
 
 def test_read_returns_the_live_destinations_and_no_id_once_the_router_is_gone(stubbed):
@@ -128,8 +138,8 @@ def test_read_returns_the_live_destinations_and_no_id_once_the_router_is_gone(st
     p = provider(client, regions)
     state = props({**inputs(), "arn": ARN, "status": "InService"})
     with stub:
-        live = asyncio.run(p.read(ReadRequest(URN, "fraud-tier1-router", state, props(inputs()))))
-        gone = asyncio.run(p.read(ReadRequest(URN, "fraud-tier1-router", state, props(inputs()))))
+        live = run(p.read(ReadRequest(URN, "fraud-tier1-router", state, props(inputs()))))
+        gone = run(p.read(ReadRequest(URN, "fraud-tier1-router", state, props(inputs()))))
     assert plain(live.inputs["routingTargets"])[0]["destinations"] == [OTHER]  # drift shows up in the next diff
     assert gone.resource_id is None
 
@@ -140,7 +150,7 @@ def test_diff_replaces_on_a_new_name_or_region_and_updates_targets_and_tags_in_p
     old = props({**inputs(), "arn": ARN, "status": "InService"})
 
     def diff(new: dict[str, Any]) -> Any:
-        return asyncio.run(p.diff(DiffRequest(URN, "fraud-tier1-router", old, props(new), [])))
+        return run(p.diff(DiffRequest(URN, "fraud-tier1-router", old, props(new), [])))
 
     assert diff(inputs()).changes is False
     moved = diff({**inputs(), "region": "eu-west-1"})
@@ -162,7 +172,7 @@ def test_update_replaces_all_targets_then_waits_and_retags(stubbed):
     stub.add_response("add_tags", {"Tags": []}, {"ResourceArn": ARN, "Tags": [{"Key": "Owner", "Value": "ml"}]})
     old = props({**inputs(), "arn": ARN, "status": "InService"})
     with stub:
-        out = asyncio.run(provider(client, regions).update(
+        out = run(provider(client, regions).update(
             UpdateRequest(URN, "fraud-tier1-router", old, props(inputs([OWN], tags={"Owner": "ml"})), 600.0, [], False)))  # fmt: skip
     stub.assert_no_pending_responses()
     assert plain(out.properties["routingTargets"])[0]["destinations"] == [OWN]
@@ -176,8 +186,8 @@ def test_delete_waits_out_a_conflict_and_accepts_a_router_already_gone(stubbed):
     p = provider(client, regions)
     state = props({**inputs(), "arn": ARN, "status": "InService"})
     with stub:
-        asyncio.run(p.delete(DeleteRequest(URN, "fraud-tier1-router", state, 60.0)))
-        asyncio.run(p.delete(DeleteRequest(URN, "fraud-tier1-router", state, 60.0)))
+        run(p.delete(DeleteRequest(URN, "fraud-tier1-router", state, 60.0)))
+        run(p.delete(DeleteRequest(URN, "fraud-tier1-router", state, 60.0)))
     stub.assert_no_pending_responses()
 
 
@@ -185,11 +195,11 @@ def test_check_rejects_what_the_sagemaker_model_rejects(stubbed):
     client, _, regions = stubbed
     bad = {**inputs([OWN] * 2), "routerName": "-router", "routingTargets": [
         {"name": "fraud_xgb", "destinations": [f"{OWN}{i}" for i in range(11)]}]}  # fmt: skip
-    out = asyncio.run(provider(client, regions).check(CheckRequest(URN, {}, props(bad), b"")))
+    out = run(provider(client, regions).check(CheckRequest(URN, {}, props(bad), b"")))
     reasons = {f.property: f.reason for f in out.failures}
     assert "routerName" in reasons and "routingTargets[0].name" in reasons
     assert reasons["routingTargets[0].destinations"] == "11 destinations; valid: 1-10"
-    ok = asyncio.run(provider(client, regions).check(CheckRequest(URN, {}, props(inputs()), b"")))
+    ok = run(provider(client, regions).check(CheckRequest(URN, {}, props(inputs()), b"")))
     assert ok.failures is None or list(ok.failures) == []
 
 
