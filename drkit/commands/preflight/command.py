@@ -1,0 +1,128 @@
+"""`drkit preflight SPEC --region R [--plan] [--json]`: what one region's `pulumi up` needs, checked in AWS.
+
+Read-only, one region, with the default boto3 credential chain (``AWS_PROFILE`` and friends):
+the model images by digest in the region's ECR registry, each model artifact in the region's
+bucket with the spec's SHA-256, the instance types offered in the region and the quotas for
+what the stack may run. ``--plan`` needs no credentials and prints the calls it would make.
+
+Exit codes: 0 every check passed, 1 at least one finding, 2 bad input (spec, region).
+Data (``--json``) goes to stdout; the table and messages to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from drkit.commands.preflight.checks import Finding, Status, run_checks
+from drkit.commands.preflight.needs import PlannedCall, RegionNeeds, planned_calls, region_needs
+from drkit.core.errors import DrkitError
+from drkit.core.spec import load_spec
+
+STYLE = {Status.OK: "green", Status.FINDING: "bold red", Status.NOTE: "yellow"}
+
+
+def _calls_json(calls: Sequence[PlannedCall]) -> list[dict[str, Any]]:
+    return [asdict(c) for c in calls]
+
+
+def report_json(needs: RegionNeeds, findings: Sequence[Finding]) -> dict[str, Any]:
+    return {
+        "deployment": needs.deployment,
+        "stack": needs.stack,
+        "region": needs.region,
+        "role": needs.role.value,
+        "ok": not any(f.status is Status.FINDING for f in findings),
+        "findings": [{**asdict(f), "status": f.status.value} for f in findings],
+    }
+
+
+def _plan_table(needs: RegionNeeds, calls: Sequence[PlannedCall]) -> Table:
+    table = Table(title=f"preflight plan for {needs.stack} ({needs.role.value}): read-only calls in {needs.region}")
+    for column in ("service", "operation", "parameters", "why"):
+        table.add_column(column, overflow="fold")
+    for call in calls:
+        why = f"{call.why} — {call.conditional}" if call.conditional else call.why
+        table.add_row(call.service, call.operation, json.dumps(call.params, sort_keys=True), why)
+    return table
+
+
+def _quota_table(needs: RegionNeeds) -> Table:
+    table = Table(title=f"quotas {needs.stack} may use at its ceiling (compared with the Region's Service Quotas)")
+    for column in ("quota", "needed", "from"):
+        table.add_column(column, overflow="fold")
+    for need in needs.quotas:
+        table.add_row(need.quota_name, str(need.needed), "; ".join(need.why))
+    return table
+
+
+def _findings_table(needs: RegionNeeds, findings: Sequence[Finding]) -> Table:
+    table = Table(title=f"preflight {needs.stack} ({needs.role.value}) in {needs.region}")
+    for column in ("check", "subject", "status", "detail", "fix"):
+        table.add_column(column, overflow="fold")
+    for finding in findings:
+        table.add_row(
+            finding.check, finding.subject, f"[{STYLE[finding.status]}]{finding.status.value}[/]", finding.detail, finding.fix
+        )
+    return table
+
+
+def default_clients(region: str) -> Callable[[str], Any]:
+    """boto3 clients in `region` from the default credential chain; a clear error when there is none."""
+    import boto3
+    from botocore.exceptions import NoCredentialsError, NoRegionError
+
+    try:
+        session = boto3.Session(region_name=region)
+    except (NoCredentialsError, NoRegionError) as exc:  # pragma: no cover - boto3 raises these lazily
+        raise DrkitError(f"preflight: {exc}") from None
+    if session.get_credentials() is None:
+        raise DrkitError(
+            "preflight: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); "
+            "use --plan to see the calls without credentials"
+        )
+    return lambda service: session.client(service, region_name=region)  # type: ignore[call-overload]
+
+
+def run(args: argparse.Namespace, clients: Callable[[str], Any] | None = None) -> int:
+    spec = load_spec(args.spec)
+    needs = region_needs(spec, args.region)
+    console = Console(stderr=True, soft_wrap=False, width=None if sys.stderr.isatty() else 160)
+    if args.plan:
+        calls = planned_calls(needs)
+        if args.json:
+            quotas = [asdict(q) for q in needs.quotas]
+            print(json.dumps({"stack": needs.stack, "region": needs.region, "calls": _calls_json(calls), "quotas": quotas}, indent=2))
+        else:
+            console.print(_plan_table(needs, calls))
+            console.print(_quota_table(needs))
+        return 0
+    findings = run_checks(clients or default_clients(args.region), needs)
+    if args.json:
+        print(json.dumps(report_json(needs, findings), indent=2))
+    console.print(_findings_table(needs, findings))
+    failed = sum(f.status is Status.FINDING for f in findings)
+    if failed:
+        console.print(f"[bold red]{failed} finding(s)[/]: {needs.stack}'s `pulumi up` would fail or deploy something broken")
+        return 1
+    console.print(f"[green]ready[/]: everything {needs.stack}'s `pulumi up` reads is in {needs.region}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "preflight",
+        help="Check in AWS (read-only) that a region has what its `pulumi up` needs: images, model data, instance types, quotas.",
+    )
+    parser.add_argument("spec", help="Deployment spec (YAML).")
+    parser.add_argument("--region", required=True, help="The region whose stack is about to be deployed.")
+    parser.add_argument("--plan", action="store_true", help="Print the read-only calls it would make; needs no credentials.")
+    parser.add_argument("--json", action="store_true", help="Findings (or with --plan, the calls) as JSON on stdout.")
+    parser.set_defaults(func=run)
