@@ -8,6 +8,7 @@ validates every canned response against the operation's output shape in botocore
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -107,10 +108,8 @@ def aws() -> Iterator[None]:
 
 def put_image(region: str, repository: str) -> str:
     ecr = boto3.client("ecr", region_name=region)
-    try:
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
         ecr.create_repository(repositoryName=repository)
-    except ecr.exceptions.RepositoryAlreadyExistsException:
-        pass
     return str(ecr.put_image(repositoryName=repository, imageManifest=MANIFEST, imageTag="v1")["image"]["imageId"]["imageDigest"])
 
 
@@ -225,7 +224,7 @@ def test_an_image_missing_in_the_secondary_names_the_backfill(aws: None) -> None
     needs = region_needs(spec, SECONDARY)
     (finding,) = [check_image(boto3.client("ecr", region_name=SECONDARY), needs, image) for image in needs.images]
     assert finding.status is Status.FINDING
-    assert "image digest not in us-west-2's registry (ImageNotFoundException)" == finding.detail
+    assert finding.detail == "image digest not in us-west-2's registry (ImageNotFoundException)"
     assert "ECR replication copies only pushes made after the primary's stack created the rule" in finding.fix
     assert f"crane copy {ACCOUNT}.dkr.ecr.{PRIMARY}.amazonaws.com/ml/fraud-xgb@{spec.models[0].image.digest}" in finding.fix
 
@@ -250,7 +249,12 @@ def test_an_archived_image_is_a_finding() -> None:
             "describe_images",
             {
                 "imageDetails": [
-                    {"registryId": ACCOUNT, "repositoryName": image.repository, "imageDigest": image.digest, "imageStatus": "ARCHIVED"}
+                    {
+                        "registryId": ACCOUNT,
+                        "repositoryName": image.repository,
+                        "imageDigest": image.digest,
+                        "imageStatus": "ARCHIVED",
+                    }
                 ]
             },
             {"registryId": ACCOUNT, "repositoryName": image.repository, "imageIds": [{"imageDigest": image.digest}]},
@@ -267,7 +271,10 @@ def test_a_multipart_artifact_is_hashed_not_judged_by_its_composite_checksum(aws
     spec = ready_region(body=body, multipart=True)
     needs = region_needs(spec, SECONDARY)
     # WHEN it is checked
-    findings = by_check(run_checks(clients_with(stubbed_quotas([generous_quotas([q.quota_name for q in needs.quotas])], [[]])), needs), "model-data")
+    findings = by_check(
+        run_checks(clients_with(stubbed_quotas([generous_quotas([q.quota_name for q in needs.quotas])], [[]])), needs),
+        "model-data",
+    )
     # THEN it passes, by reading it: trusting the composite value would have called it a mismatch
     assert [(f.status, f.detail) for f in findings] == [
         (Status.OK, f"SHA-256 matches the spec (read and hashed {len(body):,} bytes (no whole-object SHA-256 kept))")
@@ -278,7 +285,10 @@ def test_an_artifact_uploaded_without_sha256_is_hashed_and_a_wrong_one_is_a_find
     spec = ready_region(body=b"the wrong weights", sha256=False)
     spec, _ = fraud_spec(image__digest=spec.models[0].image.digest, model_data__sha256=hashlib.sha256(BODY).hexdigest())
     needs = region_needs(spec, SECONDARY)
-    findings = by_check(run_checks(clients_with(stubbed_quotas([generous_quotas([q.quota_name for q in needs.quotas])], [[]])), needs), "model-data")
+    findings = by_check(
+        run_checks(clients_with(stubbed_quotas([generous_quotas([q.quota_name for q in needs.quotas])], [[]])), needs),
+        "model-data",
+    )
     (finding,) = findings
     assert finding.status is Status.FINDING
     assert finding.detail.startswith(f"SHA-256 {hashlib.sha256(b'the wrong weights').hexdigest()} (read and hashed 17 bytes")
@@ -300,10 +310,22 @@ def test_a_missing_artifact_is_a_finding(aws: None) -> None:
 @pytest.mark.parametrize(
     ("head", "expected"),
     [
-        ({"ChecksumSHA256": base64.b64encode(hashlib.sha256(b"x").digest()).decode(), "ETag": '"9dd4e461268c8034f5c8564e155c67a6"'}, hashlib.sha256(b"x").hexdigest()),
+        (
+            {
+                "ChecksumSHA256": base64.b64encode(hashlib.sha256(b"x").digest()).decode(),
+                "ETag": '"9dd4e461268c8034f5c8564e155c67a6"',
+            },
+            hashlib.sha256(b"x").hexdigest(),
+        ),
         ({"ChecksumSHA256": base64.b64encode(hashlib.sha256(b"x").digest()).decode() + "-3", "ETag": '"abc"'}, None),
         ({"ChecksumSHA256": base64.b64encode(hashlib.sha256(b"x").digest()).decode(), "ChecksumType": "COMPOSITE"}, None),
-        ({"ChecksumSHA256": base64.b64encode(hashlib.sha256(b"x").digest()).decode(), "ETag": '"48c69e17514b3ceece1cf660cc1817e6-2"'}, None),
+        (
+            {
+                "ChecksumSHA256": base64.b64encode(hashlib.sha256(b"x").digest()).decode(),
+                "ETag": '"48c69e17514b3ceece1cf660cc1817e6-2"',
+            },
+            None,
+        ),
         ({"ChecksumCRC32": "O0HJ5g==", "ETag": '"abc"'}, None),
     ],
     ids=["single-part", "part-count-suffix", "composite-type", "multipart-etag", "crc32-only"],
@@ -335,7 +357,9 @@ def test_quotas_type_not_offered_short_quota_and_applied_over_default() -> None:
     client.stubber.assert_no_pending_responses()
     # THEN the short quota names the increase to request, with AWS's quota code
     assert findings[endpoint].status is Status.FINDING
-    assert findings[endpoint].detail.startswith("applied quota 5 < 8 the stack may run (fraud-xgb/provisioned max 6; fraud-xgb/async max 2)")
+    assert findings[endpoint].detail.startswith(
+        "applied quota 5 < 8 the stack may run (fraud-xgb/provisioned max 6; fraud-xgb/async max 2)"
+    )
     assert findings[endpoint].fix == (
         "aws service-quotas request-service-quota-increase --region us-west-2 --service-code sagemaker "
         "--quota-code L-00000001 --desired-value 8"
@@ -362,7 +386,9 @@ def test_a_quota_enough_for_one_fleet_but_not_two_is_a_note_about_blue_green() -
 # --- the command ---------------------------------------------------------------------------------
 
 
-def test_plan_needs_no_credentials_and_prints_json_only_on_stdout(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_needs_no_credentials_and_prints_json_only_on_stdout(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
@@ -384,7 +410,9 @@ def test_plan_needs_no_credentials_and_prints_json_only_on_stdout(monkeypatch: p
     }
 
 
-def test_without_credentials_the_check_stops_with_a_message(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_credentials_the_check_stops_with_a_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
@@ -396,7 +424,9 @@ def test_without_credentials_the_check_stops_with_a_message(monkeypatch: pytest.
 
 def test_a_region_outside_the_spec_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preflight", str(EXAMPLES / "fraud-tier1.yaml"), "--region", "ap-south-1", "--plan"]) == 2
-    assert "region 'ap-south-1' is not in deployment fraud-tier1; valid: us-east-1, us-west-2, eu-west-1" in capsys.readouterr().err
+    assert (
+        "region 'ap-south-1' is not in deployment fraud-tier1; valid: us-east-1, us-west-2, eu-west-1" in capsys.readouterr().err
+    )
 
 
 def test_findings_exit_1_with_json_on_stdout_and_the_table_on_stderr(

@@ -32,7 +32,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drkit.commands.preflight.needs import SAGEMAKER_QUOTAS, ImageNeed, ModelDataNeed, QuotaNeed, RegionNeeds
+from drkit.commands.preflight.needs import SAGEMAKER_QUOTAS, ImageNeed, ModelDataNeed, RegionNeeds
 from drkit.core.tiers import RegionRole
 
 HASH_CHUNK_BYTES = 1024 * 1024
@@ -108,11 +108,17 @@ def check_image(ecr: Any, needs: RegionNeeds, image: ImageNeed) -> Finding:
         code, message = _error(exc)
         if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
             what = "repository" if code == "RepositoryNotFoundException" else "image digest"
-            return Finding("image", subject, Status.FINDING, f"{what} not in {needs.region}'s registry ({code})", image_fix(needs, image))
-        return Finding("image", subject, Status.FINDING, f"could not check: {code}: {message}", "grant ecr:DescribeImages on the repository")
+            return Finding(
+                "image", subject, Status.FINDING, f"{what} not in {needs.region}'s registry ({code})", image_fix(needs, image)
+            )
+        return Finding(
+            "image", subject, Status.FINDING, f"could not check: {code}: {message}", "grant ecr:DescribeImages on the repository"
+        )
     status = next((d.get("imageStatus") for d in details if d.get("imageDigest") == image.digest), None) if details else None
     if not details:
-        return Finding("image", subject, Status.FINDING, f"image digest not in {needs.region}'s registry", image_fix(needs, image))
+        return Finding(
+            "image", subject, Status.FINDING, f"image digest not in {needs.region}'s registry", image_fix(needs, image)
+        )
     if status not in (None, "ACTIVE"):
         return Finding(
             "image",
@@ -224,7 +230,12 @@ def judge_quotas(
         if quota is None:
             if need.instance_type is None:
                 findings.append(
-                    Finding("quota", need.quota_name, Status.NOTE, f"not listed by Service Quotas in {needs.region}; check it by hand (needs {need.needed}: {uses})")
+                    Finding(
+                        "quota",
+                        need.quota_name,
+                        Status.NOTE,
+                        f"not listed by Service Quotas in {needs.region}; check it by hand (needs {need.needed}: {uses})",
+                    )
                 )
                 continue
             findings.append(

@@ -99,7 +99,11 @@ def run(args: argparse.Namespace, clients: Callable[[str], Any] | None = None) -
         calls = planned_calls(needs)
         if args.json:
             quotas = [asdict(q) for q in needs.quotas]
-            print(json.dumps({"stack": needs.stack, "region": needs.region, "calls": _calls_json(calls), "quotas": quotas}, indent=2))
+            print(
+                json.dumps(
+                    {"stack": needs.stack, "region": needs.region, "calls": _calls_json(calls), "quotas": quotas}, indent=2
+                )
+            )
         else:
             console.print(_plan_table(needs, calls))
             console.print(_quota_table(needs))

@@ -159,7 +159,12 @@ def region_needs(spec: DeploymentSpec, region: str) -> RegionNeeds:
         primary_region=spec.primary_region,
         account_id=spec.account_id,
         images=tuple(
-            ImageNeed(repository=repo, digest=digest, uri=f"{spec.account_id}.dkr.ecr.{region}.amazonaws.com/{repo}@{digest}", models=tuple(m))
+            ImageNeed(
+                repository=repo,
+                digest=digest,
+                uri=f"{spec.account_id}.dkr.ecr.{region}.amazonaws.com/{repo}@{digest}",
+                models=tuple(m),
+            )
             for (repo, digest), m in images.items()
         ),
         model_data=tuple(ModelDataNeed(bucket=b, key=k, sha256=s, models=tuple(m)) for (b, k, s), m in objects.items()),
@@ -183,7 +188,14 @@ class PlannedCall:
 
 def planned_calls(needs: RegionNeeds) -> list[PlannedCall]:
     """Every call the checks make for `needs`, in order; all read-only, all in `needs.region`."""
-    calls = [PlannedCall("sts", "GetCallerIdentity", {}, f"the credentials' account must be {needs.account_id}, which owns the registry and buckets")]
+    calls = [
+        PlannedCall(
+            "sts",
+            "GetCallerIdentity",
+            {},
+            f"the credentials' account must be {needs.account_id}, which owns the registry and buckets",
+        )
+    ]
     for image in needs.images:
         calls.append(
             PlannedCall(
