@@ -305,6 +305,8 @@ def test_a_missing_artifact_is_a_finding(aws: None) -> None:
     assert finding.status is Status.FINDING
     assert finding.subject == "s3://acme-ml-models-us-west-2/fraud-xgb/2026.11.1/model.tar.gz"
     assert finding.detail.startswith("not found (")
+    assert finding.fix.startswith("the bucket is created by fraud-tier1-us-west-2's own stack: if it does not exist yet")
+    assert "--checksum-algorithm SHA256" in finding.fix
 
 
 @pytest.mark.parametrize(

@@ -182,7 +182,11 @@ def check_model_data(s3: Any, needs: RegionNeeds, obj: ModelDataNeed) -> Finding
     except ClientError as exc:
         code, message = _error(exc)
         if code in ("404", "NoSuchKey", "NoSuchBucket"):
-            return Finding("model-data", obj.url, Status.FINDING, f"not found ({code})", model_data_fix(needs, obj))
+            first = (
+                f"the bucket is created by {needs.stack}'s own stack: if it does not exist yet, create it first with a "
+                f"targeted `pulumi up` (docs/deploying.md); then "
+            )
+            return Finding("model-data", obj.url, Status.FINDING, f"not found ({code})", first + model_data_fix(needs, obj))
         return Finding(
             "model-data",
             obj.url,
