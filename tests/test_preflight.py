@@ -31,6 +31,7 @@ from drkit.commands.preflight.checks import (
     check_image,
     check_quotas,
     judge_quotas,
+    replicated_repositories,
     run_checks,
     whole_object_sha256,
 )
@@ -42,8 +43,8 @@ from drkit.commands.preflight.needs import (
     transform_quota_name,
 )
 from drkit.core.spec import DeploymentSpec, parse_spec
-from drkit.stacks.plan import plan_region
-from tests.conftest import EXAMPLES, example_spec
+from drkit.stacks.plan import plan_region, token_table_name
+from tests.conftest import EXAMPLES, create_token_table, example_spec
 
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 ACCOUNT = "123456789012"  # moto's default account, and the example's
@@ -130,11 +131,26 @@ def put_model(region: str, bucket: str, key: str, body: bytes = BODY, *, multipa
     s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
 
 
-def clients_with(quotas_client: Any, region: str = SECONDARY) -> Callable[[str], Any]:
-    def make(service: str) -> Any:
+def clients_with(quotas_client: Any) -> Callable[[str, str], Any]:
+    def make(service: str, region: str) -> Any:
         return quotas_client if service == "service-quotas" else boto3.client(service, region_name=region)
 
     return make
+
+
+def deploy_primary(spec: DeploymentSpec) -> None:
+    """What the primary's stack creates that a secondary checks for: the table and the replication rule."""
+    create_token_table(boto3.client("dynamodb", region_name=spec.primary_region), token_table_name(spec))
+    boto3.client("ecr", region_name=spec.primary_region).put_replication_configuration(
+        replicationConfiguration={
+            "rules": [
+                {
+                    "destinations": [{"region": r, "registryId": spec.account_id} for r in spec.secondary_regions],
+                    "repositoryFilters": [{"filter": m.image.repository, "filterType": "PREFIX_MATCH"} for m in spec.models],
+                }
+            ]
+        }
+    )
 
 
 def ready_region(region: str = SECONDARY, body: bytes = BODY, **put: Any) -> DeploymentSpec:
@@ -142,6 +158,7 @@ def ready_region(region: str = SECONDARY, body: bytes = BODY, **put: Any) -> Dep
     digest = put_image(region, "ml/fraud-xgb")
     spec, _ = fraud_spec(image__digest=digest, model_data__sha256=hashlib.sha256(body).hexdigest())
     put_model(region, spec.models[0].model_data.bucket(region), spec.models[0].model_data.key, body, **put)
+    deploy_primary(spec)
     return spec
 
 
@@ -203,16 +220,17 @@ def test_a_ready_secondary_passes_and_makes_only_the_planned_calls(aws: None) ->
     quotas = stubbed_quotas([generous_quotas([q.quota_name for q in needs.quotas])], [[]])
     base = clients_with(quotas)
 
-    def recording(service: str) -> Any:
-        client = base(service)
-        client.meta.events.register("before-call", lambda model, **_: made.append((service, model.name)))
+    def recording(service: str, region: str) -> Any:
+        client = base(service, region)
+        client.meta.events.register("before-call", lambda model, **_: made.append((service, model.name, region)))
         return client
 
     findings = run_checks(recording, needs)
     assert [f for f in findings if f.status is not Status.OK] == []
-    planned = {(c.service, c.operation) for c in planned_calls(needs)}
+    assert {f.check for f in findings} == {"account", "deploy-order", "replication", "image", "model-data", "quota"}
+    planned = {(c.service, c.operation, c.region) for c in planned_calls(needs)}
     assert set(made) <= planned
-    assert ("s3", "GetObject") not in made  # the single-part SHA-256 upload needed no download
+    assert ("s3", "GetObject", SECONDARY) not in made  # the single-part SHA-256 upload needed no download
     quotas.stubber.assert_no_pending_responses()
 
 
@@ -385,6 +403,61 @@ def test_a_quota_enough_for_one_fleet_but_not_two_is_a_note_about_blue_green() -
     assert findings[endpoint].fix.endswith("--quota-code L-2 --desired-value 16")
 
 
+def test_a_secondary_before_the_primary_is_a_deploy_order_finding(aws: None) -> None:
+    # GIVEN the secondary's image and model data are in place, but the primary's stack has not run
+    digest = put_image(SECONDARY, "ml/fraud-xgb")
+    spec, _ = fraud_spec(image__digest=digest, model_data__sha256=hashlib.sha256(BODY).hexdigest())
+    put_model(SECONDARY, spec.models[0].model_data.bucket(SECONDARY), spec.models[0].model_data.key)
+    needs = region_needs(spec, SECONDARY)
+    quotas = stubbed_quotas([generous_quotas([q.quota_name for q in needs.quotas])], [[]])
+    findings = run_checks(clients_with(quotas), needs)
+    (order,) = by_check(findings, "deploy-order")
+    assert order.status is Status.FINDING
+    assert order.subject == "drkit-fraud-tier1-tokens in us-east-1"
+    assert order.detail == "the primary's global table does not exist: its stack has not run"
+    assert order.fix == "deploy fraud-tier1-us-east-1 first: `pulumi up` on the primary's stack"
+    (replication,) = by_check(findings, "replication")
+    assert replication.status is Status.NOTE
+    assert replication.detail == "us-east-1's registry does not replicate ml/fraud-xgb to us-west-2: later pushes will not arrive"
+
+
+def test_a_primary_asks_nothing_of_other_regions() -> None:
+    spec = example_spec("fraud-tier1")
+    assert {c.region for c in planned_calls(region_needs(spec, PRIMARY))} == {PRIMARY}
+
+
+@pytest.mark.parametrize(
+    ("rules", "covered"),
+    [
+        (
+            [
+                {
+                    "destinations": [{"region": SECONDARY, "registryId": ACCOUNT}],
+                    "repositoryFilters": [{"filter": "ml/", "filterType": "PREFIX_MATCH"}],
+                }
+            ],
+            {"ml/fraud-xgb"},
+        ),
+        ([{"destinations": [{"region": SECONDARY, "registryId": ACCOUNT}]}], {"ml/fraud-xgb", "other/x"}),
+        ([{"destinations": [{"region": "eu-west-1", "registryId": ACCOUNT}]}], set()),
+        ([{"destinations": [{"region": SECONDARY, "registryId": "210987654321"}]}], set()),
+        (
+            [
+                {
+                    "destinations": [{"region": SECONDARY, "registryId": ACCOUNT}],
+                    "repositoryFilters": [{"filter": "other", "filterType": "PREFIX_MATCH"}],
+                }
+            ],
+            {"other/x"},
+        ),
+    ],
+    ids=["prefix", "no-filter-means-all", "other-region", "other-account", "other-prefix"],
+)
+def test_replicated_repositories_follow_ecr_filter_rules(rules: list[dict[str, Any]], covered: set[str]) -> None:
+    registry = {"registryId": ACCOUNT, "replicationConfiguration": {"rules": rules}}
+    assert replicated_repositories(registry, SECONDARY, ACCOUNT, ["ml/fraud-xgb", "other/x"]) == covered
+
+
 # --- the command ---------------------------------------------------------------------------------
 
 
@@ -397,13 +470,15 @@ def test_plan_needs_no_credentials_and_prints_json_only_on_stdout(
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     assert main(["preflight", str(EXAMPLES / "fraud-tier1.yaml"), "--region", SECONDARY, "--plan", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert [(c["service"], c["operation"]) for c in out["calls"]] == [
-        ("sts", "GetCallerIdentity"),
-        ("ecr", "DescribeImages"),
-        ("s3", "HeadObject"),
-        ("s3", "GetObject"),
-        ("service-quotas", "ListAWSDefaultServiceQuotas"),
-        ("service-quotas", "ListServiceQuotas"),
+    assert [(c["service"], c["operation"], c["region"]) for c in out["calls"]] == [
+        ("sts", "GetCallerIdentity", SECONDARY),
+        ("dynamodb", "DescribeTable", PRIMARY),
+        ("ecr", "DescribeRegistry", PRIMARY),
+        ("ecr", "DescribeImages", SECONDARY),
+        ("s3", "HeadObject", SECONDARY),
+        ("s3", "GetObject", SECONDARY),
+        ("service-quotas", "ListAWSDefaultServiceQuotas", SECONDARY),
+        ("service-quotas", "ListServiceQuotas", SECONDARY),
     ]
     assert {q["quota_name"] for q in out["quotas"]} == {
         "ml.c6i.xlarge for endpoint usage",
@@ -441,7 +516,8 @@ def test_findings_exit_1_with_json_on_stdout_and_the_table_on_stderr(
     spec_file.write_text(yaml.safe_dump(data))
     needs = region_needs(parse_spec(data), SECONDARY)
     quotas = stubbed_quotas([generous_quotas([q.quota_name for q in needs.quotas])], [[]])
-    monkeypatch.setattr(preflight_command, "default_clients", lambda region: clients_with(quotas, region))
+    deploy_primary(parse_spec(data))
+    monkeypatch.setattr(preflight_command, "default_clients", lambda region: clients_with(quotas))
     # WHEN preflight runs with --json
     code = main(["preflight", str(spec_file), "--region", SECONDARY, "--json"])
     captured = capsys.readouterr()
@@ -451,6 +527,8 @@ def test_findings_exit_1_with_json_on_stdout_and_the_table_on_stderr(
     assert report["ok"] is False
     assert [(f["check"], f["status"]) for f in report["findings"]] == [
         ("account", "ok"),
+        ("deploy-order", "ok"),
+        ("replication", "ok"),
         ("image", "ok"),
         ("model-data", "finding"),
         ("quota", "ok"),

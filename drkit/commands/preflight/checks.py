@@ -83,6 +83,72 @@ def check_account(sts: Any, needs: RegionNeeds) -> list[Finding]:
     ]
 
 
+# --- deploy order: what the primary's stack must have created ----------------------------------
+
+
+def check_primary_deployed(dynamodb: Any, needs: RegionNeeds) -> Finding:
+    """A secondary deploys after the primary: its replica and StackReference need the primary's table."""
+    subject = f"{needs.token_table} in {needs.primary_region}"
+    fix = f"deploy {needs.deployment}-{needs.primary_region} first: `pulumi up` on the primary's stack"
+    try:
+        dynamodb.describe_table(TableName=needs.token_table)
+    except ClientError as exc:
+        code, message = _error(exc)
+        if code == "ResourceNotFoundException":
+            return Finding(
+                "deploy-order", subject, Status.FINDING, "the primary's global table does not exist: its stack has not run", fix
+            )
+        return Finding(
+            "deploy-order",
+            subject,
+            Status.FINDING,
+            f"could not check: {code}: {message}",
+            "grant dynamodb:DescribeTable on the table",
+        )
+    return Finding("deploy-order", subject, Status.OK, "the primary's stack has created the global table")
+
+
+def replicated_repositories(registry: Mapping[str, Any], region: str, account_id: str, repositories: Iterable[str]) -> set[str]:
+    """The repositories a registry's replication rules copy to (region, account_id).
+
+    A rule matches a repository when one of its PREFIX_MATCH filters is a prefix of the name, or
+    when it has no filters ("If no filters are added, the contents of all repositories are
+    replicated", ECR API reference, RepositoryFilter).
+    """
+    covered: set[str] = set()
+    for rule in (registry.get("replicationConfiguration") or {}).get("rules", []):
+        if not any(d.get("region") == region and d.get("registryId") == account_id for d in rule.get("destinations", [])):
+            continue
+        filters = [f["filter"] for f in rule.get("repositoryFilters", []) if f.get("filterType") == "PREFIX_MATCH"]
+        covered |= {r for r in repositories if not rule.get("repositoryFilters") or any(r.startswith(f) for f in filters)}
+    return covered
+
+
+def check_replication(ecr_primary: Any, needs: RegionNeeds) -> Finding:
+    """Whether new pushes in the primary reach this region; the image check decides about today's image."""
+    repositories = sorted({image.repository for image in needs.images})
+    subject = f"{needs.primary_region} → {needs.region}"
+    try:
+        registry = ecr_primary.describe_registry()
+    except ClientError as exc:
+        code, message = _error(exc)
+        return Finding(
+            "replication", subject, Status.NOTE, f"could not read {needs.primary_region}'s registry: {code}: {message}"
+        )
+    missing = [
+        r for r in repositories if r not in replicated_repositories(registry, needs.region, needs.account_id, repositories)
+    ]
+    if missing:
+        return Finding(
+            "replication",
+            subject,
+            Status.NOTE,
+            f"{needs.primary_region}'s registry does not replicate {', '.join(missing)} to {needs.region}: later pushes will not arrive",
+            f"`pulumi up` the primary's stack ({needs.deployment}-{needs.primary_region}), which owns the replication rule",
+        )
+    return Finding("replication", subject, Status.OK, f"new pushes of {', '.join(repositories)} replicate to {needs.region}")
+
+
 # --- images -------------------------------------------------------------------------------------
 
 
@@ -307,13 +373,17 @@ def check_quotas(quotas_client: Any, needs: RegionNeeds) -> list[Finding]:
 # --- all of it ----------------------------------------------------------------------------------
 
 
-def run_checks(clients: Callable[[str], Any], needs: RegionNeeds) -> list[Finding]:
-    """Every check for one region; `clients(service)` returns a boto3 client in `needs.region`."""
-    findings = check_account(clients("sts"), needs)
-    ecr = clients("ecr")
+def run_checks(clients: Callable[[str, str], Any], needs: RegionNeeds) -> list[Finding]:
+    """Every check for one region; `clients(service, region)` returns a boto3 client."""
+    region = needs.region
+    findings = check_account(clients("sts", region), needs)
+    if needs.role is RegionRole.SECONDARY:
+        findings.append(check_primary_deployed(clients("dynamodb", needs.primary_region), needs))
+        findings.append(check_replication(clients("ecr", needs.primary_region), needs))
+    ecr = clients("ecr", region)
     findings += [check_image(ecr, needs, image) for image in needs.images]
-    s3 = clients("s3")
+    s3 = clients("s3", region)
     findings += [check_model_data(s3, needs, obj) for obj in needs.model_data]
     if needs.quotas:
-        findings += check_quotas(clients("service-quotas"), needs)
+        findings += check_quotas(clients("service-quotas", region), needs)
     return findings

@@ -45,12 +45,12 @@ def report_json(needs: RegionNeeds, findings: Sequence[Finding]) -> dict[str, An
 
 
 def _plan_table(needs: RegionNeeds, calls: Sequence[PlannedCall]) -> Table:
-    table = Table(title=f"preflight plan for {needs.stack} ({needs.role.value}): read-only calls in {needs.region}")
-    for column in ("service", "operation", "parameters", "why"):
+    table = Table(title=f"preflight plan for {needs.stack} ({needs.role.value}): read-only calls")
+    for column in ("service", "operation", "region", "parameters", "why"):
         table.add_column(column, overflow="fold")
     for call in calls:
         why = f"{call.why} — {call.conditional}" if call.conditional else call.why
-        table.add_row(call.service, call.operation, json.dumps(call.params, sort_keys=True), why)
+        table.add_row(call.service, call.operation, call.region, json.dumps(call.params, sort_keys=True), why)
     return table
 
 
@@ -74,24 +74,20 @@ def _findings_table(needs: RegionNeeds, findings: Sequence[Finding]) -> Table:
     return table
 
 
-def default_clients(region: str) -> Callable[[str], Any]:
-    """boto3 clients in `region` from the default credential chain; a clear error when there is none."""
+def default_clients(region: str) -> Callable[[str, str], Any]:
+    """`clients(service, region)` from the default credential chain; a clear error when there is none."""
     import boto3
-    from botocore.exceptions import NoCredentialsError, NoRegionError
 
-    try:
-        session = boto3.Session(region_name=region)
-    except (NoCredentialsError, NoRegionError) as exc:  # pragma: no cover - boto3 raises these lazily
-        raise DrkitError(f"preflight: {exc}") from None
+    session = boto3.Session(region_name=region)
     if session.get_credentials() is None:
         raise DrkitError(
             "preflight: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); "
             "use --plan to see the calls without credentials"
         )
-    return lambda service: session.client(service, region_name=region)  # type: ignore[call-overload]
+    return lambda service, where: session.client(service, region_name=where)  # type: ignore[call-overload]
 
 
-def run(args: argparse.Namespace, clients: Callable[[str], Any] | None = None) -> int:
+def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     needs = region_needs(spec, args.region)
     console = Console(stderr=True, soft_wrap=False, width=None if sys.stderr.isatty() else 160)
@@ -108,7 +104,7 @@ def run(args: argparse.Namespace, clients: Callable[[str], Any] | None = None) -
             console.print(_plan_table(needs, calls))
             console.print(_quota_table(needs))
         return 0
-    findings = run_checks(clients or default_clients(args.region), needs)
+    findings = run_checks(default_clients(args.region), needs)
     if args.json:
         print(json.dumps(report_json(needs, findings), indent=2))
     console.print(_findings_table(needs, findings))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from drkit.components.endpoint import InferenceMode
 from drkit.core.spec import DeploymentSpec
 from drkit.core.tiers import RegionRole
-from drkit.stacks.plan import plan_region
+from drkit.stacks.plan import plan_region, token_table_name
 
 SAGEMAKER_QUOTAS = "sagemaker"  # the Service Quotas service code
 SERVERLESS_CONCURRENCY_QUOTA = "Maximum total concurrency that can be allocated across all serverless endpoints"
@@ -87,6 +87,8 @@ class RegionNeeds:
     role: RegionRole
     primary_region: str
     account_id: str
+    token_table: str
+    """The global table the primary's stack creates; a secondary's replica and StackReference need it."""
     images: tuple[ImageNeed, ...]
     model_data: tuple[ModelDataNeed, ...]
     quotas: tuple[QuotaNeed, ...]
@@ -158,6 +160,7 @@ def region_needs(spec: DeploymentSpec, region: str) -> RegionNeeds:
         role=plan.role,
         primary_region=spec.primary_region,
         account_id=spec.account_id,
+        token_table=token_table_name(spec),
         images=tuple(
             ImageNeed(
                 repository=repo,
@@ -180,6 +183,8 @@ class PlannedCall:
     """boto3 client name, e.g. ``service-quotas``."""
     operation: str
     """API operation name as in the service model, e.g. ``ListServiceQuotas``."""
+    region: str
+    """Where the call goes: the checked region, or the primary's for what its stack must have created."""
     params: dict[str, object]
     why: str
     conditional: str = ""
@@ -187,20 +192,44 @@ class PlannedCall:
 
 
 def planned_calls(needs: RegionNeeds) -> list[PlannedCall]:
-    """Every call the checks make for `needs`, in order; all read-only, all in `needs.region`."""
+    """Every call the checks make for `needs`, in order; all read-only, in `needs.region` except the
+    two that ask the primary's region whether its stack has run (secondaries only)."""
+    region = needs.region
     calls = [
         PlannedCall(
             "sts",
             "GetCallerIdentity",
+            region,
             {},
             f"the credentials' account must be {needs.account_id}, which owns the registry and buckets",
         )
     ]
+    if needs.role is RegionRole.SECONDARY:
+        primary = needs.primary_region
+        calls.append(
+            PlannedCall(
+                "dynamodb",
+                "DescribeTable",
+                primary,
+                {"TableName": needs.token_table},
+                f"the primary's stack has run: its global table is in {primary} (this stack's replica and StackReference need it)",
+            )
+        )
+        calls.append(
+            PlannedCall(
+                "ecr",
+                "DescribeRegistry",
+                primary,
+                {},
+                f"{primary}'s registry replicates the model repositories to {region} (the rule the primary's stack creates)",
+            )
+        )
     for image in needs.images:
         calls.append(
             PlannedCall(
                 "ecr",
                 "DescribeImages",
+                region,
                 {"registryId": needs.account_id, "repositoryName": image.repository, "imageIds": [{"imageDigest": image.digest}]},
                 f"image {image.repository}@{image.digest[:19]}… in {needs.region}'s registry ({', '.join(image.models)})",
             )
@@ -210,6 +239,7 @@ def planned_calls(needs: RegionNeeds) -> list[PlannedCall]:
             PlannedCall(
                 "s3",
                 "HeadObject",
+                region,
                 {"Bucket": obj.bucket, "Key": obj.key, "ChecksumMode": "ENABLED", "ExpectedBucketOwner": needs.account_id},
                 f"model data {obj.url} present, with S3's whole-object SHA-256 if it keeps one",
             )
@@ -218,6 +248,7 @@ def planned_calls(needs: RegionNeeds) -> list[PlannedCall]:
             PlannedCall(
                 "s3",
                 "GetObject",
+                region,
                 {"Bucket": obj.bucket, "Key": obj.key, "ExpectedBucketOwner": needs.account_id},
                 f"stream {obj.url} and hash it (SHA-256)",
                 conditional="only when HeadObject shows no whole-object SHA-256 (multipart or uploaded without one)",
@@ -228,6 +259,7 @@ def planned_calls(needs: RegionNeeds) -> list[PlannedCall]:
             PlannedCall(
                 "service-quotas",
                 "ListAWSDefaultServiceQuotas",
+                region,
                 {"ServiceCode": SAGEMAKER_QUOTAS},
                 "every SageMaker quota listed in the Region, with its default value (paginated)",
             )
@@ -236,6 +268,7 @@ def planned_calls(needs: RegionNeeds) -> list[PlannedCall]:
             PlannedCall(
                 "service-quotas",
                 "ListServiceQuotas",
+                region,
                 {"ServiceCode": SAGEMAKER_QUOTAS},
                 "the account's applied values, where they differ from the defaults (paginated)",
             )
