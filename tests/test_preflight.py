@@ -29,6 +29,7 @@ from drkit.commands.preflight.checks import (
     Status,
     check_account,
     check_image,
+    check_model_data,
     check_quotas,
     judge_quotas,
     replicated_repositories,
@@ -42,6 +43,7 @@ from drkit.commands.preflight.needs import (
     region_needs,
     transform_quota_name,
 )
+from drkit.core.errors import DrkitError
 from drkit.core.spec import DeploymentSpec, parse_spec
 from drkit.stacks.plan import plan_region, token_table_name
 from tests.conftest import EXAMPLES, create_token_table, example_spec
@@ -536,3 +538,32 @@ def test_findings_exit_1_with_json_on_stdout_and_the_table_on_stderr(
         ("quota", "ok"),
     ]
     assert "1 finding(s)" in captured.err
+
+
+def test_refused_credentials_stop_the_run_with_a_message() -> None:
+    spec, _ = fraud_spec()
+    sts = boto3.client("sts", region_name=SECONDARY, aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(sts) as stubber:
+        stubber.add_client_error("get_caller_identity", "ExpiredToken", "The security token included in the request is expired")
+        with pytest.raises(DrkitError, match=r"AWS refused the credentials \(ExpiredToken: The security token included"):
+            check_account(sts, region_needs(spec, SECONDARY))
+
+
+def test_an_unreadable_artifact_without_a_kept_checksum_is_a_finding_not_a_crash() -> None:
+    spec, _ = fraud_spec()
+    needs = region_needs(spec, SECONDARY)
+    obj = needs.model_data[0]
+    s3 = boto3.client("s3", region_name=SECONDARY, aws_access_key_id="x", aws_secret_access_key="x")
+    owner = {"ExpectedBucketOwner": ACCOUNT}
+    with Stubber(s3) as stubber:
+        stubber.add_response(
+            "head_object",
+            {"ContentLength": 17, "ETag": '"5d41402abc4b2a76b9719d911017c592"', "ChecksumCRC32": "O0HJ5g=="},
+            {"Bucket": obj.bucket, "Key": obj.key, "ChecksumMode": "ENABLED", **owner},
+        )
+        stubber.add_client_error(
+            "get_object", "AccessDenied", "Access Denied", 403, expected_params={"Bucket": obj.bucket, "Key": obj.key, **owner}
+        )
+        finding = check_model_data(s3, needs, obj)
+    assert finding.status is Status.FINDING
+    assert finding.detail == "present, but S3 keeps no whole-object SHA-256 and reading it failed: AccessDenied: Access Denied"

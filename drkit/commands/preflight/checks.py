@@ -33,6 +33,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from drkit.commands.preflight.needs import SAGEMAKER_QUOTAS, ImageNeed, ModelDataNeed, RegionNeeds
+from drkit.core.errors import DrkitError
 from drkit.core.tiers import RegionRole
 
 HASH_CHUNK_BYTES = 1024 * 1024
@@ -69,7 +70,11 @@ def _error(exc: ClientError) -> tuple[str, str]:
 
 def check_account(sts: Any, needs: RegionNeeds) -> list[Finding]:
     """The credentials must belong to the spec's account: the registry and buckets are its."""
-    account = sts.get_caller_identity()["Account"]
+    try:
+        account = sts.get_caller_identity()["Account"]
+    except ClientError as exc:
+        code, message = _error(exc)
+        raise DrkitError(f"preflight: AWS refused the credentials ({code}: {message}); nothing was checked") from None
     if account == needs.account_id:
         return [Finding("account", account, Status.OK, "credentials belong to the spec's account_id")]
     return [
@@ -264,8 +269,18 @@ def check_model_data(s3: Any, needs: RegionNeeds, obj: ModelDataNeed) -> Finding
     found = whole_object_sha256(head)
     how = "S3's whole-object SHA-256"
     if found is None:
-        body = s3.get_object(Bucket=obj.bucket, Key=obj.key, **owner)["Body"]
-        found, size = stream_sha256(body.iter_chunks(chunk_size=HASH_CHUNK_BYTES))
+        try:
+            body = s3.get_object(Bucket=obj.bucket, Key=obj.key, **owner)["Body"]
+            found, size = stream_sha256(body.iter_chunks(chunk_size=HASH_CHUNK_BYTES))
+        except ClientError as exc:
+            code, message = _error(exc)
+            return Finding(
+                "model-data",
+                obj.url,
+                Status.FINDING,
+                f"present, but S3 keeps no whole-object SHA-256 and reading it failed: {code}: {message}",
+                f"grant s3:GetObject on {obj.url} and kms:Decrypt on the bucket's key to the caller",
+            )
         how = f"read and hashed {size:,} bytes (no whole-object SHA-256 kept)"
     if found != obj.sha256:
         return Finding(

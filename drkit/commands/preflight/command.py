@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from botocore.exceptions import BotoCoreError
 from rich.console import Console
 from rich.table import Table
 
@@ -104,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
             console.print(_plan_table(needs, calls))
             console.print(_quota_table(needs))
         return 0
-    findings = run_checks(default_clients(args.region), needs)
+    try:
+        findings = run_checks(default_clients(args.region), needs)
+    except BotoCoreError as exc:  # no credentials after all, no network, an unknown endpoint
+        raise DrkitError(f"preflight: {exc}; nothing was checked") from None
     if args.json:
         print(json.dumps(report_json(needs, findings), indent=2))
     console.print(_findings_table(needs, findings))
