@@ -508,7 +508,7 @@ def test_a_region_outside_the_spec_is_bad_input(capsys: pytest.CaptureFixture[st
     )
 
 
-def test_findings_exit_1_with_json_on_stdout_and_the_table_on_stderr(
+def test_findings_exit_1_with_the_json_report_alone_on_stdout(
     aws: None, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN the image is in the secondary but the model data is not
@@ -523,7 +523,7 @@ def test_findings_exit_1_with_json_on_stdout_and_the_table_on_stderr(
     # WHEN preflight runs with --json
     code = main(["preflight", str(spec_file), "--region", SECONDARY, "--json"])
     captured = capsys.readouterr()
-    # THEN exit 1, stdout is the JSON report alone, the table is on stderr
+    # THEN exit 1, stdout is the JSON report alone, the verdict is on stderr
     assert code == 1
     report = json.loads(captured.out)
     assert report["ok"] is False

@@ -5,23 +5,22 @@ the model images by digest in the region's ECR registry, each model artifact in 
 bucket with the spec's SHA-256, the instance types offered in the region and the quotas for
 what the stack may run. ``--plan`` needs no credentials and prints the calls it would make.
 
-Exit codes: 0 every check passed, 1 at least one finding, 2 bad input (spec, region).
-Data (``--json``) goes to stdout; the table and messages to stderr.
+Exit codes: 0 every check passed, 1 at least one finding, 2 bad input (spec, region, credentials).
+The table (or with ``--json`` the report alone) goes to stdout; the verdict line to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
-from rich.console import Console
 from rich.table import Table
 
+from drkit.commands.console import make_console, note, write_stdout
 from drkit.commands.preflight.checks import Finding, Status, run_checks
 from drkit.commands.preflight.needs import PlannedCall, RegionNeeds, planned_calls, region_needs
 from drkit.core.errors import DrkitError
@@ -91,17 +90,17 @@ def default_clients(region: str) -> Callable[[str, str], Any]:
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     needs = region_needs(spec, args.region)
-    console = Console(stderr=True, soft_wrap=False, width=None if sys.stderr.isatty() else 160)
     if args.plan:
         calls = planned_calls(needs)
         if args.json:
             quotas = [asdict(q) for q in needs.quotas]
-            print(
+            write_stdout(
                 json.dumps(
                     {"stack": needs.stack, "region": needs.region, "calls": _calls_json(calls), "quotas": quotas}, indent=2
                 )
             )
         else:
+            console = make_console()
             console.print(_plan_table(needs, calls))
             console.print(_quota_table(needs))
         return 0
@@ -110,13 +109,14 @@ def run(args: argparse.Namespace) -> int:
     except BotoCoreError as exc:  # no credentials after all, no network, an unknown endpoint
         raise DrkitError(f"preflight: {exc}; nothing was checked") from None
     if args.json:
-        print(json.dumps(report_json(needs, findings), indent=2))
-    console.print(_findings_table(needs, findings))
+        write_stdout(json.dumps(report_json(needs, findings), indent=2))
+    else:
+        make_console().print(_findings_table(needs, findings))
     failed = sum(f.status is Status.FINDING for f in findings)
     if failed:
-        console.print(f"[bold red]{failed} finding(s)[/]: {needs.stack}'s `pulumi up` would fail or deploy something broken")
+        note(f"{failed} finding(s): {needs.stack}'s `pulumi up` would fail or deploy something broken")
         return 1
-    console.print(f"[green]ready[/]: everything {needs.stack}'s `pulumi up` reads is in {needs.region}")
+    note(f"ready: everything {needs.stack}'s `pulumi up` reads is in place")
     return 0
 
 
@@ -127,6 +127,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("spec", help="Deployment spec (YAML).")
     parser.add_argument("--region", required=True, help="The region whose stack is about to be deployed.")
-    parser.add_argument("--plan", action="store_true", help="Print the read-only calls it would make; needs no credentials.")
-    parser.add_argument("--json", action="store_true", help="Findings (or with --plan, the calls) as JSON on stdout.")
+    parser.add_argument(
+        "--plan", action="store_true", help="Print the read-only calls it would make; needs no credentials. Default: off."
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="Findings (or with --plan, the calls) as JSON on stdout. Default: a table."
+    )
     parser.set_defaults(func=run)
