@@ -301,8 +301,8 @@ class RegionSwitchPlan(pulumi.ComponentResource):
             tags=dict(args.tags),
             # Every region's DNS record carries the health checks ARC creates for this plan (the
             # secondaries read their ids through a StackReference): deleting or replacing the plan
-            # from the primary's stack would leave those records on checks whose status Route 53
-            # "can't predict" (DeleteHealthCheck, API reference). Removing it is a deliberate act.
+            # from the primary's stack would leave those records on checks of which "the future status
+            # ... can't be predicted" (Route 53 DeleteHealthCheck, API reference). Removing it is deliberate.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role], protect=True),
         )
         self.plan_arn = plan.arn
