@@ -19,9 +19,14 @@ Why two domain names: clients call the shared name (``fraud.example.com``), whic
 API must hold a custom domain for it, or failover ends in a certificate error. The
 regional host is what the health check probes (spec.dns.regional_host(region)).
 
-Certificate validation records are identical in every region for the shared name (ACM
-derives them from account and name), so they are written with ``allow_overwrite``; each
-region's stack may (re)write them without owning the other's.
+Every region's certificate names the shared name, and ACM gives one validation record per
+name and account ("the CNAME validation token works for any AWS Region", ACM user guide, DNS
+validation, read 2026-11-29), so the shared name's record is the same in every region: each
+stack writes it with ``allow_overwrite`` and **retains it on delete**. ACM renews a certificate
+only "as long as ... your CNAME record remains in place", so a stack that deleted it on
+destroy (or on a replace) would stop every other region's renewals. The regional host's record
+belongs to its region alone and goes with its stack. Removing the deployment for good leaves the
+shared record in the zone: delete it by hand after the last region (docs/deploying.md).
 """
 
 from __future__ import annotations
@@ -673,6 +678,7 @@ class RegionalFrontDoor(pulumi.ComponentResource):
         records = []
         for index, host in enumerate((args.regional_host, args.domain)):
             option = certificate.domain_validation_options.apply(functools.partial(_validation_option, host))
+            shared = host == args.domain  # every region's certificate is validated by this one record
             records.append(
                 aws.route53.Record(
                     f"{name}-certificate-validation-{index}",
@@ -681,8 +687,8 @@ class RegionalFrontDoor(pulumi.ComponentResource):
                     type=option.apply(lambda o: o["resource_record_type"]),
                     records=[option.apply(lambda o: o["resource_record_value"])],
                     ttl=300,
-                    allow_overwrite=True,  # identical in every region for the shared name (see module docstring)
-                    opts=child,
+                    allow_overwrite=True,  # the shared name's record is written by every region's stack
+                    opts=pulumi.ResourceOptions(parent=self, retain_on_delete=shared),
                 )
             )
         return aws.acm.CertificateValidation(

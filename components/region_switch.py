@@ -299,7 +299,11 @@ class RegionSwitchPlan(pulumi.ComponentResource):
                 for workflow in self.workflows
             ],
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+            # Every region's DNS record carries the health checks ARC creates for this plan (the
+            # secondaries read their ids through a StackReference): deleting or replacing the plan
+            # from the primary's stack would leave those records on checks of which "the future status
+            # ... can't be predicted" (Route 53 DeleteHealthCheck, API reference). Removing it is deliberate.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role], protect=True),
         )
         self.plan_arn = plan.arn
         self.execution_role_arn = role.arn

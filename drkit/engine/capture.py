@@ -3,7 +3,7 @@
 No Pulumi CLI, provider plugin or AWS credentials are needed: `RealisticMocks` answers
 every registration with the ids, ARNs and names AWS would assign (deterministic, so two
 captures of the same spec are equal), and `RecordingMonitor` keeps what the engine would
-have received — type, inputs, parent, provider, protect, ignore_changes, dependencies.
+have received — type, inputs, parent, provider, protect, ignore_changes, dependencies, retain_on_delete.
 """
 
 from __future__ import annotations
@@ -267,6 +267,7 @@ def _resources(monitor: RecordingMonitor, mock: RealisticMocks) -> tuple[Resourc
                 outputs=_to_plain(state),
                 protect=bool(request.protect),
                 ignore_changes=tuple(request.ignoreChanges),
+                retain_on_delete=bool(request.retainOnDelete),
                 dependencies=tuple(sorted(set(request.dependencies))),  # a set: registration order varies
             )
         )
