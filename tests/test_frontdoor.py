@@ -52,7 +52,8 @@ ARGS = RegionalFrontDoorArgs(
     table_name="drkit-fraud-tokens",
     table_arn=TABLE_ARN,
     kms_key_arn=KEY,
-    teams=[TeamConfig(name="card-auth", key_sha256=DIGEST, monthly_budget_usd=100.0)],
+    teams=[TeamConfig(name="card-auth", key_digest=DIGEST, monthly_budget_usd=100.0)],
+    team_key_secret="drkit/fraud/team-keys",
     classes=[ClassConfig(name="critical", kind="critical", timeout_seconds=5)],
     models=[
         ModelConfig(
@@ -215,7 +216,7 @@ def test_function_ships_the_router_package_and_its_config(graph: Registered) -> 
     asset = archive.assets[CONFIG_FILE]
     assert isinstance(asset, pulumi.StringAsset)
     config = json.loads(asset.text)
-    assert parse_config(config).teams[0].key_sha256 == DIGEST
+    assert parse_config(config).teams[0].key_digest == DIGEST
 
 
 def test_router_policy_is_least_privilege(graph: Registered) -> None:
@@ -258,7 +259,7 @@ def test_no_workflow_permission_without_a_workflow() -> None:
         ),
         ({"models": []}, "models is empty; give at least one model's endpoints"),
         ({"classes": []}, "classes is empty"),
-        ({"teams": [ARGS.teams[0], ARGS.teams[0]]}, "teams share a key_sha256; every team needs its own key"),
+        ({"teams": [ARGS.teams[0], ARGS.teams[0]]}, "teams share a key_digest; every team needs its own key"),
         (
             {"models": [ModelConfig(name="m", endpoints={"batch": "e"}, costs_usd={})]},
             "models[m].endpoints has path 'batch'; valid: realtime, serverless, async",

@@ -99,7 +99,7 @@ MALFORMED: list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], None], str
     ("strong-on-tier2", BASE, _set("consistency", "strong"), "consistency: 'strong' is only offered for tier 1"),
     ("strong-with-two-regions", TIER1, lambda d: d.update(consistency="strong", secondary_regions=["us-west-2"]), "consistency: 'strong' needs exactly 3 regions"),
     ("unknown-traffic-kind", BASE, _set("traffic_classes", [{"name": "vip", "kind": "urgent"}]), "traffic_classes[0].kind: 'urgent': Input should be 'critical', 'standard' or 'bulk'"),
-    ("duplicate-team-key", TIER1, lambda d: d["teams"][1].update(key_sha256=d["teams"][0]["key_sha256"]), "teams: two teams share one key_sha256"),
+    ("duplicate-team-key", TIER1, lambda d: d["teams"][1].update(key_digest=d["teams"][0]["key_digest"]), "teams: two teams share one key_digest"),
     ("negative-budget", TIER1, _set("teams.0.monthly_budget_usd", -5), "teams[0].monthly_budget_usd: -5: Input should be greater than or equal to 0"),
     ("off-hours-floor-above-max", BASE, _set("off_hours.min_instances", 6), "off_hours.min_instances (6) exceeds models[1].provisioned.max_instances (4)"),
 ]
