@@ -11,6 +11,7 @@ moto gaps and how they are filled (each says so where it is used):
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -736,7 +737,39 @@ BAD_REQUESTS = [
     ("outside the team prefix", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "input_location": f"s3://{INPUTS}/absent"}, None, 400, "malformed_body"),
     ("bad request id", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": "x", "request_id": "a/b"}, None, 400, "malformed_body"),
     ("bad content type", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": "x", "content_type": 7}, None, 400, "malformed_body"),
+    # found by tests/test_router_fuzz.py; each was accepted or a 500 before
+    ("request id with a trailing newline", KEYS["alpha"], {"model": "fraud", "traffic_class": "reports", "payload": "x", "request_id": "r1\n"}, None, 400, "malformed_body"),
+    ("empty request id", KEYS["alpha"], {"model": "fraud", "traffic_class": "reports", "payload": "x", "request_id": ""}, None, 400, "malformed_body"),
+    ("CR/LF in content type", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": "x", "content_type": "text/plain\r\nx-a: b"}, None, 400, "malformed_body"),
+    ("lone surrogate in payload", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": "a\ud800"}, None, 400, "malformed_body"),
+    ("lone surrogate inside a JSON payload", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": {"k": "\udfff"}}, None, 400, "malformed_body"),
+    ("NaN", KEYS["alpha"], None, '{"model": "fraud", "traffic_class": "payments", "payload": NaN}', 400, "malformed_json"),
+    ("5000-digit number", KEYS["alpha"], None, '{"model": "fraud", "traffic_class": "payments", "payload": ' + "9" * 5000 + "}", 400, "malformed_json"),
+    ("deep nesting", KEYS["alpha"], None, "[" * 100_000, 413, "payload_too_large"),
+    ("deep nesting within the size limit", KEYS["alpha"], None, "[" * 2000, 400, "malformed_json"),
+    ("key with a lone surrogate", "alpha-secret-key\ud800", {"model": "fraud", "traffic_class": "payments", "payload": "x"}, None, 403, "unknown_key"),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("event", "code"),
+    [
+        ({"rawPath": "/v1/infer", "requestContext": {"http": {"method": "POST"}}, "headers": {"x-drkit-key": KEYS["alpha"]},
+          "body": {"model": "fraud"}}, "malformed_body"),
+        ({"rawPath": "/v1/infer", "requestContext": {"http": {"method": "POST"}}, "headers": ["x-drkit-key"]}, "malformed_event"),
+        ({"rawPath": 7, "requestContext": "x"}, "malformed_event"),
+        ({"rawPath": "/v1/infer", "requestContext": {"http": {"method": "POST"}}, "headers": {"x-drkit-key": KEYS["alpha"]},
+          "isBase64Encoded": True, "body": "é"}, "malformed_body"),
+        ({"rawPath": "/v1/infer", "requestContext": {"http": {"method": "POST"}}, "headers": {"x-drkit-key": KEYS["alpha"]},
+          "isBase64Encoded": True, "body": base64.b64encode(json.dumps({"model": "fraud", "traffic_class": "payments",
+                                                                       "payload": "x"}).encode("utf-16")).decode()}, "malformed_json"),
+        ("not an event", "malformed_event"),
+    ],
+    ids=["body not a string", "headers not an object", "path not a string", "base64 flag on non-ASCII", "UTF-16 body", "event not an object"],
+)
+def test_malformed_events_are_a_400_not_a_500(world: World, event: Any, code: str) -> None:
+    result = world.router().handle(event)
+    assert (result["statusCode"], json.loads(result["body"])["error"]) == (400, code)
 
 
 @pytest.mark.parametrize(

@@ -242,7 +242,9 @@ def parse_infer(body: Any, config: RouterConfig, team: TeamConfig, *, new_id: Ca
         raise HttpError(
             400, "malformed_body", "content_type: must be a MIME type of 1-1024 printable ASCII characters (no CR/LF)"
         )
-    request_id = body.get("request_id") or new_id()
+    request_id = body.get("request_id")
+    if request_id is None:  # absent or null: the router names the request
+        request_id = new_id()
     if not valid_request_id(team.name, request_id):
         raise HttpError(400, "malformed_body", f"request_id: {_shown(request_id)} is not valid; {_id_rule(team.name)}")
     payload: bytes | None = None
@@ -250,7 +252,9 @@ def parse_infer(body: Any, config: RouterConfig, team: TeamConfig, *, new_id: Ca
     if has_payload:
         raw = body["payload"]
         try:
-            payload = raw.encode() if isinstance(raw, str) else json.dumps(raw, separators=(",", ":")).encode()
+            # ensure_ascii=False: UTF-8 out, so a lone surrogate anywhere in the payload fails here, not in the model
+            text = raw if isinstance(raw, str) else json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
+            payload = text.encode()
         except UnicodeEncodeError:
             raise HttpError(400, "malformed_body", "payload: holds a lone UTF-16 surrogate; send valid Unicode text") from None
         if len(payload) > config.max_inline_bytes:
@@ -285,6 +289,10 @@ def parse_infer(body: Any, config: RouterConfig, team: TeamConfig, *, new_id: Ca
         content_type=content_type,
         request_id=request_id,
     )
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
 
 
 def _shown(value: Any) -> str:
@@ -387,7 +395,7 @@ class Router:
     @staticmethod
     def _allow(method: str, allowed: str) -> None:
         if method != allowed:
-            raise HttpError(405, "method_not_allowed", f"method {method} is not allowed here; valid: {allowed}")
+            raise HttpError(405, "method_not_allowed", f"method {_shown(method)} is not allowed here; valid: {allowed}")
 
     # POST /v1/infer
 
@@ -421,7 +429,10 @@ class Router:
                 413, "payload_too_large", f"body of {len(raw)} bytes exceeds what an inline payload of {limit} bytes can take"
             )
         try:
-            return json.loads(raw)
+            # RFC 8259: JSON between systems is UTF-8 and has no NaN/Infinity; json.loads alone would
+            # guess UTF-16/32 from bytes and accept both, so neither is left to it.
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            return json.loads(text, parse_constant=_no_constant)
         except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and integers past Python's 4300-digit limit
             raise HttpError(400, "malformed_json", f"body is not valid JSON: {str(exc)[:200]}") from None
         except RecursionError:
