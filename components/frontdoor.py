@@ -200,6 +200,11 @@ def lambda_bundle() -> dict[str, Path]:
     return files
 
 
+def router_function_name(deployment: str, region: str) -> str:
+    """The router Lambda's name (also its role's and API's)."""
+    return physical_name("drkit", deployment, region, "router", limit=64)
+
+
 def audit_bucket_name(deployment: str, region: str) -> str:
     return physical_name("drkit", deployment, "audit", region)
 
@@ -469,7 +474,7 @@ class RegionalFrontDoor(pulumi.ComponentResource):
         super().__init__("drkit:frontdoor:RegionalFrontDoor", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        base = physical_name("drkit", args.deployment, args.region, "router", limit=64)
+        base = router_function_name(args.deployment, args.region)
 
         audit = self._audit_bucket(name, args, tags, child)
         inputs = self._input_bucket(name, args, tags, child)

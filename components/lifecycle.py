@@ -23,7 +23,7 @@ from drkit.components.bundle import FUNCTIONS, core_modules
 from drkit.components.iam import Statement, service_role
 from drkit.components.naming import physical_name
 from drkit.components.observability import encrypted_log_group
-from drkit.components.workflow import TRANSFORM_JOB_PREFIX
+from drkit.components.workflow import transform_job_prefix
 from drkit.core.errors import ComponentValidationError
 
 # The core modules the handlers import; each is stdlib + boto3 only.
@@ -99,7 +99,7 @@ class RequestLifecycle(pulumi.ComponentResource):
                 Statement(
                     "TransformJobTags",
                     ["sagemaker:ListTags"],
-                    [f"arn:aws:sagemaker:{args.region}:{args.account_id}:transform-job/{TRANSFORM_JOB_PREFIX}-*"],
+                    [f"arn:aws:sagemaker:{args.region}:{args.account_id}:transform-job/{transform_job_prefix(args.deployment)}-*"],
                 ),
             ],
             {"TABLE_NAME": args.table_name},
@@ -195,7 +195,7 @@ class RequestLifecycle(pulumi.ComponentResource):
                     "source": ["aws.sagemaker"],
                     "detail-type": ["SageMaker Transform Job State Change"],
                     "detail": {
-                        "TransformJobName": [{"prefix": f"{TRANSFORM_JOB_PREFIX}-"}],
+                        "TransformJobName": [{"prefix": f"{transform_job_prefix(self._args.deployment)}-"}],
                         "TransformJobStatus": ["Completed", "Failed", "Stopped"],
                     },
                 }

@@ -232,6 +232,11 @@ def test_router_policy_is_least_privilege(graph: Registered) -> None:
     }
     assert by_sid["StartWorkflow"]["Resource"] == [MACHINE]
     assert by_sid["DataKey"]["Resource"] == [KEY]
+    # Only the team-key secret, by name: Secrets Manager ARNs end in "-" plus 6 random characters.
+    assert by_sid["ReadTeamKeySecret"] == by_sid["ReadTeamKeySecret"] | {
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": [f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:drkit/fraud/team-keys-??????"],
+    }
     # No Resource "*" at all: metrics are embedded-metric log lines, not PutMetricData calls.
     assert [s["Sid"] for s in policy["Statement"] if s["Resource"] == "*" or "*" in s["Resource"]] == []
     assert not any(a.startswith("cloudwatch:") for s in policy["Statement"] for a in s["Action"])
@@ -260,6 +265,8 @@ def test_no_workflow_permission_without_a_workflow() -> None:
         ({"models": []}, "models is empty; give at least one model's endpoints"),
         ({"classes": []}, "classes is empty"),
         ({"teams": [ARGS.teams[0], ARGS.teams[0]]}, "teams share a key_digest; every team needs its own key"),
+        ({"team_key_secret": None}, "team_key_secret is unset but 1 team(s) are listed; name the secret keying their digests"),
+        ({"reserved_concurrent_executions": 0}, "reserved_concurrent_executions 0 is invalid; valid: at least 1, or unset"),
         (
             {"models": [ModelConfig(name="m", endpoints={"batch": "e"}, costs_usd={})]},
             "models[m].endpoints has path 'batch'; valid: realtime, serverless, async",

@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from drkit.components.bundle import core_modules
 from drkit.components.lifecycle import FUNCTIONS, SHARED_MODULES
+from drkit.components.workflow import transform_job_prefix
 from drkit.core.tokens import Status, TokenStore
 from drkit.engine.graph import RegionGraph
 from tests.conftest import create_token_table, example_graph
@@ -50,7 +51,11 @@ def test_completion_hears_every_async_topic_and_transform_job_events() -> None:
     (rule,) = [r for r in lifecycle(graph) if r.type == "aws:cloudwatch/eventRule:EventRule"]
     pattern = json.loads(rule.inputs["eventPattern"])
     assert pattern["detail-type"] == ["SageMaker Transform Job State Change"]
-    assert pattern["detail"]["TransformJobName"] == [{"prefix": "drkit-"}]
+    # this deployment's jobs only, named as its workflow names them
+    (machine,) = graph.of_type("aws:sfn/stateMachine:StateMachine")
+    job_name = json.loads(machine.inputs["definition"])["States"]["StartTransform"]["Parameters"]["TransformJobName.$"]
+    assert pattern["detail"]["TransformJobName"] == [{"prefix": f"{transform_job_prefix('search-tier2')}-"}]
+    assert job_name.startswith(f"States.Format('{transform_job_prefix('search-tier2')}-")
 
 
 def test_redrive_may_start_executions_only_on_this_regions_workflow() -> None:
