@@ -385,6 +385,8 @@ class ScaleUpFunctionArgs:
     """This region's key; encrypts the function's log group."""
     log_retention_days: int = 30
     """Retention of the function's log group. Default: 30."""
+    reserved_concurrent_executions: int | None = None
+    """Reserved concurrency of the function (spec.reserved_concurrency.scale_up). Default: none (unreserved pool)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags. Default: none."""
 
@@ -455,6 +457,7 @@ class ScaleUpFunction(pulumi.ComponentResource):
             code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(SCALE_UP_SOURCE))}),
             timeout=300,
             memory_size=256,
+            reserved_concurrent_executions=args.reserved_concurrent_executions,
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables={
                     "DEPLOYMENT": args.deployment,
