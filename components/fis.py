@@ -168,8 +168,6 @@ class DrExperimentsArgs:
     """The stack's region: the templates act on targets there."""
     account_id: str
     """The deployment's account: every ARN the role is granted names it."""
-    regions: Sequence[str]
-    """Every region of the deployment: pausing replication touches the table's replica in each."""
     table_name: str
     """The global token table (same name in every region)."""
     rto_seconds: int
@@ -336,8 +334,10 @@ class DrExperiments(pulumi.ComponentResource):
                         "dynamodb:GetResourcePolicy",
                         "dynamodb:DescribeTable",
                     ],
-                    # Every replica: the pause is enforced through the replicas' resource policies.
-                    [f"arn:aws:dynamodb:{r}:{args.account_id}:table/{args.table_name}" for r in args.regions],
+                    # The target: FIS resolves targets in the experiment's region only, and the action
+                    # pauses replication through the resource policy of the table it targets
+                    # (FIS actions reference, aws:dynamodb:global-table-pause-replication).
+                    [f"arn:aws:dynamodb:{region}:{args.account_id}:table/{args.table_name}"],
                 )
             )
         if scenarios & {Scenario.ROUTER_ERRORS, Scenario.ROUTER_LATENCY}:

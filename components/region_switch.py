@@ -407,10 +407,15 @@ def scale_up_statements(deployment: str, region: str, account_id: str, log_group
             ["sagemaker:ListTags", "sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"],
             [endpoints],
         ),
+        # Scalable targets are named by generated ids, so the deployment's are picked by their tag
+        # (RegisterScalableTarget supports aws:ResourceTag on scalable-target; IAM service authorization reference).
         Statement(
             "RaiseAutoscalingFloor",
             ["application-autoscaling:RegisterScalableTarget"],
             [f"arn:aws:application-autoscaling:{region}:{account_id}:scalable-target/*"],
+            condition={
+                "StringEquals": {"aws:ResourceTag/Deployment": deployment, "application-autoscaling:service-namespace": "sagemaker"}
+            },
         ),
         Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(log_group_arn, ":*")]),
     ]

@@ -332,7 +332,6 @@ class RegionalDeployment(pulumi.ComponentResource):
                 tier=spec.tier,
                 region=region,
                 account_id=spec.account_id,
-                regions=spec.regions,
                 table_name=token_table_name(spec),
                 rto_seconds=spec.rto_seconds,
                 kms_key_arn=kms_key_arn,

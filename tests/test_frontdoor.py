@@ -381,3 +381,26 @@ def test_args_from_each_example_spec_build_a_front_door(example: str) -> None:
             assert set(model.costs_usd) >= set(model.endpoints)
     graph = run(args)
     assert graph.one("aws:apigatewayv2/api:Api")["protocolType"] == "HTTP"
+
+
+def test_spec_audit_lock_and_reserved_concurrency_reach_the_graph_only_when_asked() -> None:
+    from drkit.engine.capture import capture
+
+    spec = example_spec("docs-tier3")
+    region = spec.primary_region
+    default = capture(spec, [region])[region]
+    # No reserved concurrency by default: AWS keeps 100 unreserved executions per account.
+    assert all(f.inputs.get("reservedConcurrentExecutions") in (None, -1) for f in default.of_type("aws:lambda/function:Function"))
+    (lock,) = default.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock.inputs["rule"]["defaultRetention"] == {"mode": "GOVERNANCE", "days": 365}
+
+    asked = spec.model_copy(
+        update={"audit": spec.audit.model_copy(update={"lock_mode": "COMPLIANCE", "retention_days": 30}),
+                "reserved_concurrency": {"router": 20, "completion": 5}}  # fmt: skip
+    )
+    graph = capture(asked, [region])[region]
+    reserved = {f.inputs["name"]: f.inputs.get("reservedConcurrentExecutions") for f in graph.of_type("aws:lambda/function:Function")}
+    assert reserved[f"drkit-docs-tier3-{region}-router"] == 20 and reserved["drkit-docs-tier3-completion"] == 5
+    assert reserved["drkit-docs-tier3-redrive"] in (None, -1)
+    (lock,) = graph.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock.inputs["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 30}

@@ -113,3 +113,17 @@ def test_redrive_handler_restarts_a_lost_regions_requests_once(monkeypatch: pyte
         assert {store.get(f"req-{i}").status for i in range(5)} == {Status.REDRIVEN}
         with pytest.raises(handler.RedriveRequestError, match="not one of this deployment's other regions: eu-west-1"):
             handler.handler({"lost_region": "us-east-1"}, None)
+
+
+def test_completion_keeps_events_that_fail_every_retry_in_an_encrypted_queue_it_may_write() -> None:
+    graph = example_graph("search-tier2").primary
+    (queue,) = [r for r in lifecycle(graph) if r.type == "aws:sqs/queue:Queue"]
+    (config,) = [r for r in lifecycle(graph) if r.type == "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"]
+    assert config.inputs["functionName"] == "drkit-search-tier2-completion"
+    assert config.inputs["destinationConfig"]["onFailure"]["destination"] == queue.outputs["arn"]
+    assert queue.inputs["kmsMasterKeyId"] and queue.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
+    (policy,) = [r for r in lifecycle(graph) if r.type == "aws:iam/rolePolicy:RolePolicy" and "completion" in r.name]
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    assert statements["ReportFailures"] == {"Sid": "ReportFailures", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [queue.outputs["arn"]]}
+    # the queue's key is one the function may use (Lambda encrypts the record it sends)
+    assert queue.inputs["kmsMasterKeyId"] in statements["TableKey"]["Resource"]

@@ -77,7 +77,6 @@ def fis_args(**change: Any) -> DrExperimentsArgs:
         tier=Tier.WARM,
         region="eu-west-1",
         account_id=ACCOUNT,
-        regions=("eu-west-1", "eu-central-1"),
         table_name="drkit-search-tier2-tokens",
         rto_seconds=900,
         stop_alarm_arns=[f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:search-tier2-ranker-provisioned-5xx"],
@@ -312,13 +311,11 @@ def test_token_table_template_pauses_global_table_replication_for_twice_the_rto(
 
 
 
-def test_the_fis_role_names_this_deployments_table_in_each_region_and_its_router_in_this_account() -> None:
+def test_the_fis_role_names_this_deployments_table_and_router_in_this_account_and_region() -> None:
     args = fis_args(router_tags={"Component": "router"}, lambda_config_bucket_arn="arn:aws:s3:::cfg")
     (policy,) = run(lambda: DrExperiments("fis", args)).policies()
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert by_sid["PauseTokenReplication"]["Resource"] == [
-        f"arn:aws:dynamodb:{r}:{ACCOUNT}:table/drkit-search-tier2-tokens" for r in ("eu-west-1", "eu-central-1")
-    ]
+    assert by_sid["PauseTokenReplication"]["Resource"] == [f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/drkit-search-tier2-tokens"]
     assert by_sid["ReadRouter"]["Resource"] == [f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:drkit-search-tier2-eu-west-1-router"]
 
 

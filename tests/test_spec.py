@@ -100,6 +100,12 @@ MALFORMED: list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], None], str
     ("strong-with-two-regions", TIER1, lambda d: d.update(consistency="strong", secondary_regions=["us-west-2"]), "consistency: 'strong' needs exactly 3 regions"),
     ("unknown-traffic-kind", BASE, _set("traffic_classes", [{"name": "vip", "kind": "urgent"}]), "traffic_classes[0].kind: 'urgent': Input should be 'critical', 'standard' or 'bulk'"),
     ("duplicate-team-key", TIER1, lambda d: d["teams"][1].update(key_digest=d["teams"][0]["key_digest"]), "teams: two teams share one key_digest"),
+    ("teams-without-key-secret", TIER1, _delete("team_key_secret"), "team_key_secret: missing; teams need the Secrets Manager secret that keys their digests"),
+    ("bad-key-secret-name", TIER1, _set("team_key_secret", "keys with spaces"), "team_key_secret: 'keys with spaces' does not match"),
+    ("old-sha256-key-field", TIER1, lambda d: d["teams"][0].update(key_sha256="0" * 64), "teams[0].key_sha256: unknown field"),
+    ("bad-audit-lock-mode", BASE, _set("audit", {"lock_mode": "LEGAL_HOLD"}), "audit.lock_mode: 'LEGAL_HOLD': Input should be 'GOVERNANCE' or 'COMPLIANCE'"),
+    ("zero-reserved-concurrency", BASE, _set("reserved_concurrency", {"router": 0}), "reserved_concurrency.router: 0 is not valid; valid: at least 1"),
+    ("unknown-function-concurrency", BASE, _set("reserved_concurrency", {"worker": 5}), "reserved_concurrency.worker"),
     ("negative-budget", TIER1, _set("teams.0.monthly_budget_usd", -5), "teams[0].monthly_budget_usd: -5: Input should be greater than or equal to 0"),
     ("off-hours-floor-above-max", BASE, _set("off_hours.min_instances", 6), "off_hours.min_instances (6) exceeds models[1].provisioned.max_instances (4)"),
 ]
