@@ -19,9 +19,9 @@ from drkit.commands.drill.traffic import DeploymentSim, SimSettings
 from drkit.components.frontdoor import args_from_spec, router_config
 from drkit.components.functions.router.breakers import BreakerConfig, BreakerState, BreakerStore
 from drkit.components.functions.router.budgets import BudgetStore
-from drkit.core.keys import key_digest
 from drkit.components.functions.router.health import check_table
 from drkit.core.errors import DrillSafetyError
+from drkit.core.keys import key_digest
 from drkit.core.tokens import TokenStore, TokenStoreError
 from drkit.stacks.plan import plan_region, token_table_name
 from tests.conftest import create_token_table, example_graph, example_spec

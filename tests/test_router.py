@@ -31,8 +31,8 @@ from drkit.components.functions.router.audit import AuditRecord, audit_key, metr
 from drkit.components.functions.router.budgets import BudgetAction, BudgetStore, counter_key, decide, month_of
 from drkit.components.functions.router.config import ConfigError, OffHoursConfig, is_off_hours, load_config, parse_config
 from drkit.components.functions.router.handler import Clients, Router, servable_paths
-from drkit.core.keys import key_digest
 from drkit.components.functions.router.health import check_breakers
+from drkit.core.keys import key_digest
 from tests.conftest import create_token_table
 
 REGION = "us-east-1"

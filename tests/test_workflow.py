@@ -29,8 +29,8 @@ from drkit.components.workflow import (
     WorkflowTarget,
     front_door_input,
     happy_path_transitions,
-    transform_job_prefix,
     representative_definition,
+    transform_job_prefix,
     workflow_definition,
     workflow_statements,
 )
