@@ -4,17 +4,17 @@ Routes (API Gateway HTTP API, payload format 2.0):
 
 - ``POST /v1/infer`` — team key in ``x-drkit-key`` (its HMAC-SHA256 under the deployment's secret
   looked up in the config; keys are never stored), body ``{"model", "traffic_class", "payload" |
-  "input_location", ["content_type"], ["request_id"]}``. The routing engine (drkit/core/routing.py) picks a path; breakers and the
-  team's budget may change it; real-time and serverless are invoked here (200 with the
-  result), async and batch are recorded in the token table and started as a Step Functions
-  execution (202 with the request id).
+  "input_location", ["content_type"], ["request_id"]}``. The routing engine (drkit/core/routing.py)
+  picks a path; breakers and the team's budget may change it; real-time and serverless are
+  invoked here (200 with the result), async and batch are recorded in the token table and
+  started as a Step Functions execution (202 with the request id).
 - ``GET /v1/requests/{id}`` — the request's record in the global table (any region's), to the team that sent it.
+- ``GET /health`` — deep health (health.py): 200, or 503 naming what failed.
 
 Teams are isolated from each other: a request id is the caller's own (stored as ``<team>_<id>``,
 so two teams may use one id and neither can read, overwrite or detect the other's); an inline
 payload is written under ``teams/<team>/`` only after the id is known to be free, and never over
 an existing object; an ``input_location`` must lie under the caller's ``teams/<team>/`` prefix.
-- ``GET /health`` — deep health (health.py): 200, or 503 naming what failed.
 
 Every client mistake is a 4xx JSON body ``{"error": code, "message": ...}``, never a 500.
 Dependencies: boto3 + stdlib + drkit/{__init__,errors,keys,routing,tokens}.py, packaged with this directory
