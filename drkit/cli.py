@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "drkit.commands.cost.command",
     "drkit.commands.drill.command",
     "drkit.commands.redrive.command",
+    "drkit.commands.reference.command",
     "drkit.commands.keys.command",
     "drkit.commands.preflight.command",
 )
