@@ -98,6 +98,13 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
         "over its budget of $100",
     ),
     (
+        "monthly-cost-complete",
+        lambda: search("eu-central-1"),
+        search,
+        None,
+        "ARC Region switch plan, monthly fee",
+    ),
+    (
         "instance-type-allowlist",
         search,
         lambda: mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.p3.16xlarge")),
