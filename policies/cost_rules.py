@@ -100,12 +100,12 @@ def _validate_budget(args: StackValidationArgs, report: Report) -> None:
 
 def _validate_budget_complete(args: StackValidationArgs, report: Report) -> None:
     try:
-        stack, budget, estimate = _budget_inputs(args)
+        stack, _, estimate = _budget_inputs(args)
     except DrkitError:
         return  # monthly-cost-within-budget reports it
     if not estimate.complete:
         report(
-            f"Stack {stack}'s estimate of ${estimate.total_usd:,.0f}/month (budget ${budget:,.0f}) is incomplete: "
+            f"Stack {stack}'s estimate of ${estimate.total_usd:,.0f}/month is incomplete: "
             + "; ".join(estimate.notes())
             + ". Give the stack's usage profile under `usageProfiles` in the policy config, or add the missing prices."
         )

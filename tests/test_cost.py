@@ -102,9 +102,9 @@ def test_tier3_primary_fixed_costs_without_usage_by_hand() -> None:
     by_unit: dict[str, float] = {}
     for line in estimate.lines:
         by_unit[line.unit] = by_unit.get(line.unit, 0.0) + line.monthly_usd
-    # No provisioned endpoint (docs-tier3 serves on serverless and async); the async endpoint
-    # scales to zero and costs nothing without traffic.
-    assert by_unit["instance-hours"] == 0
+    # One ml.t2.medium always on (the off-hours floor equals the minimum): 730 h × $0.056 (us-east-2 entry).
+    # The async endpoint scales to zero and costs nothing without traffic.
+    assert by_unit["instance-hours"] == pytest.approx(730 * 0.056)
     assert not estimate.usage_given and "usage-driven lines are not priced" in estimate.notes()[0]
     # HTTPS health check with latency measurement, 30 s interval: $0.50 + 2 options × $1.00; and the
     # CALCULATED parent over it and ARC's check, priced as a basic check: $0.50.
