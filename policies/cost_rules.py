@@ -111,7 +111,7 @@ def _validate_budget_complete(args: StackValidationArgs, report: Report) -> None
         )
 
 
-_BUDGET_SCHEMA = {
+_BUDGET_SCHEMA: dict[str, dict[str, Any]] = {
     "monthlyBudgetUsd": {
         "type": "number",
         "minimum": 0,

@@ -98,3 +98,13 @@ def test_an_over_budget_variant_fails_drkit_check_end_to_end(tmp_path: Path, cap
     assert code != 0
     text = json.dumps(report)
     assert "monthly-cost-within-budget" in text and "over its budget of $1,000" in text
+
+
+def test_a_bad_inline_profile_is_reported_naming_the_config_field(pack: PolicyPackProcess) -> None:
+    config = copy.deepcopy(CONFIG)
+    config["monthly-cost-within-budget"]["usageProfiles"]["search-tier2"]["requests_per_hour"] = [1, 2]
+    checked = check_stacks(pack, [example_graph("search-tier2")["eu-west-1"]], config=config)
+    (finding,) = [f for f in checked.findings if f.policy == "monthly-cost-within-budget"]
+    assert "Cannot price stack search-tier2-eu-west-1" in finding.message
+    assert "policy config usageProfiles.search-tier2" in finding.message
+    assert "requests_per_hour: needs 24 hourly values (hour 0 to 23), got 2" in finding.message

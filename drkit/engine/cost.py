@@ -774,9 +774,10 @@ def fair_baseline(spec: DeploymentSpec, region: str, actual: CostEstimate, usage
     baselined: set[str] = set()
     for model in spec.models:
         modes = {m for m, c in (("provisioned", model.provisioned), ("serverless", model.serverless), ("async", model.async_)) if c}
-        sync_type = (model.provisioned or model.async_).instance_type if (model.provisioned or model.async_) else None
-        if sync_type is None:
+        instances = model.provisioned or model.async_
+        if instances is None:
             continue  # serverless only: no instance to compare with; its lines are kept as designed
+        sync_type = instances.instance_type
         baselined.add(model.name)
         mix = usage.traffic_mix if usage else {}
         sync_share = sum(v for k, v in mix.items() if _route_kind(k, modes) in ("provisioned", "serverless"))
