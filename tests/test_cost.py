@@ -424,3 +424,71 @@ def test_a_failover_secondarys_replica_receives_every_token_write_of_the_primary
     (replicated,) = [line for line in secondary.lines if line.unit == "rWRU"]
     assert written.quantity > 0
     assert replicated.quantity == pytest.approx(written.quantity)  # it serves nothing, yet pays for replication
+
+
+# --- lines added for issue 16: the router's table traffic, replication, X-Ray, storage -------------------
+
+
+def test_router_table_traffic_and_its_replication_by_hand() -> None:
+    # GIVEN fraud-tier1 (3 latency regions, each taking a third) WHEN us-east-1 is priced
+    usage = fraud_usage()
+    estimate = monthly_cost(triples(FRAUD, "us-east-1"), usage)
+    assert estimate.traffic_share == pytest.approx(1 / 3) and "3 regions" in estimate.share_basis
+    here = usage.monthly_requests / 3
+    # critical (0.85) → real-time, standard (0.13) → serverless: synchronous; bulk (0.02) → async
+    sync, queued = here * 0.98, here * 0.02
+    writes = one(estimate, "-tokens", "WRU")
+    assert writes.quantity == pytest.approx(here * 1 + sync * 1 + queued * 3)  # budget charge, breaker, 3 token writes
+    reads = one(estimate, "-tokens", "RRU")
+    assert reads.quantity == pytest.approx(here * 0.5 * 3 + sync * 2 + fraud_probes())  # budget batch-get, breaker, /health
+    # every write made in the two other regions is replicated into this one; this region's go out twice
+    assert one(estimate, "-tokens", "rWRU").quantity == pytest.approx(2 * writes.quantity)
+    transfer = one(estimate, "-tokens", "GB", "inter-Region transfer")
+    assert transfer.quantity == pytest.approx(writes.quantity * 2 * 1024 / GIB)
+    assert transfer.unit_price_usd == pytest.approx(0.02)
+
+
+def test_a_single_region_stack_has_no_replication_lines() -> None:
+    resources = [("aws:dynamodb/table:Table", {"name": "t"}, "us-east-1")]
+    estimate = monthly_cost(resources, UsageProfile())
+    assert {line.unit for line in estimate.lines} == {"WRU", "RRU", "GB-month"}
+
+
+def test_xray_traces_follow_the_default_sampling_rule() -> None:
+    from drkit.engine.cost import xray_traces
+
+    # 7,200 invocations an hour: the first 3,600 (one a second) and 5 % of the other 3,600 = 3,780 an hour
+    assert xray_traces([7200.0] * 168) == pytest.approx(3780 * 730)
+    assert xray_traces([1000.0] * 168) == pytest.approx(1000 * 730)  # below one a second: every request
+    estimate = monthly_cost(triples(FRAUD, "us-east-1"), fraud_usage())
+    traces = one(estimate, "-router", "traces")
+    assert 0 < traces.quantity < fraud_usage().monthly_requests / 3 + fraud_probes()
+    assert traces.unit_price_usd == pytest.approx(5.00 / 1_000_000)  # aws.amazon.com/xray/pricing/
+
+
+def test_releases_replicate_image_and_model_data_from_the_primary() -> None:
+    usage = fraud_usage()  # image 5 GB (default), model data 1 GB, one release a month, 2 destinations
+    estimate = monthly_cost(triples(FRAUD, "us-east-1"), usage)
+    ecr = one(estimate, "ecr-replication", "GB")
+    assert ecr.quantity == pytest.approx(1 * 5 * 1 * 2)
+    s3 = one(estimate, "acme-ml-models-us-east-1", "GB", "S3 replication")
+    assert s3.quantity == pytest.approx(1 * 1 * 2)
+    assert one(estimate, "acme-ml-models-us-east-1", "GB-month", "container images").quantity == pytest.approx(5)
+    secondary = monthly_cost(triples(FRAUD, "us-west-2"), usage)
+    assert not lines_of(secondary, "ecr-replication", "GB")  # the destinations do not pay for the copy
+
+
+def test_async_objects_are_stored_for_the_buckets_expiry() -> None:
+    usage = fraud_usage()
+    estimate = monthly_cost(triples(FRAUD, "us-east-1"), usage)
+    queued = usage.monthly_requests / 3 * 0.02
+    inputs = one(estimate, "-inputs-us-east-1", "GB-month")
+    assert inputs.quantity == pytest.approx(queued * 4 / 1_048_576 * 7 / 30.4)  # 4 KB each, 7-day lifecycle expiry
+    assert one(estimate, "-inputs-us-east-1", "requests").quantity == pytest.approx(queued)
+
+
+def test_an_arc_plan_is_a_marked_gap_not_a_silent_zero() -> None:
+    estimate = monthly_cost(triples(FRAUD, "us-east-1"), fraud_usage())
+    plans = [line for line in estimate.lines if line.unit == "plan-month"]
+    assert len(plans) == 2 and all(line.is_gap and "Region switch plan" in line.gap for line in plans)
+    assert not estimate.complete
