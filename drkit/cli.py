@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "drkit.commands.pricing.command",
     "drkit.commands.drill.command",
     "drkit.commands.redrive.command",
+    "drkit.commands.keys.command",
+    "drkit.commands.preflight.command",
 )
 
 EXIT_CODES = """\

@@ -48,8 +48,9 @@ def _options(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("drkit",)
         (["cost", TIER3, "--json"], json.loads),
         (["redrive", "--from-region", "us-east-2", "--to-region", "us-west-2", "--deployment-spec", TIER3, "--plan", "--json"], json.loads),
         (["drill", "run", TIER1, "--scenario", "health-check-failover", "--backend", "aws", "--plan", "--json"], json.loads),
+        (["preflight", TIER1, "--region", "us-west-2", "--plan", "--json"], json.loads),
     ],
-    ids=["preview", "route", "asl", "check-json", "check-sarif", "cost", "redrive-plan", "drill-plan"],
+    ids=["preview", "route", "asl", "check-json", "check-sarif", "cost", "redrive-plan", "drill-plan", "preflight-plan"],
 )
 def test_machine_output_is_the_only_thing_on_stdout(argv: list[str], parse: object) -> None:
     result = drkit_cli(*argv)
