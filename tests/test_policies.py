@@ -113,6 +113,13 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
         "over its budget of $100",
     ),
     (
+        "monthly-cost-complete",
+        lambda: search("eu-central-1"),
+        search,
+        None,
+        "ARC Region switch plan, monthly fee",
+    ),
+    (
         "instance-type-allowlist",
         search,
         lambda: mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.p3.16xlarge")),
@@ -303,8 +310,11 @@ def test_policy_passes_a_compliant_stack_and_fails_a_broken_one(
 
 
 def test_a_single_broken_field_trips_only_its_own_policy(pack: PolicyPackProcess) -> None:
-    broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.p3.16xlarge"))
-    assert {f.policy for f in findings(pack, broken)} == {"instance-type-allowlist"}
+    # ml.c5.large: outside the shipped allowlist, yet cheap enough to stay within the stack's budget
+    # (a P3 is now priced, so it would rightly trip the budget too)
+    broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.c5.large"))
+    # (the advisory monthly-cost-complete notes the unpriced ARC plan on every primary, broken or not)
+    assert {f.policy for f in findings(pack, broken)} - {"monthly-cost-complete"} == {"instance-type-allowlist"}
 
 
 def test_resource_findings_carry_the_resource_and_stack(pack: PolicyPackProcess) -> None:
