@@ -206,9 +206,13 @@ class _Stack:
                         return str(key)
         return None
 
-    def table(self) -> Node | None:
-        tables = self.of(TABLE)
-        return tables[0] if tables else None
+    def table(self) -> tuple[str, str] | None:
+        """(name, KMS key ARN) of the token table in this region: the table itself, or this region's replica."""
+        for table in self.of(TABLE):
+            return str(table.props.get("name")), str((table.props.get("serverSideEncryption") or {}).get("kmsKeyArn") or "")
+        for replica in self.of(REPLICA):
+            return str(replica.props.get("globalTableArn")).rsplit("/", 1)[-1], str(replica.props.get("kmsKeyArn") or "")
+        return None
 
 
 def _doc(value: Any) -> Mapping[str, Any]:
@@ -284,9 +288,7 @@ def denials(nodes: Sequence[Node], region: str) -> list[str]:
 
 def _handler_calls(stack: _Stack) -> list[Call]:
     calls: list[Call] = []
-    table = stack.table()
-    table_name = str(table.props.get("name")) if table else None
-    table_key = str((table.props.get("serverSideEncryption") or {}).get("kmsKeyArn") or "") if table else ""
+    table_name, table_key = stack.table() or (None, "")
     state_machines = [str(n.props.get("name")) for n in stack.of(STATE_MACHINE)]
     async_configs = {str(c.props.get("name")) for c in stack.of(ENDPOINT_CONFIG) if c.props.get("asyncInferenceConfig")}
     endpoints = [str(e.props.get("name")) for e in stack.of(ENDPOINT)]
@@ -431,8 +433,7 @@ def _workflow_calls(stack: _Stack) -> list[Call]:
         config = configs.get(str(endpoint.props.get("endpointConfigName")))
         is_async = bool(config and config.props.get("asyncInferenceConfig"))
         by_kind["sagemaker:InvokeEndpointAsync" if is_async else "sagemaker:InvokeEndpoint"].append(str(endpoint.props.get("name")))
-    table = stack.table()
-    table_key = str((table.props.get("serverSideEncryption") or {}).get("kmsKeyArn") or "") if table else ""
+    table_key = (stack.table() or ("", ""))[1]
     for machine in stack.of(STATE_MACHINE):
         role, name = str(machine.props.get("roleArn")), machine.props.get("name")
         caller = f"Step Functions {name}"
@@ -521,8 +522,7 @@ def _fis_calls(stack: _Stack) -> list[Call]:
         caller = f"FIS template {template.name}"
         for action in template.props.get("actions") or []:
             if action.get("actionId") == "aws:dynamodb:global-table-pause-replication":
-                table = stack.table()
-                name = table.props.get("name") if table else f"drkit-{_deployment(stack)}-tokens"
+                name = (stack.table() or (f"drkit-{_deployment(stack)}-tokens", ""))[0]
                 arn = f"arn:aws:dynamodb:{stack.region}:{stack.account}:table/{name}"
                 for iam_action in ("dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy", "dynamodb:GetResourcePolicy", "dynamodb:DescribeTable"):
                     calls.append(Call(caller, role, iam_action, arn, "pause replication (FIS action reference)"))

@@ -46,15 +46,16 @@ def _overlap(a: str, b: str) -> bool:
         seen.add((i, j))
         if i == len(a) and j == len(b):
             return True
-        if i < len(a) and a[i] == "*":
-            stack.append((i + 1, j))
+        left_star = i < len(a) and a[i] == "*"
+        right_star = j < len(b) and b[j] == "*"
+        if left_star:
+            stack.append((i + 1, j))  # the star matches nothing more
             if j < len(b):
-                stack.append((i, j + 1) if b[j] != "*" else (i + 1, j))
-        if j < len(b) and b[j] == "*":
+                stack.append((i, j + 1))  # the star swallows one more character (or the other star)
+        if right_star:
             stack.append((i, j + 1))
             if i < len(a):
                 stack.append((i + 1, j))
-        if i < len(a) and j < len(b) and a[i] != "*" and b[j] != "*":
-            if a[i] == b[j] or a[i] == "?" or b[j] == "?":
-                stack.append((i + 1, j + 1))
+        if i < len(a) and j < len(b) and not left_star and not right_star and (a[i] == b[j] or "?" in (a[i], b[j])):
+            stack.append((i + 1, j + 1))
     return False
