@@ -61,6 +61,7 @@ HANDLER_CALLS: Mapping[str, tuple[tuple[str, str], ...]] = {
         ("dynamodb:PutItem", "table"),
         ("dynamodb:UpdateItem", "table"),
         ("dynamodb:DescribeTable", "table"),
+        ("dynamodb:BatchGetItem", "table"),
         ("kms:Decrypt", "table-key"),
         ("s3:PutObject", "bucket:audit"),
         ("s3:PutObject", "bucket:inputs"),
