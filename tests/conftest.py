@@ -20,11 +20,11 @@ from pulumi.runtime.sync_await import _sync_await
 
 from drkit.components.bundle import FUNCTIONS
 from drkit.core.spec import DeploymentSpec, load_spec
-from drkit.engine.access import HANDLER_CALLS
-from drkit.engine.handler_scan import ACTION_OF_OPERATION
 from drkit.core.tokens import HASH_KEY, HOME_REGION_INDEX, TTL_ATTRIBUTE
+from drkit.engine.access import HANDLER_CALLS
 from drkit.engine.capture import _CAPTURE_LOCK, capture
 from drkit.engine.graph import DeploymentGraph
+from drkit.engine.handler_scan import ACTION_OF_OPERATION
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "stacks" / "examples"

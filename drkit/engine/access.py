@@ -558,3 +558,14 @@ def _log_encryption_calls(stack: _Stack) -> list[Call]:
             calls.append(Call(f"DynamoDB replica in {region}", f"dynamodb.{region}.amazonaws.com", "kms:Decrypt", key,
                               f"use its region's key (a replica may only use a key in {region})"))
     return calls
+
+
+def markdown_table(calls: Sequence[Call]) -> str:
+    """The contract as a markdown table: one row per (caller, action group, resource), in contract order."""
+    rows: dict[tuple[str, str, str], list[str]] = {}
+    for call in calls:
+        rows.setdefault((call.caller, call.resource, call.why), []).append(call.action)
+    lines = ["| caller | actions | resource | why |", "|---|---|---|---|"]
+    for (caller, resource, why), actions in rows.items():
+        lines.append(f"| {caller} | {', '.join(dict.fromkeys(actions))} | `{resource}` | {why} |")
+    return "\n".join(lines) + "\n"

@@ -21,7 +21,6 @@ from botocore import xform_name
 
 from drkit.components.bundle import CORE_PACKAGE, FUNCTIONS
 
-
 # Operations authorised by another action's name (S3 API reference, HeadObject: "you must have the
 # s3:GetObject permission").
 ACTION_OF_OPERATION = {"s3:HeadObject": "s3:GetObject"}

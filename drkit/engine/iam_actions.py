@@ -149,7 +149,7 @@ def _resource_finding(action: str, resources: Sequence[str]) -> ActionFinding | 
     return ActionFinding(
         "resource-mismatch",
         action,
-        f"{action} acts on {' or '.join(formats)}; none of {list(resources)} has that form",
+        f"{action} acts on {' or '.join(f for f in formats if f != '*')}; none of {list(resources)} has that form",
     )
 
 

@@ -126,6 +126,7 @@ _OPERATORS = {
 
 
 def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+    context = {key.lower(): value for key, value in context.items()}  # condition key names are case-insensitive
     for operator, pairs in conditions.items():
         if_exists = operator.endswith("IfExists")
         name = operator.removesuffix("IfExists")
@@ -135,7 +136,7 @@ def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str]) 
         if test is None:
             return False  # an operator we do not model never matches: no Allow (nor Deny) rests on it
         for key, patterns in pairs.items():
-            value = context.get(key)
+            value = context.get(key.lower())
             if value is None:
                 if if_exists or negated:
                     continue
