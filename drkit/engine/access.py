@@ -158,6 +158,7 @@ class _Stack:
         found = Counter(m.group(1) for n in nodes for m in _ACCOUNT.finditer(json.dumps(n.props, default=str)))
         self.account = found.most_common(1)[0][0] if found else "123456789012"
         self.keys = [n for n in nodes if n.type == KEY]
+        self._identity: dict[str, list[Policy]] = {}
 
     def of(self, type_token: str) -> list[Node]:
         return [n for n in self.nodes if n.type == type_token]
@@ -169,6 +170,11 @@ class _Stack:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
 
     def identity(self, role_arn: str) -> list[Policy]:
+        if role_arn not in self._identity:
+            self._identity[role_arn] = self._read_identity(role_arn)
+        return self._identity[role_arn]
+
+    def _read_identity(self, role_arn: str) -> list[Policy]:
         name = role_arn.rsplit("/", 1)[-1]
         policies = [Policy(n.name, _doc(n.props.get("policy"))) for n in self.of(ROLE_POLICY) if n.props.get("role") == name]
         for role in self.of(ROLE):
@@ -237,7 +243,10 @@ def handler_kind(function_name: str) -> str | None:
 
 def contract(nodes: Sequence[Node], region: str) -> list[Call]:
     """Every run-time call one regional stack's resources make or receive."""
-    stack = _Stack(nodes, region)
+    return _contract(_Stack(nodes, region))
+
+
+def _contract(stack: _Stack) -> list[Call]:
     calls: list[Call] = []
     calls += _handler_calls(stack)
     calls += _sagemaker_calls(stack)
@@ -252,7 +261,7 @@ def contract(nodes: Sequence[Node], region: str) -> list[Call]:
 def evaluate_contract(nodes: Sequence[Node], region: str) -> list[Verdict]:
     stack = _Stack(nodes, region)
     verdicts = []
-    for call in contract(nodes, region):
+    for call in _contract(stack):
         identity = stack.identity(call.principal) if call.principal.startswith("arn:") else []
         if call.action.startswith("kms:"):
             resource = stack.key_policies(call.resource)
