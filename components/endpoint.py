@@ -287,9 +287,11 @@ class RegionalInferenceEndpoint(pulumi.ComponentResource):
             ),  # PutMetricData has no resource-level permissions either.
         ]
         if output_bucket_arn is not None:
-            # SageMaker reads each async input with this role (its key: UseRegionKey).
+            # SageMaker reads each async input with this role (its key: UseRegionKey); a batch request's
+            # transform job runs this model with this role and lists its S3Prefix input first.
             inputs = async_input_bucket_for(a.deployment, a.region)
             statements.append(Statement("ReadAsyncInputs", ("s3:GetObject",), [f"arn:aws:s3:::{inputs}/*"]))
+            statements.append(Statement("ListBatchInputs", ("s3:ListBucket",), [f"arn:aws:s3:::{inputs}"]))
             statements.append(
                 Statement("WriteAsyncOutput", ("s3:PutObject", "s3:GetObject"), [pulumi.Output.concat(output_bucket_arn, "/*")])
             )

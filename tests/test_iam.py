@@ -186,6 +186,7 @@ def test_no_contract_call_of_any_example_is_denied() -> None:
         ("completion Lambda drkit-fraud-tier1-completion", "states:SendTaskFailure", "callbacks scoped to a state machine are all denied"),
         ("SageMaker for endpoint fraud-tier1-fraud-xgb-async", "s3:GetObject", "the async endpoint could not read the router's inputs"),
         ("FIS template fis-pause-token-replication", "kms:GenerateDataKey", "FIS could not write its report to the SSE-KMS bucket"),
+        ("SageMaker transform job of model fraud-tier1-fraud-xgb-async-2026.11.1", "s3:ListBucket", "a batch job could not list its input prefix"),
     ],
 )
 def test_each_fixed_defect_is_allowed_now(caller: str, action: str, defect: str) -> None:
@@ -303,6 +304,8 @@ NEGATIVE_CORPUS: list[tuple[str, Callable[[], RegionGraph], str, str]] = [
      "access-contract-allows", "is denied xray:PutTraceSegments on *"),
     ("async endpoint cannot read its inputs", lambda: edit(fraud(), "fraud-xgb-async-role-policy", statement_edit("ReadAsyncInputs", lambda s: None)),
      "access-contract-allows", "is denied s3:GetObject on arn:aws:s3:::drkit-fraud-tier1-inputs-us-east-1/"),
+    ("transform job that cannot list its input prefix", lambda: edit(fraud(), "fraud-xgb-async-role-policy", statement_edit("ListBatchInputs", lambda s: None)),
+     "access-contract-allows", "is denied s3:ListBucket on arn:aws:s3:::drkit-fraud-tier1-inputs-us-east-1"),
     ("FIS report on an SSE-KMS bucket without the key", lambda: edit(fraud(), "fis-policy", statement_edit("EncryptReport", lambda s: None)),
      "access-contract-allows", "FIS template fis-pause-token-replication (arn:aws:iam::123456789012:role/drkit-fraud-tier1-us-east-1-fis) is denied kms:GenerateDataKey"),
     ("service invocation without a matching Lambda permission", lambda: edit(fraud(), "lifecycle-sns-0", lambda i: i.update(

@@ -464,9 +464,39 @@ def _workflow_calls(stack: _Stack) -> list[Call]:
                 resources = [f"arn:aws:sagemaker:{stack.region}:{stack.account}:transform-job/drkit-0123456789abcdef-a1"]
                 if parameters.get("Tags"):
                     calls.append(Call(caller, role, "sagemaker:AddTags", resources[0], "tag the transform job"))
+                calls += _transform_job_calls(stack)
             calls += [Call(caller, role, action, r, f"run Task {task.get('_name')}") for r in resources]
         if machine.props.get("loggingConfiguration"):
             calls += [Call(caller, role, a, "*", "deliver execution logs (vended logs)") for a in _SFN_LOG_DELIVERY]
+    return calls
+
+
+def _transform_job_calls(stack: _Stack) -> list[Call]:
+    """A transform job runs with its model's role (the async endpoint's model): it lists and reads the
+    request's input prefix in the input bucket (S3Prefix data source) and writes under the async output
+    bucket's batch/ prefix (SageMaker developer guide, "CreateTransformJob API: Execution Role Permissions")."""
+    calls: list[Call] = []
+    models = {str(m.props.get("name")): m for m in stack.of(MODEL)}
+    inputs = next((b for b in _bucket_names(stack, _deployment(stack)) if b.endswith(f"-inputs-{stack.region}")), None)
+    for config in stack.of(ENDPOINT_CONFIG):
+        output = ((config.props.get("asyncInferenceConfig") or {}).get("outputConfig")) or {}
+        if not output:
+            continue
+        for variant in config.props.get("productionVariants") or []:
+            model = models.get(str(variant.get("modelName")))
+            if model is None:
+                continue
+            role, caller = str(model.props.get("executionRoleArn")), f"SageMaker transform job of model {model.props.get('name')}"
+            if inputs:
+                calls.append(Call(caller, role, "s3:ListBucket", f"arn:aws:s3:::{inputs}", "list the request's input prefix",
+                                  {"s3:prefix": "inputs/2026/11/29/r1"}))
+                calls.append(Call(caller, role, "s3:GetObject", f"arn:aws:s3:::{inputs}/inputs/2026/11/29/r1", "read the request's input"))
+                if stack.bucket_key(inputs):
+                    calls.append(Call(caller, role, "kms:Decrypt", str(stack.bucket_key(inputs)), "read an SSE-KMS input"))
+            out_bucket = str(output.get("s3OutputPath") or "")[5:].split("/")[0]
+            calls.append(Call(caller, role, "s3:PutObject", f"arn:aws:s3:::{out_bucket}/batch/r1.out", "write the transform output"))
+            if stack.bucket_key(out_bucket):
+                calls.append(Call(caller, role, "kms:GenerateDataKey", str(stack.bucket_key(out_bucket)), "write SSE-KMS output"))
     return calls
 
 
