@@ -19,7 +19,7 @@ import pytest
 
 from drkit.commands.check.analyzer import PolicyPackProcess
 from drkit.commands.check.run import DEFAULT_PACK_DIR, check_stacks
-from drkit.engine.access import HANDLER_CALLS, Node, contract, denials, evaluate_contract, markdown_table
+from drkit.engine.access import HANDLER_CALLS, UNKNOWN, Node, contract, denials, evaluate_contract, markdown_table
 from drkit.engine.graph import RegionGraph
 from drkit.engine.handler_scan import scanned_actions
 from drkit.engine.iam_actions import KNOWN_NEW_ACTIONS, lint_statement, resource_formats
@@ -194,6 +194,16 @@ def test_each_fixed_defect_is_allowed_now(caller: str, action: str, defect: str)
                 if v.call.caller == caller and v.call.action == action]  # fmt: skip
     assert verdicts, f"the contract has no {action} call by {caller}"
     assert all(v.decision.allowed for v in verdicts), f"{defect}: {[v.decision.reason for v in verdicts]}"
+
+
+def test_calls_resting_on_values_unknown_until_deploy_are_not_judged() -> None:
+    """A `pulumi preview` of a new stack shows a role policy built from new ARNs as unknown: no false denial."""
+    graph = edit(fraud(), "frontdoor-policy", lambda i: i.update(policy=UNKNOWN))
+    graph = edit(graph, "lifecycle-sns-0", lambda i: i.update(sourceArn=UNKNOWN))
+    judged = evaluate_contract(nodes_of(graph), "us-east-1")
+    assert not [v for v in judged if not v.decision.allowed]
+    assert not [v for v in judged if v.call.principal.endswith("/drkit-fraud-tier1-us-east-1-router")]
+    assert [v for v in judged if v.call.caller.startswith("completion Lambda")]  # everything else is still judged
 
 
 def test_every_role_of_every_example_is_a_principal_of_the_contract() -> None:

@@ -116,6 +116,8 @@ _SFN_LOG_DELIVERY = (
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 )
+# pulumi's placeholder for a value known only after deploy (pulumi.runtime.rpc.UNKNOWN), as a preview shows it.
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 _ACCOUNT = re.compile(r"arn:aws:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):")
 
 
@@ -159,6 +161,7 @@ class _Stack:
         self.account = found.most_common(1)[0][0] if found else "123456789012"
         self.keys = [n for n in nodes if n.type == KEY]
         self._identity: dict[str, list[Policy]] = {}
+        self.unknown: set[str] = set()
 
     def of(self, type_token: str) -> list[Node]:
         return [n for n in self.nodes if n.type == type_token]
@@ -169,6 +172,12 @@ class _Stack:
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
 
+    def _policy(self, name: str, value: Any) -> Policy:
+        """A named document; one not known until deploy (a `pulumi preview` of a new stack) is remembered as such."""
+        if isinstance(value, str) and (UNKNOWN in value or not _doc(value)):
+            self.unknown.add(name)
+        return Policy(name, _doc(value))
+
     def identity(self, role_arn: str) -> list[Policy]:
         if role_arn not in self._identity:
             self._identity[role_arn] = self._read_identity(role_arn)
@@ -176,17 +185,17 @@ class _Stack:
 
     def _read_identity(self, role_arn: str) -> list[Policy]:
         name = role_arn.rsplit("/", 1)[-1]
-        policies = [Policy(n.name, _doc(n.props.get("policy"))) for n in self.of(ROLE_POLICY) if n.props.get("role") == name]
+        policies = [self._policy(n.name, n.props.get("policy")) for n in self.of(ROLE_POLICY) if n.props.get("role") == name]
         for role in self.of(ROLE):
             if role.props.get("name") == name:
                 for inline in role.props.get("inlinePolicies") or []:
-                    policies.append(Policy(f"{role.name}/{inline.get('name')}", _doc(inline.get("policy"))))
+                    policies.append(self._policy(f"{role.name}/{inline.get('name')}", inline.get("policy")))
         return policies
 
     def key_policies(self, key_arn: str) -> list[Policy]:
         # A stack's key resources do not carry their own ARN as inputs: a key of this stack's region is its key.
         if key_arn.split(":")[3:4] == [self.region] and len(self.keys) == 1:
-            return [Policy(f"{self.keys[0].name} (key policy)", _doc(self.keys[0].props.get("policy")))]
+            return [self._policy(f"{self.keys[0].name} (key policy)", self.keys[0].props.get("policy"))]
         return [Policy("default key policy (delegates to the account)", _root_policy(self.account))]
 
     def permissions(self, function_name: str) -> list[Policy]:
@@ -201,6 +210,8 @@ class _Stack:
                 }
                 if p.props.get("sourceArn"):
                     statement["Condition"] = {"ArnLike": {"aws:SourceArn": p.props["sourceArn"]}}
+                if UNKNOWN in json.dumps(dict(p.props), default=str):
+                    self.unknown.add(f"{p.name} (Lambda permission)")
                 policies.append(Policy(f"{p.name} (Lambda permission)", {"Statement": [statement]}))
         return policies
 
@@ -259,6 +270,7 @@ def _contract(stack: _Stack) -> list[Call]:
 
 
 def evaluate_contract(nodes: Sequence[Node], region: str) -> list[Verdict]:
+    """Each contract call with IAM's decision; calls resting on values unknown until deploy are left out."""
     stack = _Stack(nodes, region)
     verdicts = []
     for call in _contract(stack):
@@ -269,6 +281,8 @@ def evaluate_contract(nodes: Sequence[Node], region: str) -> list[Verdict]:
             resource = stack.permissions(call.resource.rsplit(":", 1)[-1])
         else:
             resource = []
+        if UNKNOWN in " ".join((call.principal, call.resource, *call.context.values())) or stack.unknown & {p.name for p in (*identity, *resource)}:
+            continue  # not judged: a value it rests on is known only after deploy
         decision = evaluate(
             Request(call.principal, call.action, call.resource, call.context), identity, resource,
             account=stack.account, key_policy=call.action.startswith("kms:"),
