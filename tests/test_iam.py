@@ -13,6 +13,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ import pytest
 from drkit.commands.check.analyzer import PolicyPackProcess
 from drkit.commands.check.run import DEFAULT_PACK_DIR, check_stacks
 from drkit.engine.access import HANDLER_CALLS, UNKNOWN, Node, contract, denials, evaluate_contract, markdown_table
+from drkit.engine.arn_glob import format_as_pattern, overlap
 from drkit.engine.graph import RegionGraph
 from drkit.engine.handler_scan import scanned_actions
 from drkit.engine.iam_actions import KNOWN_NEW_ACTIONS, lint_statement, resource_formats
@@ -221,6 +223,35 @@ def test_every_aws_call_in_a_handlers_code_is_in_its_contract(kind: str) -> None
     scanned = scanned_actions(kind)
     assert scanned, f"the scan found no AWS call in {kind}"
     assert scanned - declared == set()
+
+
+def test_the_scan_finds_a_call_in_a_branch_no_test_runs(tmp_path: Path) -> None:
+    handler = tmp_path / "notify"
+    handler.mkdir()
+    (handler / "handler.py").write_text(
+        "import boto3\n"
+        "def handler(event, context):\n"
+        "    if event.get('never'):\n"
+        "        boto3.client('sqs').send_message(QueueUrl='q', MessageBody='b')\n"
+        "    s3 = boto3.client('s3')\n"
+        "    return s3.head_object(Bucket='b', Key='k')\n"
+    )
+    assert scanned_actions("notify", functions=tmp_path) == {"sqs:SendMessage", "s3:GetObject"}
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "meet"),
+    [
+        ("arn:aws:logs:r:1:log-group:g:*", format_as_pattern("arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}"), True),
+        ("arn:aws:logs:r:1:log-group:g", format_as_pattern("arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}"), False),
+        ("a*", "*b", True),
+        ("abc", "abd", False),
+        ("a?c", "abc", True),
+    ],
+)
+def test_wildcard_patterns_overlap_when_some_value_matches_both(left: str, right: str, meet: bool) -> None:
+    assert overlap(left, right) is meet
+    assert overlap(right, left) is meet
 
 
 def test_the_scan_maps_operations_to_iam_actions() -> None:
