@@ -141,7 +141,6 @@ class Call:
     resource: str
     why: str
     context: Mapping[str, str] = field(default_factory=dict)
-    key_policy: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,9 +164,6 @@ class _Stack:
 
     def of(self, type_token: str) -> list[Node]:
         return [n for n in self.nodes if n.type == type_token]
-
-    def role_arn(self, name: str) -> str:
-        return f"arn:aws:iam::{self.account}:role/{name}"
 
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"

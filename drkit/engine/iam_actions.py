@@ -70,8 +70,8 @@ def _definition() -> Mapping[str, Any]:
 @cache
 def resource_formats(action: str) -> tuple[str, ...] | None:
     """The ARN formats (or `*`) the exact action `service:Name` takes; None when unknown."""
-    if action.lower() in (a.lower() for a in KNOWN_NEW_ACTIONS):
-        known = next(v for k, v in KNOWN_NEW_ACTIONS.items() if k.lower() == action.lower())
+    known = {name.lower(): entry for name, entry in KNOWN_NEW_ACTIONS.items()}.get(action.lower())
+    if known is not None:
         return known.resource_formats
     service, _, name = action.partition(":")
     entry = _definition().get(service.lower())
