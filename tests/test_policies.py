@@ -80,6 +80,21 @@ def _wildcard(inputs: dict[str, Any]) -> None:
     inputs["policy"] = json.dumps(document)
 
 
+def _resource(arn: str) -> Callable[[dict[str, Any]], None]:
+    def change(inputs: dict[str, Any]) -> None:
+        document = json.loads(inputs["policy"])
+        document["Statement"][0]["Resource"] = [arn]
+        inputs["policy"] = json.dumps(document)
+
+    return change
+
+
+def _allow_http(inputs: dict[str, Any]) -> None:
+    document = json.loads(inputs["policy"])
+    document["Statement"][0]["Condition"] = {"Bool": {"aws:SecureTransport": "true"}}  # denies only TLS: the opposite
+    inputs["policy"] = json.dumps(document)
+
+
 def _image(image: str) -> Callable[[dict[str, Any]], None]:
     def change(inputs: dict[str, Any]) -> None:
         inputs["primaryContainer"]["image"] = image
@@ -97,6 +112,13 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
         search,
         {"monthly-cost-within-budget": {"budgets": {"search-tier2-eu-west-1": 100}}},
         "over its budget of $100",
+    ),
+    (
+        "monthly-cost-complete",
+        lambda: search("eu-central-1"),
+        search,
+        None,
+        "ARC Region switch plan, monthly fee",
     ),
     (
         "instance-type-allowlist",
@@ -222,6 +244,48 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
         None,
         "allows s3:*",
     ),
+    (
+        "async-functions-keep-failed-events",
+        search,
+        lambda: without(search(), "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"),
+        None,
+        "is invoked asynchronously by EventBridge target",
+    ),
+    (
+        "tls-only-buckets",
+        search,
+        lambda: without(search(), "aws:s3/bucketPolicy:BucketPolicy"),
+        None,
+        "accepts plain HTTP: no bucket policy denies requests with aws:SecureTransport false",
+    ),
+    (
+        "tls-only-buckets",
+        search,
+        lambda: mutate(search(), "aws:s3/bucketPolicy:BucketPolicy", _allow_http),
+        None,
+        "accepts plain HTTP",
+    ),
+    (
+        "iam-arns-scoped",
+        search,
+        lambda: mutate(search(), "aws:iam/rolePolicy:RolePolicy", _resource("arn:aws:dynamodb:*:*:table/drkit-search-tier2-tokens")),
+        None,
+        "allows arn:aws:dynamodb:*:*:table/drkit-search-tier2-tokens, which is open to any account",
+    ),
+    (
+        "iam-arns-scoped",
+        search,
+        lambda: mutate(search(), "aws:iam/rolePolicy:RolePolicy", _resource("arn:aws:sagemaker:eu-west-1:123456789012:transform-job/drkit-*")),
+        None,
+        "transform-job/drkit-*, which matches names beyond this deployment's",
+    ),
+    (
+        "iam-arns-scoped",
+        search,
+        lambda: mutate(search(), "aws:iam/rolePolicy:RolePolicy", _resource("arn:aws:lambda:eu-west-1:123456789012:function:*")),
+        None,
+        "function:*, which matches names beyond this deployment's",
+    ),
     # The IAM rules: one case each from the negative corpus of tests/test_iam.py (which has one per defect kind).
     *[(rule, fraud, broken, None, fragment) for _, broken, rule, fragment in {c[2]: c for c in NEGATIVE_CORPUS}.values()],
 ]
@@ -249,8 +313,11 @@ def test_policy_passes_a_compliant_stack_and_fails_a_broken_one(
 
 
 def test_a_single_broken_field_trips_only_its_own_policy(pack: PolicyPackProcess) -> None:
-    broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.p3.16xlarge"))
-    assert {f.policy for f in findings(pack, broken)} == {"instance-type-allowlist"}
+    # ml.c5.large: outside the shipped allowlist, yet cheap enough to stay within the stack's budget
+    # (a P3 is now priced, so it would rightly trip the budget too)
+    broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.c5.large"))
+    # (the advisory monthly-cost-complete notes the unpriced ARC plan on every primary, broken or not)
+    assert {f.policy for f in findings(pack, broken)} - {"monthly-cost-complete"} == {"instance-type-allowlist"}
 
 
 def test_resource_findings_carry_the_resource_and_stack(pack: PolicyPackProcess) -> None:

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from drkit.components.frontdoor import deployed_router_config
+from drkit.components.workflow import transform_job_prefix
 from drkit.engine.iam_eval import Decision, Policy, Request, evaluate
 
 ROLE = "aws:iam/role:Role"
@@ -49,6 +51,11 @@ STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 PLAN = "aws:arcregionswitch/plan:Plan"
 EXPERIMENT = "aws:fis/experimentTemplate:ExperimentTemplate"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+QUEUE = "aws:sqs/queue:Queue"
+# Lambda sends an asynchronous invocation's record to its destination with the function's role
+# (Lambda developer guide, "Capturing records of asynchronous invocations").
+_DESTINATION_ACTIONS = {"sqs": "sqs:SendMessage", "sns": "sns:Publish", "lambda": "lambda:InvokeFunction", "events": "events:PutEvents"}
 
 # What each handler's code calls (IAM action, target). Targets: `table`, `table-index`, `table-key`,
 # `state-machine`, `endpoints`, `direct-endpoints`, `bucket:<role>` (+ its key), `transform-job`,
@@ -67,6 +74,7 @@ HANDLER_CALLS: Mapping[str, tuple[tuple[str, str], ...]] = {
         ("s3:PutObject", "bucket:inputs"),
         ("s3:GetObject", "bucket:inputs"),
         ("states:StartExecution", "state-machine"),
+        ("secretsmanager:GetSecretValue", "team-key-secret"),
     ),
     "completion": (
         ("dynamodb:GetItem", "table"),
@@ -259,6 +267,7 @@ def _contract(stack: _Stack) -> list[Call]:
     calls += _sagemaker_calls(stack)
     calls += _workflow_calls(stack)
     calls += _invocations(stack)
+    calls += _destination_calls(stack)
     calls += _arc_calls(stack)
     calls += _fis_calls(stack)
     calls += _log_encryption_calls(stack)
@@ -320,8 +329,13 @@ def _handler_calls(stack: _Stack) -> list[Call]:
         kind = handler_kind(name)
         caller = f"{kind or 'function'} Lambda {name}"
         for action, target in HANDLER_CALLS.get(kind or "", ()):
-            for resource in _resolve(stack, target, table_name, table_key, state_machines, endpoints, direct, buckets):
-                calls.append(Call(caller, role, action, resource, f"run its handler ({target})"))
+            if target == "team-key-secret":
+                resources = _team_key_secret(stack, function)
+            else:
+                resources = _resolve(stack, target, table_name, table_key, state_machines, endpoints, direct, buckets)
+            for resource in resources:
+                context = _scalable_target_context(deployment) if target == "scalable-target" else {}
+                calls.append(Call(caller, role, action, resource, f"run its handler ({target})", context))
                 if target.startswith("bucket:"):
                     key = stack.bucket_key(resource.split(":::")[1].split("/")[0])
                     if key:
@@ -334,6 +348,23 @@ def _handler_calls(stack: _Stack) -> list[Call]:
             for action in ("xray:PutTraceSegments", "xray:PutTelemetryRecords"):
                 calls.append(Call(f"AWS Lambda for {name}", role, action, "*", "trace actively (CreateFunction checks it)"))
     return calls
+
+
+def _scalable_target_context(deployment: str) -> dict[str, str]:
+    """What RegisterScalableTarget is evaluated with: the endpoint variant's tags and the service namespace."""
+    return {"aws:ResourceTag/Deployment": deployment, "application-autoscaling:service-namespace": "sagemaker"}
+
+
+def _team_key_secret(stack: _Stack, function: Node) -> list[str]:
+    """The secret the router's bundled config names (none without teams; unknown if the config is unreadable)."""
+    config = deployed_router_config(function.props)
+    if config is None:
+        return [UNKNOWN]
+    secret = str(config.get("team_key_secret") or "")
+    if not secret:
+        return []
+    # Secrets Manager appends "-" and 6 random characters to the name in the ARN.
+    return [secret if secret.startswith("arn:") else f"arn:aws:secretsmanager:{stack.region}:{stack.account}:secret:{secret}-AbCdEf"]
 
 
 def _deployment(stack: _Stack) -> str:
@@ -374,7 +405,7 @@ def _resolve(
     if target == "direct-endpoints":
         return [f"{prefix.format('sagemaker')}:endpoint/{e.lower()}" for e in direct]
     if target == "transform-job":
-        return [f"{prefix.format('sagemaker')}:transform-job/drkit-0123456789abcdef-a1"]
+        return [_transform_job_arn(stack)]
     if target == "scalable-target":
         return [f"{prefix.format('application-autoscaling')}:scalable-target/0123456789abcdef"]
     if target.startswith("bucket:"):
@@ -471,7 +502,7 @@ def _workflow_calls(stack: _Stack) -> list[Call]:
                 if table_key:
                     calls.append(Call(caller, role, "kms:Decrypt", table_key, f"{action} on the encrypted table"))
             else:
-                resources = [f"arn:aws:sagemaker:{stack.region}:{stack.account}:transform-job/drkit-0123456789abcdef-a1"]
+                resources = [_transform_job_arn(stack)]
                 if parameters.get("Tags"):
                     calls.append(Call(caller, role, "sagemaker:AddTags", resources[0], "tag the transform job"))
                 calls += _transform_job_calls(stack)
@@ -510,6 +541,12 @@ def _transform_job_calls(stack: _Stack) -> list[Call]:
     return calls
 
 
+def _transform_job_arn(stack: _Stack) -> str:
+    """A representative transform job of this deployment: "<prefix>-<sha1 of the request id>-a<attempt>"."""
+    name = f"{transform_job_prefix(_deployment(stack))}-{'0' * 40}-a1"
+    return f"arn:aws:sagemaker:{stack.region}:{stack.account}:transform-job/{name}"
+
+
 def _tasks(states: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     for name, state in states.items():
         if state.get("Type") == "Task":
@@ -546,6 +583,29 @@ def _invocations(stack: _Stack) -> list[Call]:
                 source = f"arn:aws:execute-api:{stack.region}:{stack.account}:{api}/{stages.get(api, '$default')}/{method}{path}"
                 calls.append(Call("API Gateway", "apigateway.amazonaws.com", "lambda:InvokeFunction", function,
                                   f"serve {route.props.get('routeKey')}", {"aws:SourceArn": source}))
+    return calls
+
+
+def _destination_calls(stack: _Stack) -> list[Call]:
+    calls: list[Call] = []
+    roles = {str(f.props.get("name")): str(f.props.get("role")) for f in stack.of(FUNCTION)}
+    queues = {str(q.props.get("name")): q for q in stack.of(QUEUE)}
+    for config in stack.of(INVOKE_CONFIG):
+        function = str(config.props.get("functionName"))
+        role = roles.get(function)
+        if role is None:
+            continue
+        for outcome, destination in ((config.props.get("destinationConfig") or {}).items()):
+            arn = str((destination or {}).get("destination") or "")
+            action = _DESTINATION_ACTIONS.get(arn.split(":")[2] if arn.count(":") >= 2 else "")
+            if action is None:
+                continue
+            caller = f"AWS Lambda for {function}"
+            calls.append(Call(caller, role, action, arn, f"send an asynchronous invocation's record ({outcome})"))
+            queue = queues.get(re.split(r"[:/]", arn)[-1])
+            if action == "sqs:SendMessage" and queue is not None and queue.props.get("kmsMasterKeyId"):
+                for key_action in ("kms:GenerateDataKey", "kms:Decrypt"):  # SQS SSE with a customer key: both, for producers
+                    calls.append(Call(caller, role, key_action, str(queue.props["kmsMasterKeyId"]), "send to an SSE-KMS queue"))
     return calls
 
 
