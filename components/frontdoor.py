@@ -42,7 +42,7 @@ import pulumi
 import pulumi_aws as aws
 
 from drkit.components.bundle import FUNCTIONS, core_modules
-from drkit.components.endpoint import InferenceMode, endpoint_name_for
+from drkit.components.endpoint import InferenceMode, async_input_bucket_for, endpoint_name_for
 from drkit.components.functions.router.breakers import BreakerConfig
 from drkit.components.functions.router.config import DIRECT_PATHS, ClassConfig, ModelConfig, OffHoursConfig, TeamConfig
 from drkit.components.iam import Statement, assume_role_policy
@@ -214,8 +214,7 @@ def audit_bucket_name(deployment: str, region: str) -> str:
     return physical_name("drkit", deployment, "audit", region)
 
 
-def input_bucket_name(deployment: str, region: str) -> str:
-    return physical_name("drkit", deployment, "inputs", region)
+input_bucket_name = async_input_bucket_for
 
 
 def deployed_router_config(function_props: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -411,6 +410,8 @@ def router_statements(
         Statement("Inputs", ["s3:PutObject", "s3:GetObject"], [pulumi.Output.concat(input_bucket_arn, "/*")]),
         Statement("DataKey", ["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn]),
         Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(log_group_arn, ":*")]),
+        # Active tracing: Lambda refuses CreateFunction unless the role may write segments; no resource type.
+        Statement("WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
     ]
     if direct:
         statements.insert(
