@@ -29,7 +29,6 @@ from drkit.components.frontdoor import (
     router_config,
 )
 from drkit.components.functions.router.config import ClassConfig, ModelConfig, TeamConfig, parse_config
-from drkit.core import pricing
 from drkit.core.errors import ComponentValidationError
 from drkit.engine.capture import RealisticMocks
 from tests.conftest import Registered, example_spec, run_program
@@ -52,7 +51,8 @@ ARGS = RegionalFrontDoorArgs(
     table_name="drkit-fraud-tokens",
     table_arn=TABLE_ARN,
     kms_key_arn=KEY,
-    teams=[TeamConfig(name="card-auth", key_sha256=DIGEST, monthly_budget_usd=100.0)],
+    teams=[TeamConfig(name="card-auth", key_digest=DIGEST, monthly_budget_usd=100.0)],
+    team_key_secret="drkit/fraud/team-keys",
     classes=[ClassConfig(name="critical", kind="critical", timeout_seconds=5)],
     models=[
         ModelConfig(
@@ -215,7 +215,7 @@ def test_function_ships_the_router_package_and_its_config(graph: Registered) -> 
     asset = archive.assets[CONFIG_FILE]
     assert isinstance(asset, pulumi.StringAsset)
     config = json.loads(asset.text)
-    assert parse_config(config).teams[0].key_sha256 == DIGEST
+    assert parse_config(config).teams[0].key_digest == DIGEST
 
 
 def test_router_policy_is_least_privilege(graph: Registered) -> None:
@@ -231,8 +231,15 @@ def test_router_policy_is_least_privilege(graph: Registered) -> None:
     }
     assert by_sid["StartWorkflow"]["Resource"] == [MACHINE]
     assert by_sid["DataKey"]["Resource"] == [KEY]
-    # No Resource "*" at all: metrics are embedded-metric log lines, not PutMetricData calls.
-    assert [s["Sid"] for s in policy["Statement"] if s["Resource"] == "*" or "*" in s["Resource"]] == []
+    # Only the team-key secret, by name: Secrets Manager ARNs end in "-" plus 6 random characters.
+    assert by_sid["ReadTeamKeySecret"] == by_sid["ReadTeamKeySecret"] | {
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": [f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:drkit/fraud/team-keys-??????"],
+    }
+    # Resource "*" only for X-Ray, whose actions take no resource type (active tracing needs them);
+    # metrics are embedded-metric log lines, not PutMetricData calls.
+    assert [s["Sid"] for s in policy["Statement"] if s["Resource"] == "*" or "*" in s["Resource"]] == ["WriteTraces"]
+    assert by_sid["WriteTraces"]["Action"] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
     assert not any(a.startswith("cloudwatch:") for s in policy["Statement"] for a in s["Action"])
     assert not any(a == "*" or a.endswith(":*") for s in policy["Statement"] for a in s["Action"])
 
@@ -258,7 +265,9 @@ def test_no_workflow_permission_without_a_workflow() -> None:
         ),
         ({"models": []}, "models is empty; give at least one model's endpoints"),
         ({"classes": []}, "classes is empty"),
-        ({"teams": [ARGS.teams[0], ARGS.teams[0]]}, "teams share a key_sha256; every team needs its own key"),
+        ({"teams": [ARGS.teams[0], ARGS.teams[0]]}, "teams share a key_digest; every team needs its own key"),
+        ({"team_key_secret": None}, "team_key_secret is unset but 1 team(s) are listed; name the secret keying their digests"),
+        ({"reserved_concurrent_executions": 0}, "reserved_concurrent_executions 0 is invalid; valid: at least 1, or unset"),
         (
             {"models": [ModelConfig(name="m", endpoints={"batch": "e"}, costs_usd={})]},
             "models[m].endpoints has path 'batch'; valid: realtime, serverless, async",
@@ -338,20 +347,20 @@ def test_bundle_runs_without_pulumi_or_pydantic(tmp_path: Path) -> None:
 
 
 def test_request_costs_follow_the_pricing_table_line_by_line() -> None:
-    front = pricing.API_GATEWAY_HTTP_REQUEST + pricing.LAMBDA_REQUEST + pricing.LAMBDA_GB_SECOND * 0.05
-    queued = (
-        pricing.S3_PUT_REQUEST + pricing.S3_GET_REQUEST + pricing.SNS_PUBLISH + 8 * pricing.STEP_FUNCTIONS_STANDARD_TRANSITION
-    )
+    # us-east-1 entries of drkit/core/prices.json: HTTP API $1/M, Lambda $0.20/M and $0.0000166667/GB-s,
+    # S3 PUT $0.005/1000 and GET $0.0004/1000, SNS $0.50/M, Standard transitions $0.025/1000
+    front = 1.00e-6 + 0.20e-6 + 0.0000166667 * 0.05
+    queued = 0.005e-3 + 0.0004e-3 + 0.50e-6 + 8 * 0.025e-3
     costs = request_costs(REGION, realtime_instance="ml.m5.xlarge", target_invocations_per_minute=1000, serverless_memory_mb=2048,
                           async_instance="ml.m5.xlarge", async_concurrency=4, batch=True)  # fmt: skip
-    assert costs["realtime"] == pytest.approx(0.269 / 60_000 + front, rel=1e-6)
-    assert costs["serverless"] == pytest.approx(2 * pricing.SERVERLESS_GB_SECOND + front, rel=1e-6)
-    assert costs["async"] == pytest.approx(0.269 / 3600 * 5 / 4 + queued + front, rel=1e-6)
-    assert costs["batch"] == pytest.approx(0.269 / 3600 + queued + front, rel=1e-6)
-    assert (
-        request_costs("eu-west-1", serverless_memory_mb=1024)["serverless"]
-        > request_costs(REGION, serverless_memory_mb=1024)["serverless"]
-    )
+    assert costs["realtime"] == pytest.approx(0.23 / 60_000 + front, rel=1e-6)  # ml.m5.xlarge $0.23/h (Price List)
+    assert costs["serverless"] == pytest.approx(2 * 0.00002 + front, rel=1e-6)
+    assert costs["async"] == pytest.approx(0.23 / 3600 * 5 / 4 + queued + front, rel=1e-6)
+    assert costs["batch"] == pytest.approx(0.23 / 3600 + queued + front, rel=1e-6)
+    # an instance type the table has no price for leaves that path out (the router's fallback applies)
+    assert "realtime" not in request_costs(REGION, realtime_instance="ml.x9.large")
+    # each region reads its own entries (eu-west-1's serverless figure is the us-east-1 rate, marked unsourced)
+    assert request_costs("eu-west-1", serverless_memory_mb=1024)["serverless"] == pytest.approx(0.00002 * 1.0 * 1 + front)
 
 
 @pytest.mark.parametrize("example", ["fraud-tier1", "search-tier2", "docs-tier3"])
@@ -373,3 +382,26 @@ def test_args_from_each_example_spec_build_a_front_door(example: str) -> None:
             assert set(model.costs_usd) >= set(model.endpoints)
     graph = run(args)
     assert graph.one("aws:apigatewayv2/api:Api")["protocolType"] == "HTTP"
+
+
+def test_spec_audit_lock_and_reserved_concurrency_reach_the_graph_only_when_asked() -> None:
+    from drkit.engine.capture import capture
+
+    spec = example_spec("docs-tier3")
+    region = spec.primary_region
+    default = capture(spec, [region])[region]
+    # No reserved concurrency by default: AWS keeps 100 unreserved executions per account.
+    assert all(f.inputs.get("reservedConcurrentExecutions") in (None, -1) for f in default.of_type("aws:lambda/function:Function"))
+    (lock,) = default.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock.inputs["rule"]["defaultRetention"] == {"mode": "GOVERNANCE", "days": 365}
+
+    asked = spec.model_copy(
+        update={"audit": spec.audit.model_copy(update={"lock_mode": "COMPLIANCE", "retention_days": 30}),
+                "reserved_concurrency": {"router": 20, "completion": 5}}  # fmt: skip
+    )
+    graph = capture(asked, [region])[region]
+    reserved = {f.inputs["name"]: f.inputs.get("reservedConcurrentExecutions") for f in graph.of_type("aws:lambda/function:Function")}
+    assert reserved[f"drkit-docs-tier3-{region}-router"] == 20 and reserved["drkit-docs-tier3-completion"] == 5
+    assert reserved["drkit-docs-tier3-redrive"] in (None, -1)
+    (lock,) = graph.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock.inputs["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 30}
