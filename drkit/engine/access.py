@@ -28,6 +28,8 @@ from typing import Any
 
 from drkit.components.frontdoor import deployed_router_config
 from drkit.components.workflow import transform_job_prefix
+from drkit.core.inference_router import TYPE_TOKEN as INFERENCE_ROUTER
+from drkit.core.inference_router import router_arn
 from drkit.engine.iam_eval import Decision, Policy, Request, evaluate
 
 ROLE = "aws:iam/role:Role"
@@ -75,6 +77,9 @@ HANDLER_CALLS: Mapping[str, tuple[tuple[str, str], ...]] = {
         ("s3:GetObject", "bucket:inputs"),
         ("states:StartExecution", "state-machine"),
         ("secretsmanager:GetSecretValue", "team-key-secret"),
+        # A routed model: the caller needs the router AND every destination (docs/routers.md).
+        ("sagemaker:InvokeInferenceRouter", "inference-routers"),
+        ("sagemaker:InvokeEndpoint", "routed-endpoints"),
     ),
     "completion": (
         ("dynamodb:GetItem", "table"),
@@ -331,6 +336,8 @@ def _handler_calls(stack: _Stack) -> list[Call]:
         for action, target in HANDLER_CALLS.get(kind or "", ()):
             if target == "team-key-secret":
                 resources = _team_key_secret(stack, function)
+            elif target in ("inference-routers", "routed-endpoints"):
+                resources = _routers(stack, destinations=target == "routed-endpoints")
             else:
                 resources = _resolve(stack, target, table_name, table_key, state_machines, endpoints, direct, buckets)
             for resource in resources:
@@ -413,6 +420,17 @@ def _resolve(
         key = "audit/2026/11/29/r1.json" if target == "bucket:audit" else "inputs/2026/11/29/r1"
         return [f"arn:aws:s3:::{bucket}/{key}"] if bucket else []
     raise ValueError(f"unknown contract target {target!r}")
+
+
+def _routers(stack: _Stack, *, destinations: bool) -> list[str]:
+    """The stack's inference routers' ARNs, or every destination they list (in any region)."""
+    out: list[str] = []
+    for router in stack.of(INFERENCE_ROUTER):
+        if destinations:
+            out += [str(d) for t in router.props.get("routingTargets") or [] for d in t.get("destinations") or []]
+        else:
+            out.append(router_arn(str(router.props.get("region") or stack.region), stack.account, str(router.props.get("routerName"))))
+    return sorted(set(out))
 
 
 # --- AWS services on the stack's behalf ----------------------------------------------------------
