@@ -29,9 +29,10 @@ from drkit.commands.drill.scenarios import Scenario
 from drkit.commands.drill.topology import topology_of
 from drkit.components.frontdoor import inference_router_name
 from drkit.components.functions.router.config import TeamConfig, parse_config
-from drkit.components.functions.router.handler import Clients, Router, key_digest
+from drkit.components.functions.router.handler import Clients, Router
 from drkit.core import inference_router as ir
 from drkit.core.errors import SpecError
+from drkit.core.keys import key_digest
 from drkit.core.spec import parse_spec
 from tests.conftest import example_graph
 from tests.test_policies import findings, fraud, mutate
@@ -142,12 +143,14 @@ def test_the_spec_says_what_each_class_gains_behind_the_29_s_front_door():
 
 # -- the front door's routed real-time path, against the runtime model -----------------------------
 KEY = secrets.token_urlsafe(16)
+KEY_SECRET = secrets.token_bytes(32)
 
 
 def _front_door(runtime: Any) -> Router:
     config = parse_config({
         "region": "us-east-1", "regions": ["us-east-1", "us-west-2"], "table_name": "t", "audit_bucket": "a", "input_bucket": "i",
-        "teams": [{"name": "card-auth", "key_sha256": key_digest(KEY), "monthly_budget_usd": 1e6}],
+        "team_key_secret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:drkit-team-keys",
+        "teams": [{"name": "card-auth", "key_digest": key_digest(KEY, KEY_SECRET), "monthly_budget_usd": 1e6}],
         "classes": [{"name": "authorisation", "kind": "critical", "timeout_seconds": 2}],
         "models": {"fraud-xgb": {"endpoints": {"realtime": "fraud-rt", "serverless": "fraud-sl"},
                                  "inference_router": {"router": "fraud-tier1-router", "target": "fraud-xgb"}}},
@@ -158,7 +161,7 @@ def _front_door(runtime: Any) -> Router:
         sagemaker_runtime=_RefuseDirect(), sagemaker=SimSageMaker("us-east-1"), stepfunctions=SimStepFunctions("us-east-1"),
         dynamodb=MemoryDynamo("us-east-1", table_name="t"), s3=SimS3("us-east-1"), inference_router_runtime=runtime,
     )  # fmt: skip
-    return Router(config, clients, emit_metrics=lambda _line: None)
+    return Router(config, clients, emit_metrics=lambda _line: None, key_secret=KEY_SECRET)
 
 
 class _RefuseDirect:
@@ -294,13 +297,14 @@ def test_routers_cannot_help_a_hung_endpoint_or_a_lost_region(tmp_path, scenario
         assert data["rto"]["by_class_seconds"][name] == plain["rto_by_class"][name]
 
 
-def test_cost_lists_each_router_as_an_unpriced_gap_not_as_free():
+def test_cost_prices_each_router_from_a_cited_figure_marked_unconfirmed_by_aws():
     from drkit.engine.cost import deployment_cost
 
     cost = deployment_cost(example_graph("fraud-tier1"))
-    gaps = [(r, line) for r, estimate in cost.regions.items() for line in estimate.lines if line.resource == "InferenceRouter"]
-    assert sorted(r for r, _ in gaps) == sorted(cost.regions)
-    assert all(line.description.startswith("UNPRICED") and line.monthly_usd == 0.0 for _, line in gaps)
+    lines = [(r, line) for r, estimate in cost.regions.items() for line in estimate.lines if line.unit == "router-month"]
+    assert sorted(r for r, _ in lines) == sorted(cost.regions)
+    # $0 from a third-party page, never presented as an AWS-confirmed figure
+    assert all(line.unit_price_usd == 0.0 and line.sourced is False for _, line in lines)
 
 
 def test_the_lambdas_router_client_reads_for_the_whole_front_door_deadline_and_leaves_retries_to_the_router(monkeypatch):

@@ -591,11 +591,9 @@ def _fixed_lines(stack: _Stack, usage: UsageProfile | None, traffic: _Traffic, s
             latency = record_role(props) == "LATENCY"
             queries = usage.monthly_requests * share  # worst case: no resolver caching
             add(name, region, f"DNS queries ({'latency' if latency else 'standard'}), uncached worst case", queries, "queries", "route53", "queries:latency" if latency else "queries:standard", None)
-        elif t == ROUTER_TYPE:  # a gap with its source, not a free line (docs/routers.md "What routers cost")
-            lines.append(CostLine(name, region, "shared", "shared", "inference router (requests served in another region also "
-                                  "pay inter-region data transfer, not priced)", 1, "router-month", None,
-                                  gap="no AWS list price for SageMaker AI inference routers was available offline; a third-party "
-                                  "page (Deepgram's SageMaker docs) says routing costs nothing extra", sourced=False))  # fmt: skip
+        elif t == ROUTER_TYPE:  # $0 from a non-AWS source, marked unconfirmed in prices.json (docs/routers.md)
+            add(name, region, "inference router (requests served in another region also pay inter-region data transfer, "
+                "not priced)", 1, "router-month", "sagemaker", "inference-router")
         elif t == "aws:lambda/function:Function" and (usage is not None or probes):
             lines.extend(_function_lines(name, region, props, traffic, probes))
         elif t in ("aws:apigateway/restApi:RestApi", "aws:apigatewayv2/api:Api") and (usage is not None or probes):
