@@ -65,14 +65,17 @@ def run(args: argparse.Namespace) -> int:
         usage_path = default if default.exists() else None
     usage = load_usage(usage_path) if usage_path else None
     cost = deployment_cost(capture(spec), usage)
+    # What the bill buys: the spec's RPO (0 under strong consistency, which DynamoDB bills as replicated writes).
+    recovery = {"consistency": spec.consistency, "rpo_seconds": spec.rpo_seconds, "rto_seconds": spec.rto_seconds}
     if args.json:
-        print(json.dumps(cost_json(cost), indent=2))
+        print(json.dumps({**cost_json(cost), **recovery}, indent=2))
         return 0
     console = make_console()
     console.print(
         f"[bold]{spec.deployment}[/] tier {int(spec.tier)}: [bold]${cost.total_usd:,.2f}[/]/month "
         f"(naive always-on-at-peak design: ${cost.naive_total_usd:,.2f}, saving {1 - cost.total_usd / cost.naive_total_usd:.0%}); "
-        f"prices as of {PRICES_AS_OF}, usage: {usage_path or 'none (fixed costs and minimum capacity only)'}"
+        f"prices as of {PRICES_AS_OF}, usage: {usage_path or 'none (fixed costs and minimum capacity only)'}; "
+        f"target RTO {spec.rto_seconds} s, RPO {spec.rpo_seconds:g} s ({spec.consistency} consistency)"
     )
     total = cost.total_usd
     console.print(_table("by region", cost.breakdown(lambda line: line.region or "global"), total))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from drkit.commands.arguments import int_between, number_between
 from drkit.commands.drill.backends import Backend, BackendName
 from drkit.commands.drill.engine import STEPS, DrillArgs, DrillRunner, recover
 from drkit.commands.drill.journal import Journal
@@ -49,10 +51,10 @@ def register(subparsers: Any) -> None:
     run_p.add_argument(
         "--workdir", type=Path, default=DEFAULT_WORKDIR, help=f"journal, sim account, report (default: {DEFAULT_WORKDIR})"
     )
-    run_p.add_argument("--in-flight", type=int, default=SimSettings().in_flight, help="requests in flight at the injection (sim)")
-    run_p.add_argument("--replication-lag", type=float, default=SimSettings().replication_lag_seconds, help="seconds (sim)")
-    run_p.add_argument("--seed", type=int, default=SimSettings().seed, help="sim seed")
-    run_p.add_argument("--max-duration", type=float, default=4 * 3600.0, help="stop and roll back after this many seconds")
+    run_p.add_argument("--in-flight", type=int_between(0, 100_000), default=SimSettings().in_flight, help="requests in flight at the injection (sim)")
+    run_p.add_argument("--replication-lag", type=number_between(0, 86_400), default=SimSettings().replication_lag_seconds, help="seconds (sim)")
+    run_p.add_argument("--seed", type=int_between(0, 2**32 - 1), default=SimSettings().seed, help="sim seed")
+    run_p.add_argument("--max-duration", type=number_between(1, 7 * 86_400), default=4 * 3600.0, help="stop and roll back after this many seconds")
     run_p.add_argument("--json", action="store_true", help="print the JSON report")
     run_p.add_argument(
         "--probe-key-env", metavar="NAME",
@@ -112,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print((args.workdir / "report" / "report.md").read_text(encoding="utf-8"))
         print("report: " + ", ".join(str(p) for p in result.report_files))
+    for problem in result.problems:
+        print(f"drkit: drill failed: {problem}", file=sys.stderr)
     return 0 if result.verified else 1
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from drkit.commands.arguments import aws_region, int_between
 from drkit.commands.console import make_console
 from drkit.core.rto import is_probing_check, record_role, worst_case_rto
 from drkit.core.spec import load_spec
@@ -174,9 +175,9 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("preview", help="Build each regional stack under Pulumi mocks and print its resources.")
     parser.add_argument("spec", help="Deployment spec (YAML).")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--region", help="Only this region's stack.")
+    where.add_argument("--region", type=aws_region(), help="Only this region's stack.")
     where.add_argument("--all-regions", action="store_true", help="Every region (the default).")
     parser.add_argument("--json", action="store_true", help="Machine-readable graph.")
     parser.add_argument("--summary", action="store_true", help="Only the per-region summary table, no resource tree.")
-    parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--width", type=int_between(20, 1000), default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)

@@ -93,6 +93,14 @@ class SimBackend:
     def close(self) -> None:
         self._mock.stop()
 
+    # The simulated account lives in the working directory, so the journal's flock already makes
+    # its operator the only one; there is no second machine to exclude.
+    def lock_account(self, owner: str, seconds: float) -> None:
+        pass
+
+    def unlock_account(self, owner: str) -> None:
+        pass
+
     def state(self) -> dict[str, Any]:
         """The account read back through the APIs (moto) and the fidelity switches."""
         checks = tagged_health_checks(self.route53, self.account["deployment"])
