@@ -259,7 +259,7 @@ def reconcile_config(
     reconciled: dict[str, tuple[str, dict[str, Any]]] = {}
     for policy in policies:
         entry = config.get(policy.name, {})
-        level = all_level if _is_level(all_level) else policy.enforcement_level
+        level = str(all_level) if _is_level(all_level) else policy.enforcement_level
         properties: dict[str, Any] = {
             key: schema["default"] for key, schema in (policy.config_schema.get("properties") or {}).items() if "default" in schema
         }

@@ -128,7 +128,7 @@ def _recover(journal: Journal, backend: Backend, records: list[dict[str, Any]]) 
             done.append(undo.describe())
         after = backend.state()
         paused = any(r["action"]["kind"] == ActionKind.FIS_EXPERIMENT.value for r in intents)
-        stuck = getattr(backend, "replication_problems", list)() if paused else []
+        stuck: list[str] = getattr(backend, "replication_problems", list)() if paused else []
         if stuck:
             raise DrillSafetyError(f"{journal.path}: recover for drill {drill_id} stopped the experiment, but: {'; '.join(stuck)}")
         if after != snapshot:
