@@ -76,7 +76,7 @@ def read_bytes(path: str | Path, *, kind: str, max_bytes: int = MAX_BYTES) -> by
     try:
         fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise InputError(source, "(file)", "not found", regular, kind) from None
+        raise InputError(source, "(file)", "file not found", regular, kind) from None
     except OSError as exc:
         problem = "a symlink loop" if exc.errno == errno.ELOOP else f"cannot be opened ({exc.strerror})"
         raise InputError(source, "(file)", problem, regular, kind) from None
@@ -109,7 +109,7 @@ def read_text(path: str | Path, *, kind: str, max_bytes: int = MAX_BYTES) -> str
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(source, f"line {line}", f"byte {data[exc.start]:#04x} is not UTF-8", "UTF-8 text", kind) from None
+        raise InputError(source, f"line {line}", f"is not UTF-8 text (byte {data[exc.start]:#04x})", "UTF-8 text", kind) from None
 
 
 # --- YAML ----------------------------------------------------------------------------------
@@ -278,8 +278,8 @@ def load_json(path: str | Path, *, kind: str, max_bytes: int = MAX_BYTES) -> Any
 def bounded_int(text: str, *, flag: str, low: int, high: int) -> int:
     """An integer argument from `low` to `high`, or an `InputError` naming the flag."""
     valid = f"an integer from {low:,} to {high:,}"
-    stripped = text.strip().replace("_", "")
-    digits = stripped.lstrip("+-")
+    stripped = text.strip()
+    digits = stripped[1:] if stripped[:1] in ("+", "-") else stripped
     if not digits.isdigit() or not digits.isascii():
         raise InputError(flag, "(argument)", f"{_short(text)} is not an integer", valid, "argument")
     if len(digits) > MAX_INT_DIGITS:

@@ -120,7 +120,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_recover(args: argparse.Namespace) -> int:
-    records = Journal(args.workdir).open_drill()
+    journal = Journal(args.workdir)
+    with journal.lock("drkit drill recover"):  # not beside a live drill, even for a dry run
+        return _recover_locked(args, journal)
+
+
+def _recover_locked(args: argparse.Namespace, journal: Journal) -> int:
+    records = journal.open_drill()
     if not records:
         print(f"{args.workdir}: no unfinished drill; nothing to recover")
         return 0
@@ -135,7 +141,7 @@ def run_recover(args: argparse.Namespace) -> int:
         return 0
     backend = make_backend(name, args.workdir, topo, execute=True)
     try:
-        done = recover(args.workdir, backend)
+        done = recover(args.workdir, backend, journal=journal)
     finally:
         backend.close()
     print(f"recovered drill {records[0]['drill']}: " + "; ".join(done))

@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from drkit.core.errors import DrillSafetyError
-from drkit.core.loader import InputError, read_bytes
+from drkit.core.loader import InputError, parse_json, read_bytes
 
 JOURNAL_FILE = "journal.jsonl"
 LOCK_FILE = "journal.lock"
 MAX_JOURNAL_BYTES = 64 * 1024 * 1024
 """A drill writes a few KB; a journal this large is not one drkit wrote."""
+MAX_RECORD_BYTES = 1024 * 1024
+"""Longest record drkit writes (a snapshot is a few KB); a longer unterminated tail is not a torn write."""
 KINDS = frozenset({"begin", "step", "snapshot", "intent", "result", "closed", "lock"})
 
 
@@ -76,6 +78,8 @@ def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
 def frame(record: Mapping[str, Any]) -> bytes:
     """One journal line: checksum, space, JSON (ASCII only), newline."""
     body = json.dumps(record, sort_keys=True, ensure_ascii=True, allow_nan=False).encode("ascii")
+    if len(body) > MAX_RECORD_BYTES:
+        raise DrillSafetyError(f"journal record of {len(body):,} bytes; valid: at most {MAX_RECORD_BYTES:,}")
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 
@@ -91,9 +95,9 @@ def _unframe(line: bytes) -> dict[str, Any] | str:
     if zlib.crc32(body) != expected:
         return "checksum does not match its contents"
     try:
-        record = json.loads(body)
-    except (ValueError, RecursionError):
-        return "checksum matches but the JSON does not parse"
+        record = parse_json(body.decode("ascii"), source="journal", kind="drill journal")
+    except (UnicodeDecodeError, InputError) as exc:
+        return f"checksum matches but the record is refused ({getattr(exc, 'problem', 'not ASCII')})"
     if not isinstance(record, dict) or not isinstance(record.get("drill"), str) or record.get("kind") not in KINDS:
         return "not a drill record (needs a string 'drill' and a known 'kind')"
     return record
@@ -147,11 +151,18 @@ class Journal:
 
     def _scan(self) -> tuple[list[dict[str, Any]], int, int]:
         """(records, bytes of whole lines, file size). Raises on damage anywhere but a torn tail."""
-        if not self.path.exists():
+        if not os.path.lexists(self.path):  # a dangling or looping symlink is refused by read_bytes, not "no journal"
             return [], 0, 0
         data = read_bytes(self.path, kind="drill journal", max_bytes=MAX_JOURNAL_BYTES)
         records: list[dict[str, Any]] = []
         whole = data.rfind(b"\n") + 1  # bytes before the torn tail, if any
+        if len(data) - whole > MAX_RECORD_BYTES:
+            line = data[:whole].count(b"\n") + 1
+            raise DrillSafetyError(
+                f"{self.path}: line {line}: an unterminated last line of {len(data) - whole:,} bytes,"
+                f" longer than any record ({MAX_RECORD_BYTES:,}); valid: a torn tail no longer than one record."
+                " The journal is damaged, not torn by a crash, so drkit will not undo anything from it"
+            )
         for number, line in enumerate(data[:whole].split(b"\n")[:-1], start=1):
             parsed = _unframe(line)
             if isinstance(parsed, str):

@@ -233,11 +233,15 @@ class AwsBackend:
             client.stop_experiment(id=experiment_id)
         # Stopping is asynchronous: FIS removes the pause (resumes replication) as the experiment
         # leaves `stopping`. Wait for that, so the undo is done when it returns.
+        def still_active() -> list[str]:
+            states = (client.get_experiment(id=i)["experiment"].get("state", {}).get("status") for i in running)
+            return [i for i, status in zip(running, states, strict=True) if status in FIS_ACTIVE]
+
         for _ in range(FIS_STOP_POLLS if self.execute and running else 0):
-            if not self.fis_running(action.region, template["id"]):
+            if not still_active():
                 return
             time.sleep(FIS_STOP_POLL_SECONDS)
-        if self.execute and running and self.fis_running(action.region, template["id"]):
+        if self.execute and running and still_active():
             raise DrillSafetyError(
                 f"{action.region}: FIS experiments {', '.join(running)} of {self.topo.deployment}-{action.target} were told to stop"
                 f" but are still running after {FIS_STOP_POLLS * FIS_STOP_POLL_SECONDS:.0f} s; stop them in the FIS console"

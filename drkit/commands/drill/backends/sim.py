@@ -11,7 +11,6 @@ call to that region fail with `EndpointConnectionError`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from drkit.commands.drill.journal import write_atomic
 from drkit.commands.drill.scenarios import FIS_TEMPLATES, Action, ActionKind, Scenario
 from drkit.commands.drill.topology import Topology
 from drkit.core.errors import DrillSafetyError
+from drkit.core.loader import InputError, load_json
 
 ACCOUNT_FILE = "sim-account.json"
 ROUTE53_REGION = "us-east-1"  # Route 53's control plane is global, served from us-east-1
@@ -45,6 +45,33 @@ def initial_account(topo: Topology) -> dict[str, Any]:
     }
 
 
+def _checked_account(path: Path, data: Any) -> dict[str, Any]:
+    """The account file's shape, or an `InputError` naming the field: a hand-edited or damaged file
+    must not turn into a KeyError half-way through a recover."""
+    shape = {"deployment": str, "health_checks": dict, "tables": dict, "outages": list, "failed_endpoints": list}
+    if not isinstance(data, dict):
+        raise InputError(str(path), "(top level)", f"a {type(data).__name__}", "the object drkit wrote", "simulated account")
+    for field, kind in shape.items():
+        if not isinstance(data.get(field), kind):
+            raise InputError(str(path), field, f"{_short(data.get(field))}", f"a {kind.__name__}", "simulated account")
+    for fqdn, hc in data["health_checks"].items():
+        ok = isinstance(hc, dict) and isinstance(hc.get("region"), str) and isinstance(hc.get("inverted"), bool)
+        ok = ok and all(isinstance(hc.get(k), int) and not isinstance(hc.get(k), bool) and 1 <= hc[k] <= 60 for k in ("interval", "threshold"))
+        if not ok:
+            raise InputError(str(path), f"health_checks.{fqdn}", _short(hc), "{region, interval 1-60, threshold 1-60, inverted}", "simulated account")
+    for field in ("outages", "failed_endpoints"):
+        if not all(isinstance(v, str) for v in data[field]):
+            raise InputError(str(path), field, _short(data[field]), "a list of strings", "simulated account")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in data["tables"].items()):
+        raise InputError(str(path), "tables", _short(data["tables"]), "region: table name strings", "simulated account")
+    return data
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 class SimBackend:
     """A simulated account in `workdir`, created from `topo` on first use."""
 
@@ -53,7 +80,7 @@ class SimBackend:
     def __init__(self, workdir: Path, topo: Topology | None = None) -> None:
         self.path = Path(workdir) / ACCOUNT_FILE
         if self.path.exists():
-            self.account = json.loads(self.path.read_text(encoding="utf-8"))
+            self.account = _checked_account(self.path, load_json(self.path, kind="simulated account"))
         elif topo is not None:
             self.account = initial_account(topo)
             Path(workdir).mkdir(parents=True, exist_ok=True)
