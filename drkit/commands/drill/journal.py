@@ -157,9 +157,9 @@ class Journal:
         records: list[dict[str, Any]] = []
         whole = data.rfind(b"\n") + 1  # bytes before the torn tail, if any
         if len(data) - whole > MAX_RECORD_BYTES:
-            line = data[:whole].count(b"\n") + 1
+            torn_at = data[:whole].count(b"\n") + 1
             raise DrillSafetyError(
-                f"{self.path}: line {line}: an unterminated last line of {len(data) - whole:,} bytes,"
+                f"{self.path}: line {torn_at}: an unterminated last line of {len(data) - whole:,} bytes,"
                 f" longer than any record ({MAX_RECORD_BYTES:,}); valid: a torn tail no longer than one record."
                 " The journal is damaged, not torn by a crash, so drkit will not undo anything from it"
             )
