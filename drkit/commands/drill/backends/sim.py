@@ -56,7 +56,7 @@ def _checked_account(path: Path, data: Any) -> dict[str, Any]:
             raise InputError(str(path), field, f"{_short(data.get(field))}", f"a {kind.__name__}", "simulated account")
     for fqdn, hc in data["health_checks"].items():
         ok = isinstance(hc, dict) and isinstance(hc.get("region"), str) and isinstance(hc.get("inverted"), bool)
-        ok = ok and all(isinstance(hc.get(k), int) and not isinstance(hc.get(k), bool) and 1 <= hc[k] <= 60 for k in ("interval", "threshold"))
+        ok = ok and all(isinstance(hc.get(k), int | float) and not isinstance(hc.get(k), bool) and 1 <= hc[k] <= 60 for k in ("interval", "threshold"))
         if not ok:
             raise InputError(str(path), f"health_checks.{fqdn}", _short(hc), "{region, interval 1-60, threshold 1-60, inverted}", "simulated account")
     for field in ("outages", "failed_endpoints"):
