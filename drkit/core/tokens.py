@@ -39,7 +39,7 @@ TTL_ATTRIBUTE = "expires_at"
 
 # Step Functions execution names allow 80 characters; redrive names executions
 # f"{request_id}-a{attempt}", so a request id keeps room for "-a" and 5 digits.
-REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,72}$")
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,72}")  # fullmatch: "$" would accept a trailing newline
 MAX_TTL_SECONDS = 400 * 24 * 3600
 # The values of drkit.core.routing.Path (a test asserts they are equal); repeated so this module stays stdlib-only.
 PATHS = ("realtime", "serverless", "async", "batch")
@@ -177,7 +177,7 @@ def _conditional_failed(exc: ClientError) -> bool:
 
 
 def validate_request_id(request_id: str) -> None:
-    if not isinstance(request_id, str) or not REQUEST_ID_PATTERN.match(request_id):
+    if not isinstance(request_id, str) or not REQUEST_ID_PATTERN.fullmatch(request_id):
         raise TokenStoreError(
             f"request_id: {request_id!r} is not valid; use 1-72 characters from A-Z a-z 0-9 _ - "
             "(it names Step Functions executions, which allow 80)"

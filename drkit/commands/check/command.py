@@ -15,7 +15,7 @@ from drkit.commands.arguments import aws_region
 from drkit.commands.check.analyzer import PolicyPackProcess
 from drkit.commands.check.report import check_json, check_markdown, check_sarif, print_table
 from drkit.commands.check.run import DEFAULT_PACK_DIR, run_check
-from drkit.commands.console import make_console
+from drkit.commands.console import make_console, note, status, write_stdout
 from drkit.core.spec import load_spec
 from drkit.engine.capture import capture_regions
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     regions = [spec.require_region(r, "--region") for r in args.region] if args.region else None
     # Start the pack first: it boots while the primary is captured, and analyzes each stack
     # while the next is captured.
-    with PolicyPackProcess(args.policy_pack) as pack:
+    with status(f"checking {spec.deployment}'s stacks with the policy pack"), PolicyPackProcess(args.policy_pack) as pack:
         result = run_check(
             spec, capture_regions(spec, regions), spec_path=args.spec, config_path=args.policy_pack_config, pack=pack
         )
@@ -63,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
         text = json.dumps(check_sarif(result) if args.format == "sarif" else check_json(result), indent=2) + "\n"
     if args.output:
         Path(args.output).write_text(text)
-        summary = f"{len(result.mandatory)} mandatory, {len(result.advisory)} advisory; {args.format} written to {args.output}"
-        make_console().print(summary)
+        note(f"{len(result.mandatory)} mandatory, {len(result.advisory)} advisory; {args.format} written to {args.output}")
     else:
-        print(text, end="")
+        write_stdout(text)
     return result.exit_code
