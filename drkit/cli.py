@@ -21,8 +21,10 @@ COMMAND_MODULES = (
     "drkit.commands.route.command",
     "drkit.commands.check.command",
     "drkit.commands.cost.command",
+    "drkit.commands.pricing.command",
     "drkit.commands.drill.command",
     "drkit.commands.redrive.command",
+    "drkit.commands.reference.command",
     "drkit.commands.keys.command",
     "drkit.commands.preflight.command",
 )

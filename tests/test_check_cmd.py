@@ -35,8 +35,12 @@ def variant(tmp_path: Path, example: str, old: str, new: str) -> Path:
 @pytest.mark.parametrize("example", ["fraud-tier1", "search-tier2", "docs-tier3"])
 def test_the_examples_pass_every_policy(example: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, report = check_json(EXAMPLES / f"{example}.yaml", capsys)
-    assert (code, report["findings"]) == (0, [])
-    assert len(report["policies"]) == len(all_policies()) and report["passed"] is True
+    # The only findings are advisory: each estimate leaves the ARC Region switch plans unpriced (a
+    # price drkit could not source), and says so instead of counting them as $0.
+    assert code == 0 and report["passed"] is True
+    assert {(f["policy"], f["level"]) for f in report["findings"]} <= {("monthly-cost-complete", "advisory")}
+    assert all("ARC Region switch plan" in f["message"] for f in report["findings"])
+    assert len(report["policies"]) == len(all_policies())
 
 
 @pytest.mark.parametrize(
@@ -70,7 +74,8 @@ def test_advisory_findings_warn_without_failing(tmp_path: Path, capsys: pytest.C
     code = main(["check", str(spec), "--format", "json", "--region", "us-east-1", "--policy-pack-config", str(config)])
     report = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert [(f["policy"], f["level"]) for f in report["findings"]] == [("tier1-multi-az", "advisory")]
+    found = [(f["policy"], f["level"]) for f in report["findings"] if f["policy"] != "monthly-cost-complete"]
+    assert found == [("tier1-multi-az", "advisory")]
     assert report["stacks"] == ["fraud-tier1-us-east-1"] and report["passed"] is True
 
 
@@ -83,7 +88,7 @@ def test_sarif_is_valid_2_1_0_and_locates_findings_in_the_spec(tmp_path: Path) -
     assert code == 1
     run = sarif["runs"][0]
     assert len(run["tool"]["driver"]["rules"]) == len(all_policies())
-    results = run["results"]
+    results = [r for r in run["results"] if r["ruleId"] != "monthly-cost-complete"]  # advisory: the unpriced ARC plans
     assert {r["ruleId"] for r in results} == {"tier1-multi-az"} and {r["level"] for r in results} == {"error"}
     line = results[0]["locations"][0]["physicalLocation"]["region"]["startLine"]
     assert spec.read_text().splitlines()[line - 1].strip() == "- name: fraud-xgb"

@@ -122,3 +122,10 @@ def test_an_unknown_benchmark_is_refused() -> None:
     result = subprocess.run([sys.executable, "-m", "bench", "nonsense"], capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 2
     assert result.stderr.startswith("bench: unknown benchmark 'nonsense'; valid: bench_check")
+
+
+@pytest.mark.parametrize(("page", "path"), [("spec", "docs/spec-reference.md"), ("policies", "docs/policy-reference.md")])
+def test_the_generated_reference_pages_are_current(page: str, path: str) -> None:
+    result = drkit_cli("reference", page)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (ROOT / path).read_text(), f"{path} is stale: run `drkit reference {page} > {path}`"

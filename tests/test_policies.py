@@ -20,6 +20,7 @@ from drkit.commands.check.run import DEFAULT_PACK_DIR, Finding, check_stacks
 from drkit.core.errors import SpecError
 from drkit.engine.graph import RegionGraph
 from tests.conftest import ROOT, example_graph
+from tests.test_iam import NEGATIVE_CORPUS
 
 CONFIG = json.loads((ROOT / "policies" / "policy-config.json").read_text())
 
@@ -111,6 +112,13 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
         search,
         {"monthly-cost-within-budget": {"budgets": {"search-tier2-eu-west-1": 100}}},
         "over its budget of $100",
+    ),
+    (
+        "monthly-cost-complete",
+        lambda: search("eu-central-1"),
+        search,
+        None,
+        "ARC Region switch plan, monthly fee",
     ),
     (
         "instance-type-allowlist",
@@ -278,6 +286,8 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
         None,
         "function:*, which matches names beyond this deployment's",
     ),
+    # The IAM rules: one case each from the negative corpus of tests/test_iam.py (which has one per defect kind).
+    *[(rule, fraud, broken, None, fragment) for _, broken, rule, fragment in {c[2]: c for c in NEGATIVE_CORPUS}.values()],
 ]
 
 
@@ -303,8 +313,11 @@ def test_policy_passes_a_compliant_stack_and_fails_a_broken_one(
 
 
 def test_a_single_broken_field_trips_only_its_own_policy(pack: PolicyPackProcess) -> None:
-    broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.p3.16xlarge"))
-    assert {f.policy for f in findings(pack, broken)} == {"instance-type-allowlist"}
+    # ml.c5.large: outside the shipped allowlist, yet cheap enough to stay within the stack's budget
+    # (a P3 is now priced, so it would rightly trip the budget too)
+    broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.c5.large"))
+    # (the advisory monthly-cost-complete notes the unpriced ARC plan on every primary, broken or not)
+    assert {f.policy for f in findings(pack, broken)} - {"monthly-cost-complete"} == {"instance-type-allowlist"}
 
 
 def test_resource_findings_carry_the_resource_and_stack(pack: PolicyPackProcess) -> None:
@@ -337,7 +350,7 @@ def test_rto_target_comes_from_config(pack: PolicyPackProcess) -> None:
 @pytest.mark.parametrize(
     ("config", "problem"),
     [
-        ({"instance-type-allowlst": "advisory"}, "instance-type-allowlst: no such policy in the pack (did you mean instance-type-allowlist?); valid: all, allowed-regions"),
+        ({"instance-type-allowlst": "advisory"}, "instance-type-allowlst: no such policy in the pack (did you mean instance-type-allowlist?); valid: all, access-contract-allows, allowed-regions"),
         ({"all": "strict"}, "all: 'strict' is not an enforcement level; valid: advisory, mandatory, remediate, disabled"),
         ({"capacity-caps": {"maxInstancesPerModel": "many"}}, "capacity-caps.maxInstancesPerModel: 'many' is not of type 'integer'"),
         ({"capacity-caps": {"maxInstances": 3}}, "capacity-caps.maxInstances: not a setting of this policy; valid: enforcementLevel, maxInstancesPerModel, modelCaps"),
