@@ -24,6 +24,7 @@ from drkit.commands.drill.fidelity import RegionOutage
 from drkit.commands.drill.journal import write_atomic
 from drkit.commands.drill.scenarios import FIS_TEMPLATES, Action, ActionKind, Scenario
 from drkit.commands.drill.topology import Topology
+from drkit.core.catalog import HEALTH_CHECK_INTERVALS, HEALTH_CHECK_MAX_FAILURE_THRESHOLD
 from drkit.core.errors import DrillSafetyError
 from drkit.core.loader import InputError, load_json
 
@@ -56,9 +57,11 @@ def _checked_account(path: Path, data: Any) -> dict[str, Any]:
             raise InputError(str(path), field, f"{_short(data.get(field))}", f"a {kind.__name__}", "simulated account")
     for fqdn, hc in data["health_checks"].items():
         ok = isinstance(hc, dict) and isinstance(hc.get("region"), str) and isinstance(hc.get("inverted"), bool)
-        ok = ok and all(isinstance(hc.get(k), int | float) and not isinstance(hc.get(k), bool) and 1 <= hc[k] <= 60 for k in ("interval", "threshold"))
-        if not ok:
-            raise InputError(str(path), f"health_checks.{fqdn}", _short(hc), "{region, interval 1-60, threshold 1-60, inverted}", "simulated account")
+        numbers = ok and all(isinstance(hc.get(k), int | float) and not isinstance(hc.get(k), bool) for k in ("interval", "threshold"))
+        # Route 53's own limits (CreateHealthCheck): RequestInterval 10 or 30, FailureThreshold 1-10.
+        if not (numbers and hc["interval"] in HEALTH_CHECK_INTERVALS and 1 <= hc["threshold"] <= HEALTH_CHECK_MAX_FAILURE_THRESHOLD):
+            valid = f"{{region, interval {' or '.join(map(str, HEALTH_CHECK_INTERVALS))}, threshold 1-{HEALTH_CHECK_MAX_FAILURE_THRESHOLD}, inverted}}"
+            raise InputError(str(path), f"health_checks.{fqdn}", _short(hc), valid, "simulated account")
     for field in ("outages", "failed_endpoints"):
         if not all(isinstance(v, str) for v in data[field]):
             raise InputError(str(path), field, _short(data[field]), "a list of strings", "simulated account")
