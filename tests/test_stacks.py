@@ -321,12 +321,12 @@ def test_capture_is_deterministic() -> None:
         assert [(r.urn, r.id, dict(r.inputs)) for r in first[region]] == [(r.urn, r.id, dict(r.inputs)) for r in second[region]]
 
 
-def test_secondaries_captured_in_forked_processes_equal_those_captured_in_this_one() -> None:
-    spec = example_spec("fraud-tier1")  # two secondaries: captured in parallel by default
-    parallel, serial = capture(spec, processes=2), capture(spec, processes=1)
+def test_dependencies_are_recorded_in_a_stable_order() -> None:
+    """Registration order varies run to run; the graph's dependency lists must not."""
+    spec = example_spec("fraud-tier1")
+    first, second = capture(spec), capture(spec)
     for region in spec.regions:
-        assert parallel[region].resources == serial[region].resources, region
-        assert parallel[region].exports == serial[region].exports, region
+        assert [r.dependencies for r in first[region]] == [r.dependencies for r in second[region]], region
 
 
 def test_roles_and_exports_per_region() -> None:

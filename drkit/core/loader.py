@@ -54,9 +54,6 @@ class InputError(SpecError):
     def __str__(self) -> str:
         return str(self.args[0])
 
-    def __reduce__(self) -> tuple[type[InputError], tuple[str, str, str, str, str]]:  # type: ignore[override]
-        return (type(self), (self.source, self.where, self.problem, self.valid, self.kind))
-
 
 def _short(value: object) -> str:
     text = repr(value)
