@@ -260,11 +260,12 @@ def request_costs(
         + ASYNC_REQUEST_TRANSITIONS * pricing.STEP_FUNCTIONS_STANDARD_TRANSITION  # derived from the workflow's definition
     ) * m
     costs: dict[str, float] = {}
-    if realtime_instance:
+    # A type the price table lacks is still deployable: its paths get the router's default cost.
+    if realtime_instance and pricing.is_priced(realtime_instance):
         costs["realtime"] = pricing.instance_hourly(realtime_instance, region) / (target_invocations_per_minute * 60) + front
     if serverless_memory_mb:
         costs["serverless"] = serverless_memory_mb / 1024 * ASSUMED_SERVERLESS_SECONDS * pricing.SERVERLESS_GB_SECOND * m + front
-    if async_instance:
+    if async_instance and pricing.is_priced(async_instance):
         hourly = pricing.instance_hourly(async_instance, region)
         costs["async"] = hourly / 3600 * ASSUMED_ASYNC_SECONDS / async_concurrency + queued + front
         if batch:

@@ -70,7 +70,11 @@ def _validate_budget(args: StackValidationArgs, report: Report) -> None:
             report(f"Cannot price stack {stack}: {exc}. Fix `usageProfile` in the policy config.")
             return
     triples = [(r.resource_type, plain(r.props), region_of(r)) for r in args.resources]
-    estimate = monthly_cost(triples, usage)
+    try:
+        estimate = monthly_cost(triples, usage)
+    except DrkitError as exc:  # e.g. an instance type SageMaker sells that the price table lacks
+        report(f"Cannot price stack {stack}: {exc}. Add the price, or disable this policy for the stack in the policy config.")
+        return
     if estimate.total_usd > budget:
         biggest = sorted(estimate.lines, key=lambda line: line.monthly_usd, reverse=True)[:3]
         top = "; ".join(f"{line.description} ${line.monthly_usd:,.0f}" for line in biggest)

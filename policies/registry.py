@@ -7,7 +7,13 @@ import importlib
 from pulumi_policy import Policy
 
 PACK_NAME = "drkit"
-RULE_MODULES = ("drkit.policies.cost_rules", "drkit.policies.dr_rules", "drkit.policies.security_rules", "drkit.policies.recovery_rules")
+RULE_MODULES = (
+    "drkit.policies.cost_rules",
+    "drkit.policies.dr_rules",
+    "drkit.policies.security_rules",
+    "drkit.policies.recovery_rules",
+    "drkit.policies.deploy_rules",
+)
 
 
 def all_policies() -> list[Policy]:

@@ -91,6 +91,15 @@ def region_multiplier(region: str | None) -> float:
     return REGION_MULTIPLIER.get(region or "us-east-1", DEFAULT_REGION_MULTIPLIER)
 
 
+def is_priced(instance_type: str) -> bool:
+    """Whether this table has a price for the type (every SageMaker type deploys; not all are priced here)."""
+    try:
+        instance_hourly(instance_type, None)
+    except PricingError:
+        return False
+    return True
+
+
 def instance_hourly(instance_type: str, region: str | None) -> float:
     """On-demand SageMaker hosting price of one instance-hour in `region`."""
     if instance_type in _FLAT_HOURLY:

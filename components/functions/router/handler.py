@@ -56,7 +56,7 @@ LOG = logging.getLogger("drkit.router")
 LOG.setLevel(logging.INFO)
 
 KEY_HEADER = "x-drkit-key"
-REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,72}$")  # drkit/core/tokens.py REQUEST_ID_PATTERN
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # drkit/core/tokens.py REQUEST_ID_PATTERN
 REQUEST_TTL_SECONDS = 7 * 24 * 3600
 
 # Largest payload each path accepts: the routing engine's AWS limits (cited in drkit/core/routing.py),
@@ -194,7 +194,7 @@ def parse_infer(body: Any, config: RouterConfig, *, new_id: Callable[[], str]) -
     request_id = body.get("request_id") or new_id()
     if not isinstance(request_id, str) or not REQUEST_ID.match(request_id):
         raise HttpError(
-            400, "malformed_body", f"request_id: {request_id!r} is not valid; use 1-72 characters from A-Z a-z 0-9 _ -"
+            400, "malformed_body", f"request_id: {request_id!r} is not valid; use 1-64 characters from A-Z a-z 0-9 _ -"
         )
     payload: bytes | None = None
     location: str | None = None
@@ -546,7 +546,7 @@ class Router:
         team = self._team(event)
         if not REQUEST_ID.match(request_id):
             raise HttpError(
-                400, "malformed_request_id", f"request id {request_id!r} is not valid; use 1-72 characters from A-Z a-z 0-9 _ -"
+                400, "malformed_request_id", f"request id {request_id!r} is not valid; use 1-64 characters from A-Z a-z 0-9 _ -"
             )
         found = self.tokens.get(request_id)
         if found is None or (found.team and found.team != team.name):
