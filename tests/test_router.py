@@ -745,3 +745,20 @@ def test_audit_key_and_metrics_are_partitioned_by_date_and_dimensioned() -> None
     )  # fmt: skip
     assert audit_key(record) == "audit/us-east-1/2026/01/01/r.json"
     assert list(metric_values(record)) == ["Requests", "EstimatedCostUSD", "Fallbacks"]
+
+
+def test_request_ids_fit_the_inference_id_aws_is_sent(world: World) -> None:
+    # The workflow passes the request id as InvokeEndpointAsync's InferenceId: the router must
+    # refuse what SageMaker would, at its own door, with a 400 the caller can act on.
+    import botocore.session
+
+    inference_id = botocore.session.get_session().get_service_model("sagemaker-runtime").operation_model(
+        "InvokeEndpointAsync"
+    ).input_shape.members["InferenceId"].metadata
+    longest = "r" * int(inference_id["max"])
+    router = world.router()
+    body = {"model": "fraud", "traffic_class": "reports", "payload": "x"}
+    assert infer(router, {**body, "request_id": longest})[0] == 202
+    status, answer, _ = infer(router, {**body, "request_id": longest + "r"})
+    assert (status, answer["error"]) == (400, "malformed_body")
+    assert f"use 1-{inference_id['max']} characters" in answer["message"]
