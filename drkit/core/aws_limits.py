@@ -523,9 +523,7 @@ def unsafe_characters(value: str) -> list[str]:
     found = []
     for char in value:
         category = unicodedata.category(char)
-        if category == "Cc" or (category == "Cf" and unicodedata.bidirectional(char) in ("LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI")):
-            found.append(f"U+{ord(char):04X}")
-        elif char in "\u200e\u200f\u061c":  # LRM, RLM, ALM marks
+        if category == "Cc" or (category == "Cf" and unicodedata.bidirectional(char) in ("LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI")) or char in "\u200e\u200f\u061c":
             found.append(f"U+{ord(char):04X}")
     return found
 
@@ -678,6 +676,15 @@ def field_limits(resource_type: str) -> tuple[tuple[Field, Limits], ...]:
     if not isinstance(api, Api):
         return ()
     return tuple((f, api_limits(api.service, api.operation, f.member)) for f in api.fields)
+
+
+def warm() -> None:
+    """Load every model the table names and compile every pattern, once (the pack does this in the
+    background at start-up, while the first stack is still being captured)."""
+    for resource_type in RESOURCE_APIS:
+        for _, limits in field_limits(resource_type):
+            if limits.pattern:
+                _compiled(limits.pattern)
 
 
 def plain_value(value: Any) -> Any:
