@@ -506,6 +506,11 @@ SNS_CREATE = "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html"
 DASHBOARD_PUT = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html"
 SFN_CREATE = "https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html"
 ROUTE53_HEALTH = "https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html"
+# CreateHealthCheck's CallerReference allows 64; pulumi-aws (the Terraform provider) appends "-" and a
+# 26-character unique id to reference_name, so it validates reference_name to 38
+# (hashicorp/terraform-provider-aws#12873).
+ROUTE53_REFERENCE = "https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHealthCheck.html"
+HEALTH_CHECK_REFERENCE_MAX = 38
 
 ACM_FIRST_NAME_MAX_OCTETS = 64
 S3_KEY_MAX_BYTES = 1024
@@ -646,6 +651,11 @@ HAND_RULES: tuple[HandRule, ...] = (
     HandRule(
         DOCUMENTED, "aws:cloudwatch/dashboard:Dashboard", "dashboardName",
         _regex_problem(r"[A-Za-z0-9_-]+", 1, 255, "a CloudWatch dashboard name"), DASHBOARD_PUT,
+    ),
+    HandRule(
+        DOCUMENTED, "aws:route53/healthCheck:HealthCheck", "referenceName",
+        _regex_problem(r".*", 0, HEALTH_CHECK_REFERENCE_MAX, "reference_name (CallerReference less the provider's 27-character suffix)"),
+        ROUTE53_REFERENCE,
     ),
     HandRule(DOCUMENTED, "aws:sfn/stateMachine:StateMachine", "name", _regex_problem(STATE_MACHINE_NAME, 1, 80, "a state machine name"), SFN_CREATE),
     HandRule(
