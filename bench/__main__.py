@@ -1,4 +1,8 @@
-"""Run every benchmark module in bench/ (each exposes `main()`) and print its report."""
+"""Run the benchmark modules in bench/ (each exposes `main()`): all of them, or those named.
+
+    python -m bench                      every benchmark
+    python -m bench bench_check ...      only these (an unknown name is refused, exit 2)
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,26 @@ import sys
 from pathlib import Path
 
 
-def main() -> int:
+def available() -> list[str]:
     here = Path(__file__).parent
-    only = set(sys.argv[1:])
-    for info in sorted(pkgutil.iter_modules([str(here)]), key=lambda m: m.name):
-        if not info.name.startswith("bench_") or (only and info.name not in only):
-            continue
-        print(f"== {info.name}")
-        importlib.import_module(f"bench.{info.name}").main()
+    return sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+
+
+def main(argv: list[str]) -> int:
+    names = available()
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(__doc__.strip() + "\n\nbenchmarks: " + ", ".join(names))
+        return 0
+    unknown = [arg for arg in argv if arg not in names]
+    if unknown:
+        print(f"bench: unknown benchmark {', '.join(map(repr, unknown))}; valid: {', '.join(names)}", file=sys.stderr)
+        return 2
+    for name in argv or names:
+        print(f"== {name}")
+        importlib.import_module(f"bench.{name}").main()
         print()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -10,6 +10,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from drkit import __version__
+from drkit.commands.console import silence_stdout
 from drkit.core.errors import DrkitError
 
 # Modules exposing `register(subparsers)`; each adds one subcommand with `func` set.
@@ -22,12 +24,26 @@ COMMAND_MODULES = (
     "drkit.commands.redrive.command",
 )
 
+EXIT_CODES = """\
+exit codes:
+  0    success
+  1    findings: a mandatory policy violation, a failed drill, a redrive error
+  2    bad input: a spec, file or argument drkit refuses (the message says which and why)
+  130  interrupted
+
+Data (tables, --json, --format sarif|json|markdown, --asl) goes to stdout; progress and
+messages go to stderr.
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="drkit",
         description="Multi-region disaster recovery for SageMaker inference: preview, check, cost, route, drill.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"drkit {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(subparsers)
@@ -42,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DrkitError as exc:
         print(f"drkit: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader (`| head`) has what it wanted: not an error.
+        silence_stdout()
+        return 0
     except KeyboardInterrupt:
         print("drkit: interrupted", file=sys.stderr)
         return 130

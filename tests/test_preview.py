@@ -14,7 +14,7 @@ from tests.conftest import EXAMPLES, ROOT
 
 
 def test_preview_prints_each_regional_stack_and_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["preview", str(EXAMPLES / "search-tier2.yaml"), "--width", "200"]) == 0
+    assert main(["preview", str(EXAMPLES / "search-tier2.yaml"), "--tree", "--width", "200"]) == 0
     out = capsys.readouterr().out
     assert "search-tier2-eu-west-1 (primary, tier 2" in out
     assert "search-tier2-eu-central-1 (secondary, tier 2" in out
@@ -52,10 +52,10 @@ def test_a_broken_spec_fails_without_a_traceback(tmp_path: Path) -> None:
 
 
 def test_summary_shows_capacity_dns_and_the_computed_rto_per_region(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["preview", str(EXAMPLES / "search-tier2.yaml"), "--summary", "--width", "200"]) == 0
+    assert main(["preview", str(EXAMPLES / "search-tier2.yaml"), "--width", "200"]) == 0
     out = capsys.readouterr().out
     assert "search-tier2: tier 2, target RTO 900 s, RPO 1 s" in out
-    lines = [line for line in out.splitlines() if "ranker/provisioned" in line]
+    lines = [line for line in out.splitlines() if "ranker realtime" in line]
     assert "2..8" in lines[0] and "1..8" in lines[1]  # primary full, warm secondary at one instance
-    assert "SECONDARY TTL 60 s" in out and "810 s" in out
-    assert "aws:" not in out  # no resource tree in summary mode
+    assert "failover TTL 60 s" in out and "810 s" in out
+    assert "aws:" not in out  # the summary is the default; the resource tree needs --tree

@@ -24,3 +24,7 @@ class ComponentValidationError(DrkitError):
 
 class DrillSafetyError(DrkitError):
     """A drill refused to start or continue because it could not put things back."""
+
+
+class UsageError(DrkitError):
+    """A command-line argument drkit refuses: the message names the flag, the value and what is valid."""

@@ -18,7 +18,7 @@ from drkit.commands.check.analyzer import PolicyPackProcess
 from drkit.commands.check.names import POLICY, CheckedStack, name_collisions
 from drkit.commands.check.report import check_json, check_markdown, check_sarif, print_table
 from drkit.commands.check.run import DEFAULT_PACK_DIR, CheckResult, combine, run_check
-from drkit.commands.console import make_console
+from drkit.commands.console import make_console, note, status, write_stdout
 from drkit.core.spec import DeploymentSpec, load_spec
 from drkit.engine.capture import capture_regions
 from drkit.engine.graph import RegionGraph
@@ -67,7 +67,8 @@ def check_specs(
     checked: list[CheckedStack] = []
     # Start the pack first: it boots while the primary is captured, and analyzes each stack
     # while the next is captured.
-    with PolicyPackProcess(pack_dir) as pack:
+    deployments = ", ".join(dict.fromkeys(spec.deployment for _, spec in specs))
+    with status(f"checking {deployments}'s stacks with the policy pack"), PolicyPackProcess(pack_dir) as pack:
         results = [
             run_check(
                 spec, _kept(capture_regions(spec, regions), spec, path, checked), spec_path=path, config_path=config_path, pack=pack
@@ -88,8 +89,7 @@ def run(args: argparse.Namespace) -> int:
         text = json.dumps(check_sarif(result) if args.format == "sarif" else check_json(result), indent=2) + "\n"
     if args.output:
         Path(args.output).write_text(text)
-        summary = f"{len(result.mandatory)} mandatory, {len(result.advisory)} advisory; {args.format} written to {args.output}"
-        make_console().print(summary)
+        note(f"{len(result.mandatory)} mandatory, {len(result.advisory)} advisory; {args.format} written to {args.output}")
     else:
-        print(text, end="")
+        write_stdout(text)
     return result.exit_code

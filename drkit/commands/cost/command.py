@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-from drkit.commands.console import make_console
+from drkit.commands.console import make_console, status, write_stdout
 from drkit.core.pricing import PRICES_AS_OF
 from drkit.core.spec import load_spec
 from drkit.core.usage import load_usage
@@ -64,9 +64,10 @@ def run(args: argparse.Namespace) -> int:
         default = Path(args.spec).parent / "usage" / Path(args.spec).name
         usage_path = default if default.exists() else None
     usage = load_usage(usage_path) if usage_path else None
-    cost = deployment_cost(capture(spec), usage)
+    with status(f"capturing and pricing {spec.deployment}'s stacks"):
+        cost = deployment_cost(capture(spec), usage)
     if args.json:
-        print(json.dumps(cost_json(cost), indent=2))
+        write_stdout(json.dumps(cost_json(cost), indent=2))
         return 0
     console = make_console()
     console.print(

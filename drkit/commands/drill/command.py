@@ -7,14 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from drkit.commands.console import note, write_stdout
 from drkit.commands.drill.backends import Backend, BackendName
-from drkit.commands.drill.engine import STEPS, DrillArgs, DrillRunner, recover
+from drkit.commands.drill.engine import STEPS, DrillArgs, DrillRunner, drill_plan, recover
 from drkit.commands.drill.journal import Journal
 from drkit.commands.drill.probe import FrontDoorProbe, probe_from_env
-from drkit.commands.drill.scenarios import Scenario
+from drkit.commands.drill.scenarios import ActionKind, Scenario, injection
 from drkit.commands.drill.topology import Topology, topology_of
 from drkit.commands.drill.traffic import SimSettings
-from drkit.core.errors import DrillSafetyError
+from drkit.core.errors import DrillSafetyError, UsageError
 
 DEFAULT_WORKDIR = Path(".drkit/drill")
 
@@ -43,17 +44,28 @@ def register(subparsers: Any) -> None:
     sub = drill.add_subparsers(dest="drill_command", required=True, metavar="ACTION")
     run_p = sub.add_parser("run", help="run a scripted failover drill and report measured RTO/RPO")
     run_p.add_argument("spec", help="deployment spec (YAML)")
-    run_p.add_argument("--scenario", required=True, choices=[s.value for s in Scenario])
-    run_p.add_argument("--backend", default=BackendName.SIM.value, choices=[b.value for b in BackendName])
+    run_p.add_argument("--scenario", required=True, choices=[s.value for s in Scenario], help="what the drill breaks (required)")
+    run_p.add_argument(
+        "--backend", default=BackendName.SIM.value, choices=[b.value for b in BackendName],
+        help="sim: moto plus drkit's fidelity layer, offline; aws: a real account (default: sim)",
+    )  # fmt: skip
     run_p.add_argument("--execute", action="store_true", help="aws backend: make the changes (default: print the plan)")
     run_p.add_argument(
         "--workdir", type=Path, default=DEFAULT_WORKDIR, help=f"journal, sim account, report (default: {DEFAULT_WORKDIR})"
     )
-    run_p.add_argument("--in-flight", type=int, default=SimSettings().in_flight, help="requests in flight at the injection (sim)")
-    run_p.add_argument("--replication-lag", type=float, default=SimSettings().replication_lag_seconds, help="seconds (sim)")
-    run_p.add_argument("--seed", type=int, default=SimSettings().seed, help="sim seed")
-    run_p.add_argument("--max-duration", type=float, default=4 * 3600.0, help="stop and roll back after this many seconds")
-    run_p.add_argument("--json", action="store_true", help="print the JSON report")
+    defaults = SimSettings()
+    run_p.add_argument(
+        "--in-flight", type=int, default=defaults.in_flight, help=f"sim: requests in flight at the injection (default: {defaults.in_flight})"
+    )
+    run_p.add_argument(
+        "--replication-lag", type=float, default=defaults.replication_lag_seconds,
+        help=f"sim: global-table replication lag in seconds (default: {defaults.replication_lag_seconds:g})",
+    )  # fmt: skip
+    run_p.add_argument("--seed", type=int, default=defaults.seed, help=f"sim: random seed (default: {defaults.seed})")
+    run_p.add_argument(
+        "--max-duration", type=float, default=4 * 3600.0, help="stop and roll back after this many seconds (default: 14400)"
+    )
+    run_p.add_argument("--json", action="store_true", help="print the JSON report on stdout (default: the markdown report)")
     run_p.add_argument(
         "--probe-key-env", metavar="NAME",
         help="aws backend: environment variable holding a team key; send synthetic requests through the front door",
@@ -62,10 +74,14 @@ def register(subparsers: Any) -> None:
         "--probe-payloads", type=Path, metavar="FILE",
         help="aws backend, with --probe-key-env: JSON object mapping each model to a payload it accepts",
     )  # fmt: skip
+    run_p.add_argument(
+        "--plan", action="store_true",
+        help="print what the aws backend would change and put back, worked out offline (no credentials, no AWS call)",
+    )  # fmt: skip
     run_p.add_argument("--crash-after", choices=STEPS, help=argparse.SUPPRESS)
     run_p.set_defaults(func=run)
     rec = sub.add_parser("recover", help="put back everything an interrupted drill changed (idempotent)")
-    rec.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    rec.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help=f"the interrupted drill's work directory (default: {DEFAULT_WORKDIR})")
     rec.add_argument("--execute", action="store_true", help="aws backend: make the changes (default: print the plan)")
     rec.set_defaults(func=run_recover)
 
@@ -86,10 +102,36 @@ def _probe(args: argparse.Namespace, topo: Topology, backend: BackendName) -> Fr
     )  # fmt: skip
 
 
+# The AWS call behind each kind of change, as the aws backend makes it (backends/aws.py).
+API_CALLS = {
+    ActionKind.INVERT_HEALTH_CHECK: "route53.update_health_check(HealthCheckId=<check tagged for {target}>, Inverted={value})",
+    ActionKind.FIS_EXPERIMENT: "fis.start_experiment(experimentTemplateId=<template {deployment}-{target}>) in {region}",
+}
+
+
+def offline_plan(topo: Topology, scenario: Scenario, probe: FrontDoorProbe | None, interval: float) -> list[str]:
+    """What `--backend aws` would do, worked out from the spec alone: no credentials, no AWS call."""
+    actions = injection(scenario, topo)
+    lines = [f"preflight: find the health checks tagged for {topo.deployment} (route53.list_health_checks, list_tags_for_resources)"]
+    lines += drill_plan(actions, probe, interval)
+    for action in actions:
+        call = API_CALLS.get(action.kind)
+        if call is None:
+            raise UsageError(f"--scenario: {scenario.value} runs on the sim backend only; the aws backend plays health-check-failover and fis-*")
+        fields = {"target": action.target, "value": action.value, "deployment": topo.deployment, "region": action.region}
+        lines.append(f"inject call: {call.format(**fields)}")
+        lines.append(f"restore call: {call.format(**{**fields, 'value': not action.value})}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     topo = _topology(args.spec)
     backend_name = BackendName(args.backend)
     probe = _probe(args, topo, backend_name)
+    if args.plan:
+        plan = offline_plan(topo, Scenario(args.scenario), probe, DrillArgs.probe_interval_seconds)
+        write_stdout(json.dumps({"deployment": topo.deployment, "scenario": args.scenario, "plan": plan}, indent=2) if args.json else "\n".join(plan))
+        return 0
     settings = SimSettings(seed=args.seed, in_flight=args.in_flight, replication_lag_seconds=args.replication_lag)
     drill_args = DrillArgs(
         scenario=Scenario(args.scenario), workdir=args.workdir, backend=backend_name, execute=args.execute,
@@ -98,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     backend = make_backend(backend_name, args.workdir, topo, execute=args.execute)
     try:
-        print(f"drill {args.scenario} on {topo.deployment} ({backend_name.value})")
+        note(f"drill {args.scenario} on {topo.deployment} ({backend_name.value})")
         result = DrillRunner(topo, drill_args, backend).run()
     finally:
         backend.close()
@@ -108,17 +150,17 @@ def run(args: argparse.Namespace) -> int:
 
     data = load(args.workdir / "report")
     if args.json:
-        print(json.dumps(data, indent=2))
+        write_stdout(json.dumps(data, indent=2))
     else:
-        print((args.workdir / "report" / "report.md").read_text(encoding="utf-8"))
-        print("report: " + ", ".join(str(p) for p in result.report_files))
+        write_stdout((args.workdir / "report" / "report.md").read_text(encoding="utf-8"))
+        note("report: " + ", ".join(str(p) for p in result.report_files))
     return 0 if result.verified else 1
 
 
 def run_recover(args: argparse.Namespace) -> int:
     records = Journal(args.workdir).open_drill()
     if not records:
-        print(f"{args.workdir}: no unfinished drill; nothing to recover")
+        note(f"{args.workdir}: no unfinished drill; nothing to recover")
         return 0
     begin = next((r for r in records if r["kind"] == "begin"), records[0])
     name = BackendName(begin.get("backend", "sim"))
@@ -126,13 +168,13 @@ def run_recover(args: argparse.Namespace) -> int:
     if name is BackendName.AWS and not args.execute:
         intents = [r["action"] for r in records if r["kind"] == "intent" and r["step"] == "inject"]
         for action in intents:
-            print(f"[dry-run] would set {action['kind']} on {action['target']} back to its snapshot value")
-        print("[dry-run] nothing was changed; pass --execute to recover")
+            note(f"[dry-run] would set {action['kind']} on {action['target']} back to its snapshot value")
+        note("[dry-run] nothing was changed; pass --execute to recover")
         return 0
     backend = make_backend(name, args.workdir, topo, execute=True)
     try:
         done = recover(args.workdir, backend)
     finally:
         backend.close()
-    print(f"recovered drill {records[0]['drill']}: " + "; ".join(done))
+    note(f"recovered drill {records[0]['drill']}: " + "; ".join(done))
     return 0

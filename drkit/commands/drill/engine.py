@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from drkit.commands.console import note
 from drkit.commands.drill.backends import Backend, BackendName, switch_value
 from drkit.commands.drill.journal import Journal
 from drkit.commands.drill.probe import FrontDoorProbe, ProbeAnswer
@@ -104,10 +105,19 @@ def recover(workdir: Path, backend: Backend) -> list[str]:
     return done or ["nothing had been changed"]
 
 
+def drill_plan(actions: list[Action], probe: FrontDoorProbe | None, probe_interval_seconds: float) -> list[str]:
+    """What an aws drill changes and puts back, in order (the dry run and `--plan` print it)."""
+    plan = [f"inject: {a.describe()}" for a in actions] + [f"restore: {a.describe()} -> back to snapshot" for a in actions]
+    if probe is not None:
+        per_round = len(probe.payloads) * len(probe.classes)
+        plan.insert(1, f"observe: POST {probe.url}/v1/infer, {per_round} requests every {probe_interval_seconds:g} s")
+    return plan
+
+
 class DrillRunner:
     """Runs one drill against one backend, journalling as it goes."""
 
-    def __init__(self, topo: Topology, args: DrillArgs, backend: Backend, out: Callable[[str], None] = print) -> None:
+    def __init__(self, topo: Topology, args: DrillArgs, backend: Backend, out: Callable[[str], None] = note) -> None:
         self.topo, self.args, self.backend, self.out = topo, args, backend, out
         self.journal = Journal(args.workdir)
         self.drill_id = _new_id(topo, args.scenario)
@@ -142,12 +152,7 @@ class DrillRunner:
             raise DrillSafetyError("preflight refused the drill:\n" + "\n".join(f"  - {p}" for p in problems))
         actions = injection(args.scenario, topo)
         if args.backend is BackendName.AWS and not args.execute:
-            plan = [f"inject: {a.describe()}" for a in actions] + [
-                f"restore: {a.describe()} -> back to snapshot" for a in actions
-            ]
-            if args.probe is not None:
-                per_round = len(args.probe.payloads) * len(args.probe.classes)
-                plan.insert(1, f"observe: POST {args.probe.url}/v1/infer, {per_round} requests every {args.probe_interval_seconds:g} s")
+            plan = drill_plan(actions, args.probe, args.probe_interval_seconds)
             for line in plan:
                 self.out(f"[dry-run] {line}")
             for a in actions:

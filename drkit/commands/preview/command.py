@@ -7,15 +7,19 @@ import json
 from collections import Counter
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from drkit.commands.console import make_console
+from drkit.commands.console import make_console, status, write_stdout
 from drkit.core.rto import is_probing_check, record_role, worst_case_rto
 from drkit.core.spec import load_spec
 from drkit.engine.capture import capture
 from drkit.engine.graph import DeploymentGraph, RegionGraph, Resource
+
+# Summary cells stay narrow enough for 80 columns.
+SHORT_MODE = {"provisioned": "realtime", "serverless": "serverless", "async": "async"}
 
 # The properties a reviewer looks at first, per type token (camelCase, as the engine sees them).
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -114,7 +118,7 @@ def _tree(graph: RegionGraph) -> Tree:
 
 
 def _capacity(graph: RegionGraph) -> str:
-    """Endpoints as model/mode min..max, read from the scalable targets and configurations."""
+    """Endpoints as `model mode min..max`, read from the scalable targets and configurations."""
     targets = {str(t.inputs.get("resourceId", "")).split("/")[1]: t for t in graph.of_type("aws:appautoscaling/target:Target")}
     parts = []
     for endpoint in graph.of_type("aws:sagemaker/endpoint:Endpoint"):
@@ -122,7 +126,7 @@ def _capacity(graph: RegionGraph) -> str:
         tags = endpoint.tags
         target = targets.get(name)
         size = f" {_summarise(target.inputs['minCapacity'])}..{_summarise(target.inputs['maxCapacity'])}" if target else ""
-        parts.append(f"{tags.get('Model')}/{tags.get('InferenceType')}{size}")
+        parts.append(f"{tags.get('Model')} {SHORT_MODE.get(str(tags.get('InferenceType')), tags.get('InferenceType'))}{size}")
     return "\n".join(parts)
 
 
@@ -133,20 +137,27 @@ def _dns(graph: RegionGraph) -> str:
         return "-"
     record = records[0].inputs
     role = record_role(record)
-    check = f"\n{_summarise(checks[0].inputs.get('requestInterval'))} s x {_summarise(checks[0].inputs.get('failureThreshold'))}" if checks else ""
+    check = f"\ncheck {_summarise(checks[0].inputs.get('requestInterval'))} s x {_summarise(checks[0].inputs.get('failureThreshold'))}" if checks else ""
     ttl = f"TTL {_summarise(record['ttl'])} s" if record.get("ttl") is not None else "alias"
-    return f"{role} {ttl}{check}"
+    routing = "latency" if str(role).lower() == "latency" else "failover"
+    return f"{routing} {ttl}{check}"
 
 
 def summary_table(deployment: DeploymentGraph) -> Table:
+    """One row per regional stack; fits an 80-column terminal without truncating a cell."""
     spec = deployment.spec
-    table = Table(title=f"{spec.deployment}: tier {int(spec.tier)}, target RTO {spec.rto_seconds} s, RPO {spec.rpo_seconds:g} s")
-    for column in ("stack", "role", "resources", "endpoints (min..max)", "DNS record\nhealth check", "worst-case\nRTO"):
-        table.add_column(column, justify="right" if column == "resources" else "left", no_wrap=True)
+    table = Table(
+        title=f"{spec.deployment}: tier {int(spec.tier)}, target RTO {spec.rto_seconds} s, RPO {spec.rpo_seconds:g} s",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for column in ("region", "res.", "endpoints (min..max)", "DNS record", "RTO"):
+        # Only the endpoint list may wrap: model names are the one cell of unbounded width.
+        table.add_column(column, justify="right" if column in ("res.", "RTO") else "left", no_wrap=column != "endpoints (min..max)")
     for graph in deployment:
         bound = worst_case_rto((r.type, r.inputs) for r in graph.custom_resources)
         table.add_row(
-            graph.stack, graph.role.value, str(len(graph.custom_resources)), _capacity(graph), _dns(graph), f"{bound.total_seconds:.0f} s"
+            f"{graph.region}\n{graph.role.value}", str(len(graph.custom_resources)), _capacity(graph), _dns(graph), f"{bound.total_seconds:.0f} s"
         )
     return table
 
@@ -162,21 +173,24 @@ def render(deployment: DeploymentGraph, console: Console, *, tree: bool = True) 
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     regions = None if args.all_regions or not args.region else [spec.require_region(args.region)]
-    graph = capture(spec, regions)
+    with status(f"capturing {spec.deployment}'s stacks under Pulumi mocks"):
+        graph = capture(spec, regions)
     if args.json:
-        print(json.dumps({"deployment": spec.deployment, "regions": [region_json(g) for g in graph]}, indent=2, default=str))
+        write_stdout(json.dumps({"deployment": spec.deployment, "regions": [region_json(g) for g in graph]}, indent=2, default=str))
     else:
-        render(graph, make_console(args.width), tree=not args.summary)
+        render(graph, make_console(args.width), tree=args.tree)
     return 0
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("preview", help="Build each regional stack under Pulumi mocks and print its resources.")
-    parser.add_argument("spec", help="Deployment spec (YAML).")
+    parser = subparsers.add_parser(
+        "preview", help="Build each regional stack under Pulumi mocks and summarise it (--tree: every resource)."
+    )
+    parser.add_argument("spec", help="Deployment spec (YAML), relative to the current directory.")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--region", help="Only this region's stack.")
+    where.add_argument("--region", help="Only this region's stack. Default: every region.")
     where.add_argument("--all-regions", action="store_true", help="Every region (the default).")
-    parser.add_argument("--json", action="store_true", help="Machine-readable graph.")
-    parser.add_argument("--summary", action="store_true", help="Only the per-region summary table, no resource tree.")
+    parser.add_argument("--json", action="store_true", help="Print the whole graph as JSON on stdout. Default: the summary table.")
+    parser.add_argument("--tree", action="store_true", help="Print each stack's resource tree before the summary. Default: summary only.")
     parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)

@@ -17,9 +17,9 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from drkit.commands.console import make_console
+from drkit.commands.console import make_console, write_stdout
 from drkit.core.redrive import RedriveError, RedriveReport, StepFunctionsStarter, redrive
-from drkit.core.tokens import TokenStore
+from drkit.core.tokens import HOME_REGION_INDEX, UNFINISHED, Status, TokenStore
 
 STATE_MACHINE_ARN = re.compile(r"^arn:aws[a-z-]*:states:(?P<region>[a-z0-9-]+):\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$")
 
@@ -76,10 +76,25 @@ def report_table(report: RedriveReport, table_name: str) -> Table:
     return table
 
 
-def run(args: argparse.Namespace) -> int:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+def redrive_plan(table_name: str, lost: str, surviving: str, workflow_arn: str | None) -> list[str]:
+    """What a run would do, from the spec alone (`--plan`: no credentials, no AWS call)."""
+    statuses = " and ".join(s.value for s in UNFINISHED)
+    lines = [
+        f"read: dynamodb.query on {table_name} in {surviving}, index {HOME_REGION_INDEX}: home_region = {lost}, status {statuses}; "
+        f"then status {Status.REDRIVEN.value} claimed by an earlier run into {surviving}",
+        "skip: items whose TTL has passed (never redriven)",
+    ]
+    if workflow_arn is None:
+        return [*lines, "dry run: nothing is written (add --execute to claim and start)"]
+    return [
+        *lines,
+        f"claim: dynamodb.update_item on {table_name}, conditional on the attempt read: status {Status.REDRIVEN.value}, attempt + 1",
+        f"start: states.start_execution on {workflow_arn}, named after the request and its attempt (a rerun starts nothing twice)",
+        "order: high-priority teams first, then normal, then low",
+    ]
 
+
+def run(args: argparse.Namespace) -> int:
     from drkit.core.spec import load_spec
     from drkit.stacks.plan import token_table_name
 
@@ -88,6 +103,13 @@ def run(args: argparse.Namespace) -> int:
     table_name = token_table_name(spec)
     dry_run = not args.execute
     workflow_arn = None if dry_run else validate_workflow_arn(args.workflow_arn or default_workflow_arn(spec, args.to_region), args.to_region)
+    if args.plan:
+        plan = redrive_plan(table_name, args.from_region, args.to_region, workflow_arn)
+        write_stdout(json.dumps({"table": table_name, "plan": plan}, indent=2) if args.json else "\n".join(plan))
+        return 0
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
     store = TokenStore(table_name, boto3.client("dynamodb", region_name=args.to_region))
     sfn = boto3.client("stepfunctions", region_name=args.to_region)
     starter = StepFunctionsStarter(sfn, workflow_arn or "")
@@ -111,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             # No credentials, no table in that region, no permission: say where, without a traceback.
             raise RedriveError(f"redrive on table {table_name} in {args.to_region}: {exc}") from None
     if args.json:
-        print(json.dumps({"table": table_name, **report.as_dict()}, indent=2))
+        write_stdout(json.dumps({"table": table_name, **report.as_dict()}, indent=2))
     else:
         console.print(report_table(report, table_name))
         for request_id, message in sorted(report.error_messages.items())[:20]:
@@ -131,5 +153,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--workflow-arn", help="The surviving region's state machine ARN. Default: the deployment's InferenceWorkflow there.")
     parser.add_argument("--operator", help="Recorded on each claimed item. Default: the current user.")
     parser.add_argument("--workers", type=int, default=8, help="Parallel claims/starts. Default: 8.")
-    parser.add_argument("--json", action="store_true", help="Machine-readable report.")
+    parser.add_argument("--plan", action="store_true", help="Print what this run would do, offline (no credentials, no AWS call).")
+    parser.add_argument("--json", action="store_true", help="Print the report (or --plan) as JSON on stdout. Default: a table.")
     parser.set_defaults(func=run)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from drkit.commands.console import make_console
+from drkit.commands.console import make_console, write_stdout
 from drkit.core.asl import routing_only_definition
+from drkit.core.errors import UsageError
 from drkit.core.routing import GIB, MIB, TIB, RoutingError, classes_from, explain, human_bytes, route
 from drkit.core.spec import load_spec
 
@@ -33,11 +35,22 @@ def parse_size(text: str) -> int:
     return int(match.group(1).replace("_", "").replace(",", "")) * _UNITS[unit]
 
 
+def spec_path(given: str | None) -> Path:
+    """--spec, or the bundled example when run from a drkit checkout; never a silent guess elsewhere."""
+    if given is not None:
+        return Path(given)
+    default = Path(DEFAULT_SPEC)
+    if not default.is_file():
+        raise UsageError(f"--spec: not given, and the default {DEFAULT_SPEC} is not under {Path.cwd()}; pass --spec PATH/TO/SPEC.yaml")
+    return default
+
+
 def run(args: argparse.Namespace) -> int:
+    args.spec = str(spec_path(args.spec))
     spec = load_spec(args.spec)
     classes = classes_from(spec.traffic_classes)
     if args.asl:
-        print(json.dumps(routing_only_definition(classes), indent=2))
+        write_stdout(json.dumps(routing_only_definition(classes), indent=2))
         return 0
     if args.payload_bytes is None or args.traffic_class is None:
         missing = " and ".join(flag for flag, value in (("--payload-bytes", args.payload_bytes), ("--class", args.traffic_class)) if value is None)
@@ -45,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     size = parse_size(args.payload_bytes)
     decision = route(size, args.traffic_class, classes=classes, off_hours=args.off_hours)
     if args.json:
-        print(
+        write_stdout(
             json.dumps(
                 {
                     "deployment": spec.deployment,
@@ -81,8 +94,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("route", help="Which invocation path serves a request, and which rule decided.")
     parser.add_argument("--payload-bytes", help="Request size: bytes, or with a unit (6MiB, 7MB). Required unless --asl.")
     parser.add_argument("--class", dest="traffic_class", help="Traffic class name from the spec. Required unless --asl.")
-    parser.add_argument("--spec", default=DEFAULT_SPEC, help=f"Deployment spec (YAML) whose traffic classes to use. Default: {DEFAULT_SPEC}.")
+    parser.add_argument(
+        "--spec", help=f"Deployment spec (YAML) whose traffic classes to use. Default: {DEFAULT_SPEC}, relative to the current directory."
+    )
     parser.add_argument("--off-hours", action="store_true", help="Decide as if the request arrived off-hours. Default: business hours.")
-    parser.add_argument("--json", action="store_true", help="Machine-readable decision.")
-    parser.add_argument("--asl", action="store_true", help="Print the decision table compiled to a routing-only ASL state machine.")
+    parser.add_argument("--json", action="store_true", help="Print the decision as JSON on stdout. Default: a table.")
+    parser.add_argument("--asl", action="store_true", help="Print the decision table compiled to a routing-only ASL state machine (JSON).")
     parser.set_defaults(func=run)

@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from drkit.commands.console import note
 from drkit.commands.drill.backends import BackendName
 from drkit.commands.drill.backends.route53 import set_inverted, tagged_health_checks
 from drkit.commands.drill.scenarios import FIS_TEMPLATES, Action, ActionKind, Scenario
@@ -53,7 +54,7 @@ class AwsBackend:
         *,
         execute: bool = False,
         session: Any = None,
-        out: Callable[[str], None] = print,
+        out: Callable[[str], None] = note,
     ) -> None:
         self.topo, self.execute, self.out = topo, execute, out
         self.session = session or boto3.Session()

@@ -1,0 +1,123 @@
+"""The CLI behaves like the tools people know: data alone on stdout, a closed pipe is quiet,
+`--version`, documented options and exit codes, tables that fit 80 columns."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+import drkit
+from drkit.cli import build_parser, main
+from drkit.commands.console import make_console
+from drkit.commands.preview.command import summary_table
+from tests.conftest import EXAMPLES, ROOT, example_graph
+
+SARIF_SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
+TIER1 = str(EXAMPLES / "fraud-tier1.yaml")
+TIER3 = str(EXAMPLES / "docs-tier3.yaml")
+
+
+def drkit_cli(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "drkit", *argv], capture_output=True, text=True, cwd=cwd, check=False)
+
+
+def _options(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("drkit",)) -> Iterator[tuple[str, argparse.Action]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, (*path, name))
+        elif action.help != argparse.SUPPRESS and not isinstance(action, argparse._HelpAction | argparse._VersionAction):
+            yield " ".join(path), action
+
+
+@pytest.mark.parametrize(
+    ("argv", "parse"),
+    [
+        (["preview", TIER3, "--region", "us-west-2", "--json"], json.loads),
+        (["route", "--spec", TIER1, "--payload-bytes", "7MiB", "--class", "authorisation", "--json"], json.loads),
+        (["route", "--spec", TIER1, "--asl"], json.loads),
+        (["check", TIER3, "--format", "json"], json.loads),
+        (["check", TIER3, "--format", "sarif"], lambda out: jsonschema.validate(json.loads(out), SARIF_SCHEMA)),
+        (["cost", TIER3, "--json"], json.loads),
+        (["redrive", "--from-region", "us-east-2", "--to-region", "us-west-2", "--deployment-spec", TIER3, "--plan", "--json"], json.loads),
+        (["drill", "run", TIER1, "--scenario", "health-check-failover", "--backend", "aws", "--plan", "--json"], json.loads),
+    ],
+    ids=["preview", "route", "asl", "check-json", "check-sarif", "cost", "redrive-plan", "drill-plan"],
+)
+def test_machine_output_is_the_only_thing_on_stdout(argv: list[str], parse: object) -> None:
+    result = drkit_cli(*argv)
+    assert result.returncode == 0, result.stderr
+    parse(result.stdout)  # type: ignore[operator]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_sim_drill_prints_its_progress_on_stderr_and_only_the_report_on_stdout(tmp_path: Path) -> None:
+    result = drkit_cli("drill", "run", TIER1, "--scenario", "health-check-failover", "--in-flight", "20", "--workdir", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["scenario"] == "health-check-failover"
+    assert "drill health-check-failover on fraud-tier1 (sim)" in result.stderr
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    """`drkit preview … --json | head -1`: the reader leaves after one line of a large document."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "drkit", "preview", TIER1, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline().strip() == b"{"
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_version_answers_with_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"drkit {drkit.__version__}"
+
+
+def test_help_documents_the_exit_codes() -> None:
+    text = build_parser().format_help()
+    for code, meaning in (("0", "success"), ("1", "findings"), ("2", "bad input")):
+        assert any(line.split()[:2] == [code, meaning] or line.strip().startswith(f"{code}    {meaning}") for line in text.splitlines()), code
+
+
+def test_every_option_has_help_and_names_its_default() -> None:
+    for command, action in _options(build_parser()):
+        assert action.help, f"{command} {action.option_strings or action.dest}: no help"
+        if action.default not in (None, False):
+            assert "default" in action.help.lower(), f"{command} {action.option_strings}: help does not name its default {action.default!r}"
+
+
+def test_route_without_spec_outside_a_checkout_names_the_flag(tmp_path: Path) -> None:
+    result = drkit_cli("route", "--payload-bytes", "1", "--class", "authorisation", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"drkit: error: --spec: not given, and the default stacks/examples/fraud-tier1.yaml is not under {tmp_path};"
+        " pass --spec PATH/TO/SPEC.yaml"
+    )
+
+
+@pytest.mark.parametrize("name", ["fraud-tier1", "search-tier2", "docs-tier3"])
+def test_the_summary_table_fits_80_columns_without_truncating(name: str) -> None:
+    console = make_console(80)
+    with console.capture() as captured:
+        console.print(summary_table(example_graph(name)))
+    text = captured.get()
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_an_unknown_benchmark_is_refused() -> None:
+    result = subprocess.run([sys.executable, "-m", "bench", "nonsense"], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("bench: unknown benchmark 'nonsense'; valid: bench_check")
