@@ -20,10 +20,12 @@ from typing import Any
 
 from drkit.commands.drill.doubles import MemoryDynamo, MetricLog, SimS3, SimSageMaker, SimSageMakerRuntime, SimStepFunctions
 from drkit.components.functions.router.config import parse_config
-from drkit.components.functions.router.handler import Clients, Router, class_infos, key_digest
+from drkit.components.functions.router.handler import Clients, Router, class_infos
+from drkit.core.keys import key_digest
 from drkit.core.routing import route
 
 KEY = "bench-team-key"
+SECRET = b"bench-team-key-secret-0123456789abcdef"
 CONFIG = {
     "region": "us-east-1",
     "regions": ["us-east-1", "us-west-2"],
@@ -31,7 +33,8 @@ CONFIG = {
     "audit_bucket": "bench-audit",
     "input_bucket": "bench-inputs",
     "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:bench",
-    "teams": [{"name": "bench", "key_sha256": key_digest(KEY), "monthly_budget_usd": 1e9}],
+    "team_key_secret": "bench/team-keys",
+    "teams": [{"name": "bench", "key_digest": key_digest(KEY, SECRET), "monthly_budget_usd": 1e9}],
     "classes": [{"name": "critical", "kind": "critical", "timeout_seconds": 5}],
     "models": {
         "m": {"endpoints": {"realtime": "bench-realtime", "serverless": "bench-serverless"}, "costs_usd": {"realtime": 1e-5}}
@@ -56,8 +59,8 @@ def rate(run: Callable[[], Any], n: int) -> float:
 def routers(clients: Clients) -> dict[str, Router]:
     config = parse_config(CONFIG)
     return {
-        "router, no breaker/budget": Router(config, clients, use_breakers=False, use_budgets=False, emit_metrics=MetricLog()),
-        "router + breaker + budget": Router(config, clients, emit_metrics=MetricLog()),
+        "router, no breaker/budget": Router(config, clients, use_breakers=False, use_budgets=False, emit_metrics=MetricLog(), key_secret=SECRET),
+        "router + breaker + budget": Router(config, clients, emit_metrics=MetricLog(), key_secret=SECRET),
     }
 
 

@@ -31,6 +31,7 @@ from enum import Enum
 import pulumi
 import pulumi_aws as aws
 
+from drkit.components.frontdoor import router_function_name
 from drkit.components.iam import Statement, service_role
 from drkit.components.naming import physical_name
 from drkit.components.observability import encrypted_log_group
@@ -165,6 +166,10 @@ class DrExperimentsArgs:
     """DR tier; decides the scenarios (see `scenarios_for`)."""
     region: str
     """The stack's region: the templates act on targets there."""
+    account_id: str
+    """The deployment's account: every ARN the role is granted names it."""
+    table_name: str
+    """The global token table (same name in every region)."""
     rto_seconds: int
     """The tier's target RTO; each fault lasts twice as long (2 min to 12 h)."""
     stop_alarm_arns: Sequence[pulumi.Input[str]]
@@ -329,13 +334,21 @@ class DrExperiments(pulumi.ComponentResource):
                         "dynamodb:GetResourcePolicy",
                         "dynamodb:DescribeTable",
                     ],
-                    # Any region: the pause is enforced through the replicas' resource policies.
-                    [f"arn:aws:dynamodb:*:*:table/drkit-{deployment}-*"],
+                    # The target: FIS resolves targets in the experiment's region only, and the action
+                    # pauses replication through the resource policy of the table it targets
+                    # (FIS actions reference, aws:dynamodb:global-table-pause-replication).
+                    [f"arn:aws:dynamodb:{region}:{args.account_id}:table/{args.table_name}"],
                 )
             )
         if scenarios & {Scenario.ROUTER_ERRORS, Scenario.ROUTER_LATENCY}:
             assert args.lambda_config_bucket_arn is not None
-            statements.append(Statement("ReadRouter", ["lambda:GetFunction"], [f"arn:aws:lambda:{region}:*:function:*"]))
+            statements.append(
+                Statement(
+                    "ReadRouter",
+                    ["lambda:GetFunction"],
+                    [f"arn:aws:lambda:{region}:{args.account_id}:function:{router_function_name(deployment, region)}"],
+                )
+            )
             statements.append(
                 Statement(
                     "WriteLambdaFaultConfig",

@@ -19,9 +19,14 @@ Why two domain names: clients call the shared name (``fraud.example.com``), whic
 API must hold a custom domain for it, or failover ends in a certificate error. The
 regional host is what the health check probes (spec.dns.regional_host(region)).
 
-Certificate validation records are identical in every region for the shared name (ACM
-derives them from account and name), so they are written with ``allow_overwrite``; each
-region's stack may (re)write them without owning the other's.
+Every region's certificate names the shared name, and ACM gives one validation record per
+name and account ("the CNAME validation token works for any AWS Region", ACM user guide, DNS
+validation, read 2026-11-29), so the shared name's record is the same in every region: each
+stack writes it with ``allow_overwrite`` and **retains it on delete**. ACM renews a certificate
+only "as long as ... your CNAME record remains in place", so a stack that deleted it on
+destroy (or on a replace) would stop every other region's renewals. The regional host's record
+belongs to its region alone and goes with its stack. Removing the deployment for good leaves the
+shared record in the zone: delete it by hand after the last region (docs/deploying.md).
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from drkit.core.spec import DeploymentSpec
 
 ROUTER_SOURCE = FUNCTIONS / "router"
 # Core modules the router imports; each is stdlib + boto3 only (a test parses their imports).
-BUNDLED_CORE = ("errors.py", "routing.py", "tokens.py")
+BUNDLED_CORE = ("errors.py", "keys.py", "routing.py", "tokens.py")
 CONFIG_FILE = "router_config.json"
 HANDLER = "router.handler.handler"
 MiB = 1024 * 1024
@@ -86,11 +91,14 @@ class RegionalFrontDoorArgs:
     kms_key_arn: pulumi.Input[str]
     """This region's key: table, buckets and log group."""
     teams: Sequence[TeamConfig]
-    """Callers: name, SHA-256 of the key, monthly budget, over-budget action. Empty: /health only, every infer is 403."""
+    """Callers: name, HMAC-SHA256 of the key, monthly budget, over-budget action. Empty: /health only, every infer is 403."""
     classes: Sequence[ClassConfig]
     """Traffic classes the router accepts (from the spec)."""
     models: Sequence[ModelConfig]
     """Each model's endpoints in this region by path, and its per-request cost estimates."""
+    team_key_secret: str | None = None
+    """Secrets Manager secret (name or ARN, in this region) keying the team digests; the router may read only
+    it. Default: none — then teams must be empty."""
     state_machine_arn: pulumi.Input[str] | None = None
     """This region's InferenceWorkflow. Default: none — then no model may have an async endpoint or batch."""
     off_hours: OffHoursConfig | None = None
@@ -105,6 +113,8 @@ class RegionalFrontDoorArgs:
     """Router Lambda and integration timeout, 1-29 (HTTP API allows 30). Default: 29."""
     memory_size: int = 512
     """Router Lambda memory, MB. Default: 512."""
+    reserved_concurrent_executions: int | None = None
+    """Reserved concurrency of the router (spec.reserved_concurrency.router). Default: none (unreserved pool)."""
     audit_retention_days: int = 365
     """Object-lock retention of each audit record. Default: 365."""
     audit_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
@@ -136,9 +146,17 @@ def _validate(name: str, args: RegionalFrontDoorArgs) -> None:
         raise ComponentValidationError(f"{where}: models is empty; give at least one model's endpoints")
     if not args.classes:
         raise ComponentValidationError(f"{where}: classes is empty; give the spec's traffic classes")
-    digests = [t.key_sha256 for t in args.teams]
+    digests = [t.key_digest for t in args.teams]
     if len(set(digests)) != len(digests):
-        raise ComponentValidationError(f"{where}: teams share a key_sha256; every team needs its own key")
+        raise ComponentValidationError(f"{where}: teams share a key_digest; every team needs its own key")
+    if args.teams and not args.team_key_secret:
+        raise ComponentValidationError(
+            f"{where}: team_key_secret is unset but {len(args.teams)} team(s) are listed; name the secret keying their digests"
+        )
+    if args.reserved_concurrent_executions is not None and args.reserved_concurrent_executions < 1:
+        raise ComponentValidationError(
+            f"{where}: reserved_concurrent_executions {args.reserved_concurrent_executions} is invalid; valid: at least 1, or unset"
+        )
     for model in args.models:
         unknown = sorted(set(model.endpoints) - {*DIRECT_PATHS, "async"})
         if unknown:
@@ -187,6 +205,11 @@ def lambda_bundle() -> dict[str, Path]:
     return files
 
 
+def router_function_name(deployment: str, region: str) -> str:
+    """The router Lambda's name (also its role's and API's)."""
+    return physical_name("drkit", deployment, region, "router", limit=64)
+
+
 def audit_bucket_name(deployment: str, region: str) -> str:
     return physical_name("drkit", deployment, "audit", region)
 
@@ -224,6 +247,7 @@ def router_config(args: RegionalFrontDoorArgs) -> dict[str, object]:
         "max_inline_bytes": args.max_inline_bytes,
         "off_hours": asdict(args.off_hours) if args.off_hours else None,
         "breaker": dict(args.breaker),
+        "team_key_secret": args.team_key_secret or "",
     }
 
 
@@ -331,10 +355,11 @@ def args_from_spec(
         table_name=table_name,
         table_arn=table_arn,
         kms_key_arn=kms_key_arn,
+        team_key_secret=spec.team_key_secret,
         teams=[
             TeamConfig(
                 name=t.name,
-                key_sha256=t.key_sha256,
+                key_digest=t.key_digest,
                 monthly_budget_usd=t.monthly_budget_usd,
                 priority=t.priority,
                 over_budget=t.over_budget.value,
@@ -348,6 +373,9 @@ def args_from_spec(
         if off
         else None,
         health_check_path=spec.health_check.path,
+        audit_retention_days=spec.audit.retention_days,
+        audit_lock_mode=spec.audit.lock_mode,
+        reserved_concurrent_executions=spec.reserved_concurrency.get("router"),
         tags=dict(tags or {}),
     )
 
@@ -381,7 +409,18 @@ def router_statements(
         )
     if args.state_machine_arn is not None:
         statements.append(Statement("StartWorkflow", ["states:StartExecution"], [args.state_machine_arn]))
+    if args.team_key_secret:
+        statements.append(Statement("ReadTeamKeySecret", ["secretsmanager:GetSecretValue"], [secret_arn(args)]))
     return statements
+
+
+def secret_arn(args: RegionalFrontDoorArgs) -> str:
+    """ARN of the team-key secret in this region. Secrets Manager appends "-" and 6 random characters to
+    a secret's name in its ARN, so a name is matched with "-??????" (IAM: "?" is one character)."""
+    assert args.team_key_secret
+    if args.team_key_secret.startswith("arn:"):
+        return args.team_key_secret
+    return f"arn:aws:secretsmanager:{args.region}:{args.account_id}:secret:{args.team_key_secret}-??????"
 
 
 def router_policy(statements: Sequence[Statement]) -> pulumi.Output[str]:
@@ -441,7 +480,7 @@ class RegionalFrontDoor(pulumi.ComponentResource):
         super().__init__("drkit:frontdoor:RegionalFrontDoor", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        base = physical_name("drkit", args.deployment, args.region, "router", limit=64)
+        base = router_function_name(args.deployment, args.region)
 
         audit = self._audit_bucket(name, args, tags, child)
         inputs = self._input_bucket(name, args, tags, child)
@@ -481,6 +520,7 @@ class RegionalFrontDoor(pulumi.ComponentResource):
             memory_size=args.memory_size,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            reserved_concurrent_executions=args.reserved_concurrent_executions,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, policy]),
         )
@@ -674,6 +714,7 @@ class RegionalFrontDoor(pulumi.ComponentResource):
         records = []
         for index, host in enumerate((args.regional_host, args.domain)):
             option = certificate.domain_validation_options.apply(functools.partial(_validation_option, host))
+            shared = host == args.domain  # every region's certificate is validated by this one record
             records.append(
                 aws.route53.Record(
                     f"{name}-certificate-validation-{index}",
@@ -682,8 +723,8 @@ class RegionalFrontDoor(pulumi.ComponentResource):
                     type=option.apply(lambda o: o["resource_record_type"]),
                     records=[option.apply(lambda o: o["resource_record_value"])],
                     ttl=300,
-                    allow_overwrite=True,  # identical in every region for the shared name (see module docstring)
-                    opts=child,
+                    allow_overwrite=True,  # the shared name's record is written by every region's stack
+                    opts=pulumi.ResourceOptions(parent=self, retain_on_delete=shared),
                 )
             )
         return aws.acm.CertificateValidation(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -17,6 +18,8 @@ class Statement:
     sid: str
     actions: Sequence[str]
     resources: Sequence[pulumi.Input[str]]
+    condition: Mapping[str, Any] = field(default_factory=dict)
+    """IAM Condition block, for resources whose ARNs carry generated ids. Default: none."""
 
 
 def assume_role_policy(service: str) -> str:
@@ -43,6 +46,7 @@ def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
                     "Effect": "Allow",
                     "Action": sorted(s.actions),
                     "Resource": list(s.resources),
+                    **({"Condition": dict(s.condition)} if s.condition else {}),
                 }
                 for s in statements
             ],

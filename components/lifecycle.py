@@ -23,7 +23,7 @@ from drkit.components.bundle import FUNCTIONS, core_modules
 from drkit.components.iam import Statement, service_role
 from drkit.components.naming import physical_name
 from drkit.components.observability import encrypted_log_group
-from drkit.components.workflow import TRANSFORM_JOB_PREFIX
+from drkit.components.workflow import transform_job_prefix
 from drkit.core.errors import ComponentValidationError
 
 # The core modules the handlers import; each is stdlib + boto3 only.
@@ -69,6 +69,11 @@ class RequestLifecycleArgs:
     """The deployment's other regions: those whose requests this region may redrive."""
     log_retention_days: int = 30
     """Function log retention. Default: 30."""
+    reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
+    """Reserved concurrent executions by function ("completion", "redrive"); spec.reserved_concurrency.
+    Default: none — AWS keeps 100 unreserved executions per account, so a fixed default could fail the deploy."""
+    failure_retention_seconds: int = 14 * 24 * 3600
+    """How long the completion function's failed events wait in its failure queue. Default: 14 days (SQS maximum)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child. Default: none."""
 
@@ -88,6 +93,17 @@ class RequestLifecycle(pulumi.ComponentResource):
         common = [
             Statement("TableKey", ["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn]),
         ]
+        # SNS and EventBridge invoke the completion function asynchronously: after Lambda's retries a
+        # failed event would be dropped, and its request would wait for a callback that never comes.
+        # The on-failure destination keeps it (with the error) for an operator or `drkit redrive`.
+        failures = aws.sqs.Queue(
+            f"{name}-completion-failures",
+            name=physical_name("drkit", args.deployment, "completion-failures", limit=80),
+            kms_master_key_id=args.kms_key_arn,
+            message_retention_seconds=args.failure_retention_seconds,
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         completion = self._function(
             f"{name}-completion",
             completion_function_name(args.deployment),
@@ -99,12 +115,24 @@ class RequestLifecycle(pulumi.ComponentResource):
                 Statement(
                     "TransformJobTags",
                     ["sagemaker:ListTags"],
-                    [f"arn:aws:sagemaker:{args.region}:{args.account_id}:transform-job/{TRANSFORM_JOB_PREFIX}-*"],
+                    [f"arn:aws:sagemaker:{args.region}:{args.account_id}:transform-job/{transform_job_prefix(args.deployment)}-*"],
                 ),
+                Statement("ReportFailures", ["sqs:SendMessage"], [failures.arn]),
             ],
             {"TABLE_NAME": args.table_name},
             timeout=60,
+            reserved=args.reserved_concurrency.get("completion"),
         )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-completion-on-failure",
+            function_name=completion.name,
+            maximum_retry_attempts=2,
+            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(destination=failures.arn)
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.completion_failures_queue_arn = failures.arn
         redrive = self._function(
             f"{name}-redrive",
             redrive_function_name(args.deployment),
@@ -124,11 +152,18 @@ class RequestLifecycle(pulumi.ComponentResource):
                 "PEER_REGIONS": ",".join(args.peer_regions),
             },
             timeout=900,  # the Lambda maximum; a partial run is finished by the next one
+            reserved=args.reserved_concurrency.get("redrive"),
         )
         self._subscribe(name, completion)
         self.completion_function_arn = completion.arn
         self.redrive_function_arn = redrive.arn
-        self.register_outputs({"completion_function_arn": completion.arn, "redrive_function_arn": redrive.arn})
+        self.register_outputs(
+            {
+                "completion_function_arn": completion.arn,
+                "redrive_function_arn": redrive.arn,
+                "completion_failures_queue_arn": failures.arn,
+            }
+        )
 
     def _function(
         self,
@@ -139,6 +174,7 @@ class RequestLifecycle(pulumi.ComponentResource):
         environment: Mapping[str, pulumi.Input[str]],
         *,
         timeout: int,
+        reserved: int | None = None,
     ) -> aws.lambda_.Function:
         a = self._args
         child = pulumi.ResourceOptions(parent=self)
@@ -168,6 +204,7 @@ class RequestLifecycle(pulumi.ComponentResource):
             code=function_code(handler_dir),
             timeout=timeout,
             memory_size=256,
+            reserved_concurrent_executions=reserved,
             environment={"variables": dict(environment)},
             tags=dict(a.tags),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, policy]),
@@ -195,7 +232,7 @@ class RequestLifecycle(pulumi.ComponentResource):
                     "source": ["aws.sagemaker"],
                     "detail-type": ["SageMaker Transform Job State Change"],
                     "detail": {
-                        "TransformJobName": [{"prefix": f"{TRANSFORM_JOB_PREFIX}-"}],
+                        "TransformJobName": [{"prefix": f"{transform_job_prefix(self._args.deployment)}-"}],
                         "TransformJobStatus": ["Completed", "Failed", "Stopped"],
                     },
                 }

@@ -305,7 +305,11 @@ class RegionSwitchPlan(pulumi.ComponentResource):
                 for workflow in self.workflows
             ],
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+            # Every region's DNS record carries the health checks ARC creates for this plan (the
+            # secondaries read their ids through a StackReference): deleting or replacing the plan
+            # from the primary's stack would leave those records on checks of which "the future status
+            # ... can't be predicted" (Route 53 DeleteHealthCheck, API reference). Removing it is deliberate.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role], protect=True),
         )
         self.plan_arn = plan.arn
         self.execution_role_arn = role.arn
@@ -391,6 +395,8 @@ class ScaleUpFunctionArgs:
     """This region's key; encrypts the function's log group."""
     log_retention_days: int = 30
     """Retention of the function's log group. Default: 30."""
+    reserved_concurrent_executions: int | None = None
+    """Reserved concurrency of the function (spec.reserved_concurrency.scale_up). Default: none (unreserved pool)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags. Default: none."""
 
@@ -411,10 +417,15 @@ def scale_up_statements(deployment: str, region: str, account_id: str, log_group
             ["sagemaker:ListTags", "sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"],
             [endpoints],
         ),
+        # Scalable targets are named by generated ids, so the deployment's are picked by their tag
+        # (RegisterScalableTarget supports aws:ResourceTag on scalable-target; IAM service authorization reference).
         Statement(
             "RaiseAutoscalingFloor",
             ["application-autoscaling:RegisterScalableTarget"],
             [f"arn:aws:application-autoscaling:{region}:{account_id}:scalable-target/*"],
+            condition={
+                "StringEquals": {"aws:ResourceTag/Deployment": deployment, "application-autoscaling:service-namespace": "sagemaker"}
+            },
         ),
         Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(log_group_arn, ":*")]),
     ]
@@ -461,6 +472,7 @@ class ScaleUpFunction(pulumi.ComponentResource):
             code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(SCALE_UP_SOURCE))}),
             timeout=300,
             memory_size=256,
+            reserved_concurrent_executions=args.reserved_concurrent_executions,
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables={
                     "DEPLOYMENT": args.deployment,

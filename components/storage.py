@@ -1,15 +1,35 @@
-"""EncryptedBucket: a private, versioned, SSE-KMS bucket — the only kind of bucket drkit makes."""
+"""EncryptedBucket: a private, versioned, SSE-KMS, TLS-only bucket — the only kind of bucket drkit makes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
 
 
+def tls_only_policy(bucket_arn: str) -> str:
+    """The bucket policy that denies every request not made over TLS (aws:SecureTransport false)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyPlainHttp",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
 class EncryptedBucket(pulumi.ComponentResource):
-    """Bucket + versioning + SSE-KMS (bucket key) + public access block."""
+    """Bucket + versioning + SSE-KMS (bucket key) + public access block + a policy refusing plain HTTP."""
 
     bucket: pulumi.Output[str]
     arn: pulumi.Output[str]
@@ -57,7 +77,7 @@ class EncryptedBucket(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        aws.s3.BucketPublicAccessBlock(
+        public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",
             bucket=bucket.id,
             block_public_acls=True,
@@ -65,6 +85,14 @@ class EncryptedBucket(pulumi.ComponentResource):
             ignore_public_acls=True,
             restrict_public_buckets=True,
             opts=child,
+        )
+        # S3 accepts HTTP too unless a policy denies it (S3 User Guide, "Enforce encryption in transit").
+        # After the public access block: S3 refuses concurrent changes to a bucket's policy state.
+        aws.s3.BucketPolicy(
+            f"{name}-tls-only",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(tls_only_policy),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
         )
         self.bucket = bucket.bucket
         self.arn = bucket.arn

@@ -29,6 +29,7 @@ definition the way Step Functions executes it, and `ASYNC_REQUEST_TRANSITIONS` (
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,7 +72,17 @@ TRANSIENT_ERRORS = ("SageMakerRuntime.ServiceUnavailableException", "SageMakerRu
 CONDITION_FAILED = ("DynamoDb.ConditionalCheckFailedException", "DynamoDB.ConditionalCheckFailedException")
 # Batch transform has no per-request limit; a callback that never comes must still end.
 BATCH_WAIT_SECONDS = 24 * 3600
-TRANSFORM_JOB_PREFIX = "drkit"
+
+
+def transform_job_prefix(deployment: str) -> str:
+    """Prefix of this deployment's transform-job names: what its IAM grants and its EventBridge rule match.
+
+    Job names allow 63 characters (CreateTransformJob.TransformJobName) and carry a 40-character
+    request hash, so the deployment goes in as an 8-hex tag of its name rather than the name itself
+    (which may be 40 characters): "drkit-<tag>-<sha1>-a<attempt>" is at most 62. A shared "drkit-*"
+    would let one deployment's workflow create, and its completion function read, another's jobs.
+    """
+    return f"drkit-{hashlib.sha256(deployment.encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,10 +158,12 @@ def _invoke(endpoint_path: str, *, timeout: int, catch_to_async: bool) -> dict[s
     return state
 
 
-def workflow_definition(*, table_name: str, classes: Mapping[str, ClassInfo], targets: Sequence[WorkflowTarget]) -> dict[str, Any]:
+def workflow_definition(
+    *, table_name: str, classes: Mapping[str, ClassInfo], targets: Sequence[WorkflowTarget], job_prefix: str
+) -> dict[str, Any]:
     """The whole state machine as ASL. Input: request_id, model, traffic_class, payload_bytes,
     off_hours, attempt (default 1), input_location (async/batch), body + content_type
-    (real-time/serverless), or `path` to resume a redriven request."""
+    (real-time/serverless), or `path` to resume a redriven request. `job_prefix`: transform_job_prefix(deployment)."""
     if not targets:
         raise ComponentValidationError("InferenceWorkflow: targets is empty; give at least one model's endpoints")
     present = "$.target"
@@ -237,7 +250,7 @@ def workflow_definition(*, table_name: str, classes: Mapping[str, ClassInfo], ta
         "Parameters": {
             # Job names allow 63 characters, request ids 64: name by hash, and tag the job with
             # the request so the completion handler can map the job's event back to it.
-            "TransformJobName.$": f"States.Format('{TRANSFORM_JOB_PREFIX}-{{}}-a{{}}', States.Hash($.request_id, 'SHA-1'), $.attempt)",
+            "TransformJobName.$": f"States.Format('{job_prefix}-{{}}-a{{}}', States.Hash($.request_id, 'SHA-1'), $.attempt)",
             "ModelName.$": f"{present}.batch_model",
             "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri.$": "$.input_location"}}},
             "TransformOutput": {"S3OutputPath.$": f"{present}.batch_output"},
@@ -319,6 +332,7 @@ def representative_definition() -> dict[str, Any]:
     """One model with every mode and one class of each kind: every path's states are present."""
     return workflow_definition(
         table_name="drkit-representative-tokens",
+        job_prefix=transform_job_prefix("representative"),
         classes={
             kind.value: ClassInfo(name=kind.value, kind=kind, timeout_seconds=ASYNC_MAX_SECONDS if kind is ClassKind.BULK else REALTIME_MAX_SECONDS)
             for kind in ClassKind
@@ -383,7 +397,9 @@ class InferenceWorkflow(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: InferenceWorkflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        definition = workflow_definition(table_name=args.table_name, classes=args.classes, targets=args.targets)
+        definition = workflow_definition(
+            table_name=args.table_name, classes=args.classes, targets=args.targets, job_prefix=transform_job_prefix(args.deployment)
+        )
         super().__init__("drkit:workflow:InferenceWorkflow", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
@@ -463,7 +479,7 @@ def workflow_statements(args: InferenceWorkflowArgs, log_group_arn: pulumi.Input
             Statement(
                 "TransformJobs",
                 ["sagemaker:CreateTransformJob", "sagemaker:AddTags"],
-                [f"{prefix}:transform-job/{TRANSFORM_JOB_PREFIX}-*"] + [f"{prefix}:model/{m}" for m in batch_models],
+                [f"{prefix}:transform-job/{transform_job_prefix(args.deployment)}-*"] + [f"{prefix}:model/{m}" for m in batch_models],
             )
         )
     return statements

@@ -22,6 +22,9 @@ COMMAND_MODULES = (
     "drkit.commands.cost.command",
     "drkit.commands.drill.command",
     "drkit.commands.redrive.command",
+    "drkit.commands.reference.command",
+    "drkit.commands.keys.command",
+    "drkit.commands.preflight.command",
 )
 
 EXIT_CODES = """\

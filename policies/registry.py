@@ -11,6 +11,7 @@ RULE_MODULES = (
     "drkit.policies.cost_rules",
     "drkit.policies.dr_rules",
     "drkit.policies.security_rules",
+    "drkit.policies.posture_rules",
     "drkit.policies.recovery_rules",
     "drkit.policies.deploy_rules",
 )

@@ -48,8 +48,9 @@ def _options(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("drkit",)
         (["cost", TIER3, "--json"], json.loads),
         (["redrive", "--from-region", "us-east-2", "--to-region", "us-west-2", "--deployment-spec", TIER3, "--plan", "--json"], json.loads),
         (["drill", "run", TIER1, "--scenario", "health-check-failover", "--backend", "aws", "--plan", "--json"], json.loads),
+        (["preflight", TIER1, "--region", "us-west-2", "--plan", "--json"], json.loads),
     ],
-    ids=["preview", "route", "asl", "check-json", "check-sarif", "cost", "redrive-plan", "drill-plan"],
+    ids=["preview", "route", "asl", "check-json", "check-sarif", "cost", "redrive-plan", "drill-plan", "preflight-plan"],
 )
 def test_machine_output_is_the_only_thing_on_stdout(argv: list[str], parse: object) -> None:
     result = drkit_cli(*argv)
@@ -121,3 +122,10 @@ def test_an_unknown_benchmark_is_refused() -> None:
     result = subprocess.run([sys.executable, "-m", "bench", "nonsense"], capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 2
     assert result.stderr.startswith("bench: unknown benchmark 'nonsense'; valid: bench_check")
+
+
+@pytest.mark.parametrize(("page", "path"), [("spec", "docs/spec-reference.md"), ("policies", "docs/policy-reference.md")])
+def test_the_generated_reference_pages_are_current(page: str, path: str) -> None:
+    result = drkit_cli("reference", page)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (ROOT / path).read_text(), f"{path} is stale: run `drkit reference {page} > {path}`"

@@ -19,9 +19,9 @@ from drkit.commands.drill.traffic import DeploymentSim, SimSettings
 from drkit.components.frontdoor import args_from_spec, router_config
 from drkit.components.functions.router.breakers import BreakerConfig, BreakerState, BreakerStore
 from drkit.components.functions.router.budgets import BudgetStore
-from drkit.components.functions.router.handler import key_digest
 from drkit.components.functions.router.health import check_table
 from drkit.core.errors import DrillSafetyError
+from drkit.core.keys import key_digest
 from drkit.core.tokens import TokenStore, TokenStoreError
 from drkit.stacks.plan import plan_region, token_table_name
 from tests.conftest import create_token_table, example_graph, example_spec
@@ -119,7 +119,7 @@ def test_the_drill_authenticates_as_its_own_team_and_real_teams_are_untouched() 
     doors = FrontDoors(topo, _HealthyWorld(), clock=lambda: 1_767_794_400.0)
     router = doors.routers[topo.primary]
     teams = {t.name: t for t in router.config.teams}
-    assert teams[DRILL_TEAM].key_sha256 == key_digest(doors.key)
+    assert teams[DRILL_TEAM].key_digest == key_digest(doors.key, doors.key_secret)
     assert {t.name for t in router.config.teams} - {DRILL_TEAM} == {"card-auth", "disputes"}
     answer = doors.infer(topo.primary, client=0, model=topo.models[0], traffic_class="authorisation", payload_bytes=2048,
                          request_id="probe-1")  # fmt: skip

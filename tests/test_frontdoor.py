@@ -52,7 +52,8 @@ ARGS = RegionalFrontDoorArgs(
     table_name="drkit-fraud-tokens",
     table_arn=TABLE_ARN,
     kms_key_arn=KEY,
-    teams=[TeamConfig(name="card-auth", key_sha256=DIGEST, monthly_budget_usd=100.0)],
+    teams=[TeamConfig(name="card-auth", key_digest=DIGEST, monthly_budget_usd=100.0)],
+    team_key_secret="drkit/fraud/team-keys",
     classes=[ClassConfig(name="critical", kind="critical", timeout_seconds=5)],
     models=[
         ModelConfig(
@@ -215,7 +216,7 @@ def test_function_ships_the_router_package_and_its_config(graph: Registered) -> 
     asset = archive.assets[CONFIG_FILE]
     assert isinstance(asset, pulumi.StringAsset)
     config = json.loads(asset.text)
-    assert parse_config(config).teams[0].key_sha256 == DIGEST
+    assert parse_config(config).teams[0].key_digest == DIGEST
 
 
 def test_router_policy_is_least_privilege(graph: Registered) -> None:
@@ -231,6 +232,11 @@ def test_router_policy_is_least_privilege(graph: Registered) -> None:
     }
     assert by_sid["StartWorkflow"]["Resource"] == [MACHINE]
     assert by_sid["DataKey"]["Resource"] == [KEY]
+    # Only the team-key secret, by name: Secrets Manager ARNs end in "-" plus 6 random characters.
+    assert by_sid["ReadTeamKeySecret"] == by_sid["ReadTeamKeySecret"] | {
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": [f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:drkit/fraud/team-keys-??????"],
+    }
     # No Resource "*" at all: metrics are embedded-metric log lines, not PutMetricData calls.
     assert [s["Sid"] for s in policy["Statement"] if s["Resource"] == "*" or "*" in s["Resource"]] == []
     assert not any(a.startswith("cloudwatch:") for s in policy["Statement"] for a in s["Action"])
@@ -258,7 +264,9 @@ def test_no_workflow_permission_without_a_workflow() -> None:
         ),
         ({"models": []}, "models is empty; give at least one model's endpoints"),
         ({"classes": []}, "classes is empty"),
-        ({"teams": [ARGS.teams[0], ARGS.teams[0]]}, "teams share a key_sha256; every team needs its own key"),
+        ({"teams": [ARGS.teams[0], ARGS.teams[0]]}, "teams share a key_digest; every team needs its own key"),
+        ({"team_key_secret": None}, "team_key_secret is unset but 1 team(s) are listed; name the secret keying their digests"),
+        ({"reserved_concurrent_executions": 0}, "reserved_concurrent_executions 0 is invalid; valid: at least 1, or unset"),
         (
             {"models": [ModelConfig(name="m", endpoints={"batch": "e"}, costs_usd={})]},
             "models[m].endpoints has path 'batch'; valid: realtime, serverless, async",
@@ -373,3 +381,26 @@ def test_args_from_each_example_spec_build_a_front_door(example: str) -> None:
             assert set(model.costs_usd) >= set(model.endpoints)
     graph = run(args)
     assert graph.one("aws:apigatewayv2/api:Api")["protocolType"] == "HTTP"
+
+
+def test_spec_audit_lock_and_reserved_concurrency_reach_the_graph_only_when_asked() -> None:
+    from drkit.engine.capture import capture
+
+    spec = example_spec("docs-tier3")
+    region = spec.primary_region
+    default = capture(spec, [region])[region]
+    # No reserved concurrency by default: AWS keeps 100 unreserved executions per account.
+    assert all(f.inputs.get("reservedConcurrentExecutions") in (None, -1) for f in default.of_type("aws:lambda/function:Function"))
+    (lock,) = default.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock.inputs["rule"]["defaultRetention"] == {"mode": "GOVERNANCE", "days": 365}
+
+    asked = spec.model_copy(
+        update={"audit": spec.audit.model_copy(update={"lock_mode": "COMPLIANCE", "retention_days": 30}),
+                "reserved_concurrency": {"router": 20, "completion": 5}}  # fmt: skip
+    )
+    graph = capture(asked, [region])[region]
+    reserved = {f.inputs["name"]: f.inputs.get("reservedConcurrentExecutions") for f in graph.of_type("aws:lambda/function:Function")}
+    assert reserved[f"drkit-docs-tier3-{region}-router"] == 20 and reserved["drkit-docs-tier3-completion"] == 5
+    assert reserved["drkit-docs-tier3-redrive"] in (None, -1)
+    (lock,) = graph.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock.inputs["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 30}

@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from drkit.components.bundle import core_modules
 from drkit.components.lifecycle import FUNCTIONS, SHARED_MODULES
+from drkit.components.workflow import transform_job_prefix
 from drkit.core.tokens import Status, TokenStore
 from drkit.engine.graph import RegionGraph
 from tests.conftest import create_token_table, example_graph
@@ -50,7 +51,11 @@ def test_completion_hears_every_async_topic_and_transform_job_events() -> None:
     (rule,) = [r for r in lifecycle(graph) if r.type == "aws:cloudwatch/eventRule:EventRule"]
     pattern = json.loads(rule.inputs["eventPattern"])
     assert pattern["detail-type"] == ["SageMaker Transform Job State Change"]
-    assert pattern["detail"]["TransformJobName"] == [{"prefix": "drkit-"}]
+    # this deployment's jobs only, named as its workflow names them
+    (machine,) = graph.of_type("aws:sfn/stateMachine:StateMachine")
+    job_name = json.loads(machine.inputs["definition"])["States"]["StartTransform"]["Parameters"]["TransformJobName.$"]
+    assert pattern["detail"]["TransformJobName"] == [{"prefix": f"{transform_job_prefix('search-tier2')}-"}]
+    assert job_name.startswith(f"States.Format('{transform_job_prefix('search-tier2')}-")
 
 
 def test_redrive_may_start_executions_only_on_this_regions_workflow() -> None:
@@ -108,3 +113,17 @@ def test_redrive_handler_restarts_a_lost_regions_requests_once(monkeypatch: pyte
         assert {store.get(f"req-{i}").status for i in range(5)} == {Status.REDRIVEN}
         with pytest.raises(handler.RedriveRequestError, match="not one of this deployment's other regions: eu-west-1"):
             handler.handler({"lost_region": "us-east-1"}, None)
+
+
+def test_completion_keeps_events_that_fail_every_retry_in_an_encrypted_queue_it_may_write() -> None:
+    graph = example_graph("search-tier2").primary
+    (queue,) = [r for r in lifecycle(graph) if r.type == "aws:sqs/queue:Queue"]
+    (config,) = [r for r in lifecycle(graph) if r.type == "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"]
+    assert config.inputs["functionName"] == "drkit-search-tier2-completion"
+    assert config.inputs["destinationConfig"]["onFailure"]["destination"] == queue.outputs["arn"]
+    assert queue.inputs["kmsMasterKeyId"] and queue.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
+    (policy,) = [r for r in lifecycle(graph) if r.type == "aws:iam/rolePolicy:RolePolicy" and "completion" in r.name]
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    assert statements["ReportFailures"] == {"Sid": "ReportFailures", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [queue.outputs["arn"]]}
+    # the queue's key is one the function may use (Lambda encrypts the record it sends)
+    assert queue.inputs["kmsMasterKeyId"] in statements["TableKey"]["Resource"]

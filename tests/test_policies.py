@@ -79,6 +79,21 @@ def _wildcard(inputs: dict[str, Any]) -> None:
     inputs["policy"] = json.dumps(document)
 
 
+def _resource(arn: str) -> Callable[[dict[str, Any]], None]:
+    def change(inputs: dict[str, Any]) -> None:
+        document = json.loads(inputs["policy"])
+        document["Statement"][0]["Resource"] = [arn]
+        inputs["policy"] = json.dumps(document)
+
+    return change
+
+
+def _allow_http(inputs: dict[str, Any]) -> None:
+    document = json.loads(inputs["policy"])
+    document["Statement"][0]["Condition"] = {"Bool": {"aws:SecureTransport": "true"}}  # denies only TLS: the opposite
+    inputs["policy"] = json.dumps(document)
+
+
 def _image(image: str) -> Callable[[dict[str, Any]], None]:
     def change(inputs: dict[str, Any]) -> None:
         inputs["primaryContainer"]["image"] = image
@@ -220,6 +235,48 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
         lambda: mutate(search(), "aws:iam/rolePolicy:RolePolicy", _wildcard),
         None,
         "allows s3:*",
+    ),
+    (
+        "async-functions-keep-failed-events",
+        search,
+        lambda: without(search(), "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"),
+        None,
+        "is invoked asynchronously by EventBridge target",
+    ),
+    (
+        "tls-only-buckets",
+        search,
+        lambda: without(search(), "aws:s3/bucketPolicy:BucketPolicy"),
+        None,
+        "accepts plain HTTP: no bucket policy denies requests with aws:SecureTransport false",
+    ),
+    (
+        "tls-only-buckets",
+        search,
+        lambda: mutate(search(), "aws:s3/bucketPolicy:BucketPolicy", _allow_http),
+        None,
+        "accepts plain HTTP",
+    ),
+    (
+        "iam-arns-scoped",
+        search,
+        lambda: mutate(search(), "aws:iam/rolePolicy:RolePolicy", _resource("arn:aws:dynamodb:*:*:table/drkit-search-tier2-tokens")),
+        None,
+        "allows arn:aws:dynamodb:*:*:table/drkit-search-tier2-tokens, which is open to any account",
+    ),
+    (
+        "iam-arns-scoped",
+        search,
+        lambda: mutate(search(), "aws:iam/rolePolicy:RolePolicy", _resource("arn:aws:sagemaker:eu-west-1:123456789012:transform-job/drkit-*")),
+        None,
+        "transform-job/drkit-*, which matches names beyond this deployment's",
+    ),
+    (
+        "iam-arns-scoped",
+        search,
+        lambda: mutate(search(), "aws:iam/rolePolicy:RolePolicy", _resource("arn:aws:lambda:eu-west-1:123456789012:function:*")),
+        None,
+        "function:*, which matches names beyond this deployment's",
     ),
     # The deploy rules; tests/test_deploy_rules.py has one case per defect kind.
     (

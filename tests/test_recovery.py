@@ -76,6 +76,8 @@ def fis_args(**change: Any) -> DrExperimentsArgs:
         deployment="search-tier2",
         tier=Tier.WARM,
         region="eu-west-1",
+        account_id=ACCOUNT,
+        table_name="drkit-search-tier2-tokens",
         rto_seconds=900,
         stop_alarm_arns=[f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:search-tier2-ranker-provisioned-5xx"],
         kms_key_arn=KEY,
@@ -306,6 +308,15 @@ def test_token_table_template_pauses_global_table_replication_for_twice_the_rto(
     assert action["target"]["key"] == "Tables"
     assert action["parameters"] == [{"key": "duration", "value": "PT30M"}]
     assert template["targets"][0]["resourceType"] == "aws:dynamodb:global-table"
+
+
+
+def test_the_fis_role_names_this_deployments_table_and_router_in_this_account_and_region() -> None:
+    args = fis_args(router_tags={"Component": "router"}, lambda_config_bucket_arn="arn:aws:s3:::cfg")
+    (policy,) = run(lambda: DrExperiments("fis", args)).policies()
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["PauseTokenReplication"]["Resource"] == [f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/drkit-search-tier2-tokens"]
+    assert by_sid["ReadRouter"]["Resource"] == [f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:drkit-search-tier2-eu-west-1-router"]
 
 
 def test_router_templates_select_the_router_by_its_own_tag_too() -> None:

@@ -11,7 +11,9 @@ moto gaps and how they are filled (each says so where it is used):
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -28,8 +30,9 @@ from drkit.components.functions.router import breakers as br
 from drkit.components.functions.router.audit import AuditRecord, audit_key, metric_values
 from drkit.components.functions.router.budgets import BudgetAction, BudgetStore, counter_key, decide, month_of
 from drkit.components.functions.router.config import ConfigError, OffHoursConfig, is_off_hours, load_config, parse_config
-from drkit.components.functions.router.handler import Clients, Router, key_digest, servable_paths
+from drkit.components.functions.router.handler import Clients, Router, servable_paths
 from drkit.components.functions.router.health import check_breakers
+from drkit.core.keys import key_digest
 from tests.conftest import create_token_table
 
 REGION = "us-east-1"
@@ -39,6 +42,8 @@ AUDIT = "drkit-fraud-audit-us-east-1"
 INPUTS = "drkit-fraud-inputs-us-east-1"
 NOW = 1_767_268_800.0  # 2026-01-01T12:00:00Z, a Thursday
 KEYS = {"alpha": "alpha-secret-key", "broke": "broke-secret-key", "thrifty": "thrifty-secret-key"}
+SECRET = b"team-key-secret-of-this-test-0123456789"  # what read_key_secret returns at cold start
+SECRET_NAME = "drkit/fraud/team-keys"
 ENDPOINTS = {"realtime": "fraud-realtime", "serverless": "fraud-serverless", "async": "fraud-async"}
 
 
@@ -89,11 +94,12 @@ def config_data(**overrides: Any) -> dict[str, Any]:
         "table_name": TABLE,
         "audit_bucket": AUDIT,
         "input_bucket": INPUTS,
+        "team_key_secret": SECRET_NAME,
         "state_machine_arn": f"arn:aws:states:{REGION}:{DEFAULT_ACCOUNT_ID}:stateMachine:fraud-workflow",
         "teams": [
-            {"name": "alpha", "key_sha256": key_digest(KEYS["alpha"]), "monthly_budget_usd": 100.0, "priority": "high"},
-            {"name": "broke", "key_sha256": key_digest(KEYS["broke"]), "monthly_budget_usd": 0.0, "over_budget": "refuse"},
-            {"name": "thrifty", "key_sha256": key_digest(KEYS["thrifty"]), "monthly_budget_usd": 0.0, "over_budget": "degrade"},
+            {"name": "alpha", "key_digest": key_digest(KEYS["alpha"], SECRET), "monthly_budget_usd": 100.0, "priority": "high"},
+            {"name": "broke", "key_digest": key_digest(KEYS["broke"], SECRET), "monthly_budget_usd": 0.0, "over_budget": "refuse"},
+            {"name": "thrifty", "key_digest": key_digest(KEYS["thrifty"], SECRET), "monthly_budget_usd": 0.0, "over_budget": "degrade"},
         ],
         "classes": [
             {"name": "payments", "kind": "critical", "timeout_seconds": 5},
@@ -150,6 +156,7 @@ class World:
 
     def router(self, **kwargs: Any) -> Router:
         kwargs.setdefault("emit_metrics", self.metrics.append)
+        kwargs.setdefault("key_secret", SECRET)
         return Router(parse_config(self.config_data), self.clients, clock=self.clock, timer=self.clock, **kwargs)
 
     def set_endpoint_status(self, endpoint: str, status: str) -> None:
@@ -282,11 +289,12 @@ def test_bulk_request_is_recorded_and_started_async_then_readable(world: World) 
     [execution] = world.clients.stepfunctions.list_executions(stateMachineArn=world.config_data["state_machine_arn"])[
         "executions"
     ]
-    assert execution["name"] == "bulk-1-a1"
+    assert execution["name"] == "alpha_bulk-1-a1"  # the id is the team's own: stored as <team>_<id>
     sent = json.loads(world.clients.stepfunctions.describe_execution(executionArn=execution["executionArn"])["input"])
     assert (sent["path"], sent["home_region"], sent["payload_bytes"]) == ("async", REGION, 7)
-    assert world.clients.s3.get_object(Bucket=world.inputs, Key="inputs/2026/01/01/bulk-1")["Body"].read() == b"[1,2,3]"
-    assert sent["input_location"] == f"s3://{world.inputs}/inputs/2026/01/01/bulk-1"
+    key = "teams/alpha/inline/2026/01/01/bulk-1"
+    assert world.clients.s3.get_object(Bucket=world.inputs, Key=key)["Body"].read() == b"[1,2,3]"
+    assert (sent["input_location"], sent["request_id"]) == (f"s3://{world.inputs}/{key}", "alpha_bulk-1")
 
     status, record = get(router, "/v1/requests/bulk-1")
     assert status == 200
@@ -296,7 +304,7 @@ def test_bulk_request_is_recorded_and_started_async_then_readable(world: World) 
 def test_a_request_is_readable_only_by_the_team_that_sent_it(world: World) -> None:
     router = world.router()
     assert infer(router, {"model": "fraud", "traffic_class": "reports", "payload": "x", "request_id": "mine-1"})[0] == 202
-    stored = router.tokens.get("mine-1")
+    stored = router.tokens.get("alpha_mine-1")
     assert stored is not None and (stored.team, stored.priority) == ("alpha", "high")
     assert get(router, "/v1/requests/mine-1")[0] == 200
     other = get(router, "/v1/requests/mine-1", key=KEYS["thrifty"])
@@ -304,11 +312,111 @@ def test_a_request_is_readable_only_by_the_team_that_sent_it(world: World) -> No
     # Another team's request is answered exactly like a missing one: ids reveal nothing.
     assert other[0] == missing[0] == 404
     assert other[1]["error"] == missing[1]["error"] == "unknown_request"
-    # The same id from another team is a conflict, never a second request.
+    # The same id from another team is that team's own request: accepted, and nothing of alpha's is touched.
     status, body, _ = infer(
-        router, {"model": "fraud", "traffic_class": "reports", "payload": "x", "request_id": "mine-1"}, key=KEYS["thrifty"]
+        router, {"model": "fraud", "traffic_class": "reports", "payload": "y", "request_id": "mine-1"}, key=KEYS["thrifty"]
     )
+    assert (status, body["request_id"]) == (202, "mine-1")
+    assert get(router, "/v1/requests/mine-1", key=KEYS["thrifty"])[0] == 200
+    alpha_input = world.clients.s3.get_object(Bucket=world.inputs, Key="teams/alpha/inline/2026/01/01/mine-1")
+    assert alpha_input["Body"].read() == b"x"
+
+
+# --- a hostile team: the cross-team sequence of issue 15 ----------------------------------------------------
+
+
+def _executions(world: World) -> list[str]:
+    return sorted(e["name"] for e in world.clients.stepfunctions.list_executions(
+        stateMachineArn=world.config_data["state_machine_arn"])["executions"])  # fmt: skip
+
+
+def test_a_team_reusing_another_teams_queued_id_neither_overwrites_its_input_nor_learns_it_exists(world: World) -> None:
+    router = world.router()
+    queued = {"model": "fraud", "traffic_class": "reports", "payload": {"order": "A"}, "request_id": "order-1001"}
+    assert infer(router, queued, key=KEYS["alpha"])[0] == 202
+    a_key = "teams/alpha/inline/2026/01/01/order-1001"
+
+    # B sends the same id: B's own request, answered exactly as for an id nobody used.
+    fresh = infer(router, {**queued, "payload": {"order": "B"}, "request_id": "order-2002"}, key=KEYS["thrifty"])
+    reused = infer(router, {**queued, "payload": {"order": "B"}}, key=KEYS["thrifty"])
+    assert (reused[0], reused[1]["status"], reused[1]["path"]) == (fresh[0], fresh[1]["status"], fresh[1]["path"]) == (202, "PENDING", "async")
+    assert world.clients.s3.get_object(Bucket=world.inputs, Key=a_key)["Body"].read() == b'{"order":"A"}'
+    alpha = router.tokens.get("alpha_order-1001")
+    assert alpha is not None and (alpha.team, alpha.input_location) == ("alpha", f"s3://{world.inputs}/{a_key}")
+    assert _executions(world) == ["alpha_order-1001-a1", "thrifty_order-1001-a1", "thrifty_order-2002-a1"]
+
+
+def test_a_team_cannot_name_another_teams_input_location(world: World) -> None:
+    router = world.router()
+    assert infer(router, {"model": "fraud", "traffic_class": "reports", "payload": "A", "request_id": "order-1001"})[0] == 202
+    a_location = f"s3://{world.inputs}/teams/alpha/inline/2026/01/01/order-1001"
+    guesses = [
+        a_location,
+        f"s3://{world.inputs}/teams/thrifty/../alpha/inline/2026/01/01/order-1001",  # traversal out of its own prefix
+        f"s3://{world.inputs}/teams/thrifty//../../teams/alpha/inline/2026/01/01/order-1001",
+        f"s3://{world.inputs}/teams/thrifty/./x",
+        f"s3://{world.inputs}/teams/thrifty/x\n",  # a trailing newline "$" would have accepted
+        f"s3://{world.inputs}/teams/thrifty/" + "k" * 1020,  # past S3's 1024-byte key limit
+    ]
+    for guess in guesses:
+        status, body, _ = infer(
+            router, {"model": "fraud", "traffic_class": "payments", "input_location": guess}, key=KEYS["thrifty"]
+        )
+        assert (status, body["error"]) == (400, "malformed_body"), guess
+    # the refusal for A's real object is word for word the one for an object that does not exist
+    absent = infer(router, {"model": "fraud", "traffic_class": "payments",
+                            "input_location": f"s3://{world.inputs}/teams/alpha/nothing"}, key=KEYS["thrifty"])  # fmt: skip
+    real = infer(router, {"model": "fraud", "traffic_class": "payments", "input_location": a_location}, key=KEYS["thrifty"])
+    assert real[:2] == absent[:2]
+    assert world.runtime.calls == []  # nothing of A's was read, measured or sent to an endpoint
+
+
+def test_a_team_reading_another_teams_id_gets_the_answer_for_an_unknown_id(world: World) -> None:
+    router = world.router()
+    assert infer(router, {"model": "fraud", "traffic_class": "reports", "payload": "A", "request_id": "order-1001"})[0] == 202
+    assert get(router, "/v1/requests/order-1001")[0] == 200
+    theirs = get(router, "/v1/requests/order-1001", key=KEYS["thrifty"])
+    unknown = get(router, "/v1/requests/order-9999", key=KEYS["thrifty"])
+    assert theirs[0] == unknown[0] == 404
+    assert theirs[1]["message"].replace("order-1001", "ID") == unknown[1]["message"].replace("order-9999", "ID")
+    # nor through the stored form of A's id
+    assert get(router, "/v1/requests/alpha_order-1001", key=KEYS["thrifty"])[0] == 404
+
+
+def test_a_repeated_request_never_overwrites_its_first_input_and_a_changed_one_is_a_conflict(world: World) -> None:
+    router = world.router()
+    first = {"model": "fraud", "traffic_class": "reports", "payload": "first", "request_id": "r-7"}
+    assert infer(router, first)[0] == 202
+    assert infer(router, {**first, "payload": "second"})[0] == 202  # a retry: the first write wins
+    key = "teams/alpha/inline/2026/01/01/r-7"
+    assert world.clients.s3.get_object(Bucket=world.inputs, Key=key)["Body"].read() == b"first"
+    status, body, _ = infer(router, {**first, "traffic_class": "nightly"})  # same id, another path (batch)
     assert (status, body["error"]) == (409, "request_id_conflict")
+    assert body["message"].startswith("request_id: 'r-7' is already used by one of your team's requests")
+    assert _executions(world) == ["alpha_r-7-a1"]
+
+
+def test_an_inline_input_is_never_written_over_an_existing_object(world: World) -> None:
+    # The object exists but no record does (a crash between the two writes, or a team's own upload):
+    # S3's If-None-Match: * refuses the write, and the request is a conflict, not an overwrite.
+    key = "teams/alpha/inline/2026/01/01/r-8"
+    world.clients.s3.put_object(Bucket=world.inputs, Key=key, Body=b"already here")
+    status, body, _ = infer(world.router(), {"model": "fraud", "traffic_class": "reports", "payload": "new", "request_id": "r-8"})
+    assert (status, body["error"]) == (409, "request_id_conflict")
+    assert world.clients.s3.get_object(Bucket=world.inputs, Key=key)["Body"].read() == b"already here"
+
+
+def test_request_ids_are_limited_so_the_stored_id_fits_the_async_inference_id(world: World) -> None:
+    import botocore.session
+
+    limit = botocore.session.get_session().get_service_model("sagemaker-runtime").operation_model(
+        "InvokeEndpointAsync").input_shape.members["InferenceId"].metadata["max"]  # fmt: skip
+    router = world.router()
+    longest = "x" * (limit - len("alpha_"))
+    status, body, _ = infer(router, {"model": "fraud", "traffic_class": "reports", "payload": "x", "request_id": longest})
+    assert status == 202 and len(f"alpha_{longest}") == limit
+    status, body, _ = infer(router, {"model": "fraud", "traffic_class": "reports", "payload": "x", "request_id": longest + "x"})
+    assert (status, body["message"]) == (400, f"request_id: '{longest}x' is not valid; use 1-{limit - 6} characters from A-Z a-z 0-9 _ -")
 
 
 def test_an_unknown_team_priority_is_a_config_error_naming_the_valid_ones(world: World) -> None:
@@ -334,9 +442,10 @@ def test_long_bulk_request_runs_as_batch(world: World) -> None:
 
 
 def test_input_location_is_measured_in_s3_and_served(world: World) -> None:
-    world.clients.s3.put_object(Bucket=world.inputs, Key="up/big.csv", Body=b"1,2,3")
+    world.clients.s3.put_object(Bucket=world.inputs, Key="teams/alpha/up/big.csv", Body=b"1,2,3")
     status, body, _ = infer(
-        world.router(), {"model": "fraud", "traffic_class": "payments", "input_location": f"s3://{world.inputs}/up/big.csv"}
+        world.router(),
+        {"model": "fraud", "traffic_class": "payments", "input_location": f"s3://{world.inputs}/teams/alpha/up/big.csv"},
     )
     assert (status, body["path"]) == (200, "realtime")
 
@@ -624,10 +733,43 @@ BAD_REQUESTS = [
     ("oversized body", KEYS["alpha"], None, "x" * 100_000, 413, "payload_too_large"),
     ("not s3", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "input_location": "https://x/y"}, None, 400, "malformed_body"),
     ("foreign bucket", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "input_location": "s3://other-bucket/k"}, None, 400, "malformed_body"),
-    ("missing object", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "input_location": f"s3://{INPUTS}/absent"}, None, 400, "input_not_found"),
+    ("missing object", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "input_location": f"s3://{INPUTS}/teams/alpha/absent"}, None, 400, "input_not_found"),
+    ("outside the team prefix", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "input_location": f"s3://{INPUTS}/absent"}, None, 400, "malformed_body"),
     ("bad request id", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": "x", "request_id": "a/b"}, None, 400, "malformed_body"),
     ("bad content type", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": "x", "content_type": 7}, None, 400, "malformed_body"),
+    # found by tests/test_router_fuzz.py; each was accepted or a 500 before
+    ("request id with a trailing newline", KEYS["alpha"], {"model": "fraud", "traffic_class": "reports", "payload": "x", "request_id": "r1\n"}, None, 400, "malformed_body"),
+    ("empty request id", KEYS["alpha"], {"model": "fraud", "traffic_class": "reports", "payload": "x", "request_id": ""}, None, 400, "malformed_body"),
+    ("CR/LF in content type", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": "x", "content_type": "text/plain\r\nx-a: b"}, None, 400, "malformed_body"),
+    ("lone surrogate in payload", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": "a\ud800"}, None, 400, "malformed_body"),
+    ("lone surrogate inside a JSON payload", KEYS["alpha"], {"model": "fraud", "traffic_class": "payments", "payload": {"k": "\udfff"}}, None, 400, "malformed_body"),
+    ("NaN", KEYS["alpha"], None, '{"model": "fraud", "traffic_class": "payments", "payload": NaN}', 400, "malformed_json"),
+    ("5000-digit number", KEYS["alpha"], None, '{"model": "fraud", "traffic_class": "payments", "payload": ' + "9" * 5000 + "}", 400, "malformed_json"),
+    ("deep nesting", KEYS["alpha"], None, "[" * 100_000, 413, "payload_too_large"),
+    ("deep nesting within the size limit", KEYS["alpha"], None, "[" * 2000, 400, "malformed_json"),
+    ("key with a lone surrogate", "alpha-secret-key\ud800", {"model": "fraud", "traffic_class": "payments", "payload": "x"}, None, 403, "unknown_key"),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("event", "code"),
+    [
+        ({"rawPath": "/v1/infer", "requestContext": {"http": {"method": "POST"}}, "headers": {"x-drkit-key": KEYS["alpha"]},
+          "body": {"model": "fraud"}}, "malformed_body"),
+        ({"rawPath": "/v1/infer", "requestContext": {"http": {"method": "POST"}}, "headers": ["x-drkit-key"]}, "malformed_event"),
+        ({"rawPath": 7, "requestContext": "x"}, "malformed_event"),
+        ({"rawPath": "/v1/infer", "requestContext": {"http": {"method": "POST"}}, "headers": {"x-drkit-key": KEYS["alpha"]},
+          "isBase64Encoded": True, "body": "é"}, "malformed_body"),
+        ({"rawPath": "/v1/infer", "requestContext": {"http": {"method": "POST"}}, "headers": {"x-drkit-key": KEYS["alpha"]},
+          "isBase64Encoded": True, "body": base64.b64encode(json.dumps({"model": "fraud", "traffic_class": "payments",
+                                                                       "payload": "x"}).encode("utf-16")).decode()}, "malformed_json"),
+        ("not an event", "malformed_event"),
+    ],
+    ids=["body not a string", "headers not an object", "path not a string", "base64 flag on non-ASCII", "UTF-16 body", "event not an object"],
+)
+def test_malformed_events_are_a_400_not_a_500(world: World, event: Any, code: str) -> None:
+    result = world.router().handle(event)
+    assert (result["statusCode"], json.loads(result["body"])["error"]) == (400, code)
 
 
 @pytest.mark.parametrize(
@@ -690,18 +832,46 @@ def test_audit_failure_does_not_fail_a_served_request(world: World) -> None:
 def test_lambda_entry_point_reads_config_from_the_environment(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from drkit.components.functions.router import handler as module
 
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    name = f"{SECRET_NAME}-{world.table}"
+    secrets.create_secret(Name=name, SecretString=SECRET.decode())
+    world.config_data["team_key_secret"] = name
     monkeypatch.setenv("ROUTER_CONFIG", json.dumps(world.config_data))
     monkeypatch.setattr(module, "_ROUTER", None)
     result = module.handler({"rawPath": "/health", "requestContext": {"http": {"method": "GET"}}}, None)
     assert result["statusCode"] == 200
+    # The cold start read the secret: the team's key (HMAC under it) is recognised.
+    event = {"rawPath": "/v1/requests/never-sent", "requestContext": {"http": {"method": "GET"}}, "headers": {"x-drkit-key": KEYS["alpha"]}}
+    assert json.loads(module.handler(event, None)["body"])["error"] == "unknown_request"
+
+
+def test_a_short_or_missing_team_key_secret_stops_the_cold_start(world: World) -> None:
+    from drkit.components.functions.router.handler import read_key_secret
+
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    secrets.create_secret(Name=f"short-{world.table}", SecretString="too-short")
+    with pytest.raises(ConfigError, match=f"team_key_secret 'short-{world.table}': the team-key secret has 9 bytes; use at least 32"):
+        read_key_secret(secrets, f"short-{world.table}")
+    with pytest.raises(ConfigError, match=f"team_key_secret 'absent-{world.table}': ResourceNotFoundException"):
+        read_key_secret(secrets, f"absent-{world.table}")
+    with pytest.raises(ConfigError, match="the router has teams but no key_secret"):
+        world.router(key_secret=None)
 
 
 def test_config_errors_name_the_field() -> None:
     with pytest.raises(ConfigError, match="neither ROUTER_CONFIG nor ROUTER_CONFIG_PATH"):
         load_config({})
     bad = config_data()
-    bad["teams"][0]["key_sha256"] = "alpha-secret-key"
-    with pytest.raises(ConfigError, match=r"config.teams\[0\].key_sha256: not a lowercase hex SHA-256 digest"):
+    bad["teams"][0]["key_digest"] = "alpha-secret-key"
+    with pytest.raises(ConfigError, match=r"config.teams\[0\].key_digest: not a lowercase hex HMAC-SHA256 digest"):
+        parse_config(bad)
+    bad = config_data()
+    del bad["team_key_secret"]
+    with pytest.raises(ConfigError, match="config.team_key_secret: missing; teams need the secret that keys their digests"):
+        parse_config(bad)
+    bad = config_data()
+    bad["teams"][0]["name"] = "Alpha_1"
+    with pytest.raises(ConfigError, match=r"config.teams\[0\].name: 'Alpha_1' is not valid"):
         parse_config(bad)
     bad = config_data()
     bad["teams"][1]["over_budget"] = "ignore"
@@ -712,7 +882,9 @@ def test_config_errors_name_the_field() -> None:
 def test_config_never_holds_a_key() -> None:
     text = json.dumps(config_data())
     assert not any(key in text for key in KEYS.values())
-    assert key_digest("k") == hashlib.sha256(b"k").hexdigest()
+    # RFC 2104 HMAC over SHA-256, computed by the standard library's reference implementation.
+    assert key_digest("k", SECRET) == hmac.new(SECRET, b"k", hashlib.sha256).hexdigest()
+    assert key_digest("k", SECRET) != hashlib.sha256(b"k").hexdigest()
 
 
 @pytest.mark.parametrize(
@@ -745,20 +917,3 @@ def test_audit_key_and_metrics_are_partitioned_by_date_and_dimensioned() -> None
     )  # fmt: skip
     assert audit_key(record) == "audit/us-east-1/2026/01/01/r.json"
     assert list(metric_values(record)) == ["Requests", "EstimatedCostUSD", "Fallbacks"]
-
-
-def test_request_ids_fit_the_inference_id_aws_is_sent(world: World) -> None:
-    # The workflow passes the request id as InvokeEndpointAsync's InferenceId: the router must
-    # refuse what SageMaker would, at its own door, with a 400 the caller can act on.
-    import botocore.session
-
-    inference_id = botocore.session.get_session().get_service_model("sagemaker-runtime").operation_model(
-        "InvokeEndpointAsync"
-    ).input_shape.members["InferenceId"].metadata
-    longest = "r" * int(inference_id["max"])
-    router = world.router()
-    body = {"model": "fraud", "traffic_class": "reports", "payload": "x"}
-    assert infer(router, {**body, "request_id": longest})[0] == 202
-    status, answer, _ = infer(router, {**body, "request_id": longest + "r"})
-    assert (status, answer["error"]) == (400, "malformed_body")
-    assert f"use 1-{inference_id['max']} characters" in answer["message"]

@@ -320,6 +320,14 @@ def test_capture_is_deterministic() -> None:
         assert [(r.urn, r.id, dict(r.inputs)) for r in first[region]] == [(r.urn, r.id, dict(r.inputs)) for r in second[region]]
 
 
+def test_secondaries_captured_in_forked_processes_equal_those_captured_in_this_one() -> None:
+    spec = example_spec("fraud-tier1")  # two secondaries: captured in parallel by default
+    parallel, serial = capture(spec, processes=2), capture(spec, processes=1)
+    for region in spec.regions:
+        assert parallel[region].resources == serial[region].resources, region
+        assert parallel[region].exports == serial[region].exports, region
+
+
 def test_roles_and_exports_per_region() -> None:
     graph = example_graph("fraud-tier1")
     assert [g.role for g in graph] == [RegionRole.PRIMARY, RegionRole.SECONDARY, RegionRole.SECONDARY]

@@ -30,6 +30,7 @@ from drkit.components.workflow import (
     front_door_input,
     happy_path_transitions,
     representative_definition,
+    transform_job_prefix,
     workflow_definition,
     workflow_statements,
 )
@@ -42,6 +43,7 @@ from drkit.stacks.program import workflow_targets
 from tests.conftest import create_token_table, example_spec
 
 REGION = "eu-west-1"
+JOB_PREFIX = transform_job_prefix("search-tier2")
 ROLE = "arn:aws:iam::123456789012:role/drkit-workflow"
 SAGEMAKER_TASKS = ("sagemakerruntime:invokeEndpoint", "sagemakerruntime:invokeEndpointAsync", "sagemaker:createTransformJob")
 
@@ -83,7 +85,7 @@ def aws() -> Iterator[dict[str, Any]]:
             classes = classes_from(spec.traffic_classes)
             machines = {}
             for region in spec.regions:
-                definition = workflow_definition(table_name=table, classes=classes, targets=search_targets(region))
+                definition = workflow_definition(table_name=table, classes=classes, targets=search_targets(region), job_prefix=JOB_PREFIX)
                 machines[region] = sfn.create_state_machine(
                     name=f"drkit-{region}", definition=json.dumps(stub_sagemaker(definition)), roleArn=ROLE
                 )["stateMachineArn"]
@@ -215,7 +217,8 @@ def test_bad_requests_fail_with_a_named_error(aws: dict[str, Any], payload: dict
 
 def test_serverless_failures_fall_back_to_async() -> None:
     definition = workflow_definition(
-        table_name="t", classes=classes_from(example_spec("search-tier2").traffic_classes), targets=search_targets(REGION)
+        table_name="t", classes=classes_from(example_spec("search-tier2").traffic_classes), targets=search_targets(REGION),
+        job_prefix=JOB_PREFIX,
     )
     (catch,) = definition["States"]["InvokeServerless"]["Catch"]
     assert catch["Next"] == "Path.async" and set(catch["ErrorEquals"]) == set(SERVERLESS_FALLBACK_ERRORS)
@@ -224,7 +227,8 @@ def test_serverless_failures_fall_back_to_async() -> None:
 
 def test_every_transition_targets_an_existing_state() -> None:
     definition = workflow_definition(
-        table_name="t", classes=classes_from(example_spec("search-tier2").traffic_classes), targets=search_targets("eu-central-1")
+        table_name="t", classes=classes_from(example_spec("search-tier2").traffic_classes), targets=search_targets("eu-central-1"),
+        job_prefix=JOB_PREFIX,
     )
     states = definition["States"]
     targets = {definition["StartAt"]}
@@ -251,7 +255,19 @@ def test_the_role_names_exactly_this_regions_endpoints_and_table() -> None:
         for name in ("query-embed-async", "query-embed-provisioned", "ranker-provisioned", "ranker-serverless")
     )
     assert by_sid["TokenTable"].resources == ["arn:aws:dynamodb:eu-central-1:123456789012:table/drkit-search-tier2-tokens"]
-    assert by_sid["TransformJobs"].resources[0] == "arn:aws:sagemaker:eu-central-1:123456789012:transform-job/drkit-*"
+    # This deployment's jobs only: another deployment's prefix differs (issue 15, posture).
+    prefix = transform_job_prefix("search-tier2")
+    assert by_sid["TransformJobs"].resources[0] == f"arn:aws:sagemaker:eu-central-1:123456789012:transform-job/{prefix}-*"
+    assert prefix != transform_job_prefix("search-tier3")
+
+
+def test_transform_job_names_fit_sagemakers_limit_for_the_longest_deployment_name() -> None:
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model("CreateTransformJob")
+    limit = shape.input_shape.members["TransformJobName"].metadata["max"]
+    longest = f"{transform_job_prefix('d' * 40)}-{'f' * 40}-a99999"  # SHA-1 hex of the request id; attempt < 10^5
+    assert len(longest) <= limit
 
 
 def test_a_model_without_async_serves_async_routed_requests_in_real_time_only_with_an_inline_body(aws: dict[str, Any]) -> None:
@@ -339,7 +355,8 @@ def test_a_success_path_that_loops_is_refused() -> None:
 def test_the_walk_enters_the_same_states_as_moto_executing_the_definition(aws: dict[str, Any], routed_by: str) -> None:
     spec = example_spec("search-tier2")
     deployed = stub_sagemaker(
-        workflow_definition(table_name=token_table_name(spec), classes=classes_from(spec.traffic_classes), targets=search_targets(REGION))
+        workflow_definition(table_name=token_table_name(spec), classes=classes_from(spec.traffic_classes), targets=search_targets(REGION),
+                            job_prefix=JOB_PREFIX)
     )
     payload = request(model="query-embed", input_location="s3://in/w")
     if routed_by == "front-door":

@@ -194,6 +194,12 @@ RESOURCE_APIS: dict[str, Api | Unconstrained] = {
         ("description", "Description"),
         unique=_name_in(Scope.REGION),
     ),
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": _api(
+        "lambda", "PutFunctionEventInvokeConfig",
+        ("functionName", "FunctionName"), ("maximumRetryAttempts", "MaximumRetryAttempts"),
+        ("maximumEventAgeInSeconds", "MaximumEventAgeInSeconds"),
+        ("destinationConfig.onFailure.destination", "DestinationConfig.OnFailure.Destination"),
+    ),
     "aws:lambda/permission:Permission": _api(
         "lambda", "AddPermission",
         ("function", "FunctionName"), ("statementId", "StatementId"), ("action", "Action"), ("principal", "Principal"),
@@ -241,6 +247,9 @@ RESOURCE_APIS: dict[str, Api | Unconstrained] = {
         "s3", "PutObjectLockConfiguration",
         ("objectLockEnabled", "ObjectLockConfiguration.ObjectLockEnabled"),
         ("rule.defaultRetention.mode", "ObjectLockConfiguration.Rule.DefaultRetention.Mode"),
+    ),
+    "aws:s3/bucketPolicy:BucketPolicy": Unconstrained(
+        "PutBucketPolicy's Bucket and Policy carry no limits in the model; the bucket is checked where it is created"
     ),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": Unconstrained(
         "PutPublicAccessBlock takes the bucket (checked where it is created) and four booleans"
@@ -290,6 +299,7 @@ RESOURCE_APIS: dict[str, Api | Unconstrained] = {
         ("loggingConfiguration.level", "loggingConfiguration.level"),
         unique=_name_in(Scope.REGION),
     ),
+    "aws:sqs/queue:Queue": Api("sqs", "CreateQueue", (), unique=_name_in(Scope.REGION)),
     "aws:sns/topic:Topic": Api("sns", "CreateTopic", (), unique=_name_in(Scope.REGION)),
     "aws:sns/topicSubscription:TopicSubscription": Unconstrained(
         "Subscribe's TopicArn, Protocol and Endpoint carry no limits in the model; the ARNs come from AWS"
@@ -503,6 +513,7 @@ ACM_REQUEST = "https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCe
 TAGGING = "https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html"
 LAMBDA_CREATE = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html"
 SNS_CREATE = "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html"
+SQS_CREATE = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html"
 DASHBOARD_PUT = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html"
 SFN_CREATE = "https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html"
 ROUTE53_HEALTH = "https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html"
@@ -648,6 +659,10 @@ HAND_RULES: tuple[HandRule, ...] = (
         _regex_problem(r"[a-zA-Z0-9_-]+", 1, LAMBDA_NAME_MAX, "a Lambda function name"), LAMBDA_CREATE,
     ),
     HandRule(DOCUMENTED, "aws:sns/topic:Topic", "name", _regex_problem(r"[A-Za-z0-9_-]+", 1, 256, "an SNS topic name"), SNS_CREATE),
+    HandRule(
+        DOCUMENTED, "aws:sqs/queue:Queue", "name",
+        _regex_problem(r"[A-Za-z0-9_-]+(\.fifo)?", 1, 80, "an SQS queue name"), SQS_CREATE,
+    ),
     HandRule(
         DOCUMENTED, "aws:cloudwatch/dashboard:Dashboard", "dashboardName",
         _regex_problem(r"[A-Za-z0-9_-]+", 1, 255, "a CloudWatch dashboard name"), DASHBOARD_PUT,

@@ -13,9 +13,14 @@ class SpecError(DrkitError):
     def __init__(self, source: str, problems: list[str], kind: str = "deployment spec") -> None:
         self.source = source
         self.problems = list(problems)
+        self.kind = kind
         lines = "\n".join(f"  - {p}" for p in self.problems)
         noun = "problem" if len(self.problems) == 1 else "problems"
         super().__init__(f"{source}: {len(self.problems)} {noun} in the {kind}:\n{lines}")
+
+    def __reduce__(self) -> tuple[type[SpecError], tuple[str, list[str], str]]:
+        # Crosses process boundaries intact (a region captured in a forked worker).
+        return (type(self), (self.source, self.problems, self.kind))
 
 
 class ComponentValidationError(DrkitError):

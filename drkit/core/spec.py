@@ -322,12 +322,26 @@ class Team(_Frozen):
     """A caller of the front door: its key (hashed), monthly budget and priority."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
-    key_sha256: str = Field(pattern=_SHA256, description="SHA-256 of the team's API key; the key itself never appears.")
+    key_digest: str = Field(
+        pattern=_SHA256,
+        description="HMAC-SHA256 (hex) of the team's API key under team_key_secret (`drkit keys digest`); the key never appears.",
+    )
     monthly_budget_usd: float = Field(ge=0, le=10_000_000)
     priority: Literal["high", "normal", "low"] = Field(
         default="normal", description="Order in which its unfinished async/batch requests are redriven after a failover."
     )
     over_budget: OverBudget = OverBudget.DEGRADE
+
+
+class Audit(_Frozen):
+    """The front door's object-locked audit trail."""
+
+    retention_days: int = Field(default=365, ge=1, le=36_500, description="Object Lock retention per record. Default: 365.")
+    lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        default="GOVERNANCE",
+        description="GOVERNANCE (s3:BypassGovernanceRetention may lift it) or COMPLIANCE (nobody, not even root, "
+        "can delete a record or the bucket before retention ends). Default: GOVERNANCE.",
+    )
 
 
 class DeploymentSpec(_Frozen):
@@ -358,6 +372,18 @@ class DeploymentSpec(_Frozen):
     )
     off_hours: OffHours | None = Field(default=None, description="Required for provisioned endpoints in tiers 2-3.")
     teams: tuple[Team, ...] = ()
+    team_key_secret: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",
+        description="Secrets Manager secret (same name in every region, or replicated) keying the team digests. "
+        "Required when teams are listed. Default: none.",
+    )
+    audit: Audit = Audit()
+    reserved_concurrency: dict[Literal["router", "completion", "redrive", "scale_up"], int] = Field(
+        default_factory=dict,
+        description="Reserved concurrent executions per function (at least 1). Default: none reserved — AWS keeps 100 "
+        "unreserved per account and new accounts have lower quotas, so a fixed default could fail the first deploy.",
+    )
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every taggable resource.")
 
     @field_validator("tags")
@@ -411,9 +437,18 @@ class DeploymentSpec(_Frozen):
         teams = [t.name for t in self.teams]
         for name in sorted({n for n in teams if teams.count(n) > 1}):
             problems.append(f"teams: duplicate team name {name!r}")
-        keys = [t.key_sha256 for t in self.teams]
+        keys = [t.key_digest for t in self.teams]
         if len(set(keys)) != len(keys):
-            problems.append("teams: two teams share one key_sha256; every team needs its own key")
+            problems.append("teams: two teams share one key_digest; every team needs its own key")
+        if self.teams and not self.team_key_secret:
+            problems.append(
+                "team_key_secret: missing; teams need the Secrets Manager secret that keys their digests (see docs/failure-model.md)"
+            )
+        for role, reserved in self.reserved_concurrency.items():
+            if reserved < 1:
+                problems.append(
+                    f"reserved_concurrency.{role}: {reserved} is not valid; valid: at least 1 (0 would stop the function)"
+                )
         for index, model in enumerate(self.models):
             if self.tier is Tier.HOT and model.provisioned is None:
                 problems.append(

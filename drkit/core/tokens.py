@@ -37,11 +37,9 @@ HASH_KEY = "request_id"
 HOME_REGION_INDEX = "by_home_region"
 TTL_ATTRIBUTE = "expires_at"
 
-# The workflow passes the request id as InvokeEndpointAsync's InferenceId, which allows 64
-# characters (botocore sagemaker-runtime); that also leaves room in Step Functions' 80-character
-# execution names for redrive's f"{request_id}-a{attempt}".
-REQUEST_ID_MAX = 64
-REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Step Functions execution names allow 80 characters; redrive names executions
+# f"{request_id}-a{attempt}", so a request id keeps room for "-a" and 5 digits.
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,72}")  # fullmatch: "$" would accept a trailing newline
 MAX_TTL_SECONDS = 400 * 24 * 3600
 # The values of drkit.core.routing.Path (a test asserts they are equal); repeated so this module stays stdlib-only.
 PATHS = ("realtime", "serverless", "async", "batch")
@@ -179,9 +177,9 @@ def _conditional_failed(exc: ClientError) -> bool:
 
 
 def validate_request_id(request_id: str) -> None:
-    if not isinstance(request_id, str) or not REQUEST_ID_PATTERN.match(request_id):
+    if not isinstance(request_id, str) or not REQUEST_ID_PATTERN.fullmatch(request_id):
         raise TokenStoreError(
-            f"request_id: {request_id!r} is not valid; use 1-64 characters from A-Z a-z 0-9 _ - "
+            f"request_id: {request_id!r} is not valid; use 1-72 characters from A-Z a-z 0-9 _ - "
             "(it names Step Functions executions, which allow 80)"
         )
 

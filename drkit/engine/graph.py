@@ -13,7 +13,7 @@ way the Pulumi engine receives it:
 - ``Resource.region`` is the region of the explicit provider the resource was created
   with (``None`` for components, which create nothing in AWS);
 - resource options that policies care about are kept: ``parent``, ``protect``,
-  ``ignore_changes``, ``dependencies``.
+  ``ignore_changes``, ``dependencies``, ``retain_on_delete``.
 
 A `DeploymentGraph` holds one `RegionGraph` per region; the primary is captured
 first and its stack outputs feed the secondaries' `StackReference`, as `pulumi up`
@@ -45,6 +45,8 @@ class Resource:
     outputs: Mapping[str, Any]
     protect: bool = False
     ignore_changes: tuple[str, ...] = ()
+    retain_on_delete: bool = False
+    """Pulumi leaves the cloud resource in place when it deletes or replaces it (shared with other stacks)."""
     dependencies: tuple[str, ...] = ()
 
     @property

@@ -1,8 +1,9 @@
 """Router configuration: what the front door of one region serves, loaded once per cold start.
 
 The config is JSON, from the ROUTER_CONFIG environment variable or the file named by
-ROUTER_CONFIG_PATH. It holds only SHA-256 digests of team keys, never keys: the
-component writes it from the deployment spec, and a leaked config grants nothing.
+ROUTER_CONFIG_PATH. It holds only HMAC-SHA256 digests of team keys (drkit/core/keys.py), never
+keys, and names the Secrets Manager secret that keys them; the router reads that secret at cold
+start. A leaked config (or bundle) therefore grants nothing.
 
 Stdlib only: this module is packaged into the router Lambda.
 """
@@ -22,6 +23,8 @@ DIRECT_PATHS = ("realtime", "serverless")  # invoked by the router itself
 WORKFLOW_PATHS = ("async", "batch")  # started as a Step Functions execution
 PRIORITIES = ("high", "normal", "low")  # drkit.core.spec.Team.priority; redrive starts requests in this order
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# drkit.core.spec.Team.name: no "_", so "<team>_<request id>" splits one way only (handler.scoped_request_id).
+TEAM_NAME = re.compile(r"[a-z][a-z0-9-]{1,30}")
 _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
@@ -34,7 +37,8 @@ class TeamConfig:
     """A caller: the digest of its key, its monthly budget and what happens past it."""
 
     name: str
-    key_sha256: str
+    key_digest: str
+    """Lowercase hex HMAC-SHA256 of the team's key under the deployment's team-key secret."""
     monthly_budget_usd: float
     priority: str = "normal"
     """high | normal | low: recorded on the team's async/batch requests; redrive starts high first."""
@@ -94,13 +98,8 @@ class RouterConfig:
     off_hours: OffHoursConfig | None = None
     breaker: Mapping[str, Any] = field(default_factory=dict)
     """Overrides of breakers.BreakerConfig fields. Default: none."""
-
-    def team_by_digest(self, digest: str) -> TeamConfig | None:
-        """The team whose key hashes to `digest`, or None."""
-        for team in self.teams:
-            if team.key_sha256 == digest:
-                return team
-        return None
+    team_key_secret: str = ""
+    """Secrets Manager secret (name or ARN) keying the team digests. Default: none — only with no teams."""
 
 
 def _require(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -115,11 +114,16 @@ def parse_config(data: Any) -> RouterConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"config: expected a JSON object, got {type(data).__name__}")
     teams = []
+    if data.get("teams") and not data.get("team_key_secret"):
+        raise ConfigError("config.team_key_secret: missing; teams need the secret that keys their digests")
     for i, raw in enumerate(_require(data, "teams", list, "config")):
         where = f"config.teams[{i}]"
-        digest = _require(raw, "key_sha256", str, where)
-        if not _SHA256.match(digest):
-            raise ConfigError(f"{where}.key_sha256: not a lowercase hex SHA-256 digest")
+        name = _require(raw, "name", str, where)
+        if not TEAM_NAME.fullmatch(name):
+            raise ConfigError(f"{where}.name: {name!r} is not valid; use 2-31 characters a-z 0-9 -, starting with a letter")
+        digest = _require(raw, "key_digest", str, where)
+        if not _SHA256.fullmatch(digest):
+            raise ConfigError(f"{where}.key_digest: not a lowercase hex HMAC-SHA256 digest")
         priority = raw.get("priority", "normal")
         if priority not in PRIORITIES:
             raise ConfigError(f"{where}.priority: {priority!r} is not valid; valid: {', '.join(PRIORITIES)}")
@@ -128,8 +132,8 @@ def parse_config(data: Any) -> RouterConfig:
             raise ConfigError(f"{where}.over_budget: {over!r} is not valid; valid: refuse, degrade")
         teams.append(
             TeamConfig(
-                name=_require(raw, "name", str, where),
-                key_sha256=digest,
+                name=name,
+                key_digest=digest,
                 monthly_budget_usd=float(_require(raw, "monthly_budget_usd", (int, float), where)),
                 priority=priority,
                 over_budget=over,
@@ -168,6 +172,7 @@ def parse_config(data: Any) -> RouterConfig:
         if isinstance(off, dict)
         else None,
         breaker=dict(data.get("breaker", {})),
+        team_key_secret=str(data.get("team_key_secret") or ""),
     )
 
 

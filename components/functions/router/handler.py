@@ -2,25 +2,31 @@
 
 Routes (API Gateway HTTP API, payload format 2.0):
 
-- ``POST /v1/infer`` — team key in ``x-drkit-key`` (SHA-256 looked up in the config; keys are
-  never stored), body ``{"model", "traffic_class", "payload" | "input_location", ["content_type"],
-  ["request_id"]}``. The routing engine (drkit/core/routing.py) picks a path; breakers and the
-  team's budget may change it; real-time and serverless are invoked here (200 with the
-  result), async and batch are recorded in the token table and started as a Step Functions
-  execution (202 with the request id).
+- ``POST /v1/infer`` — team key in ``x-drkit-key`` (its HMAC-SHA256 under the deployment's secret
+  looked up in the config; keys are never stored), body ``{"model", "traffic_class", "payload" |
+  "input_location", ["content_type"], ["request_id"]}``. The routing engine (drkit/core/routing.py)
+  picks a path; breakers and the team's budget may change it; real-time and serverless are
+  invoked here (200 with the result), async and batch are recorded in the token table and
+  started as a Step Functions execution (202 with the request id).
 - ``GET /v1/requests/{id}`` — the request's record in the global table (any region's), to the team that sent it.
 - ``GET /health`` — deep health (health.py): 200, or 503 naming what failed.
 
+Teams are isolated from each other: a request id is the caller's own (stored as ``<team>_<id>``,
+so two teams may use one id and neither can read, overwrite or detect the other's); an inline
+payload is written under ``teams/<team>/`` only after the id is known to be free, and never over
+an existing object; an ``input_location`` must lie under the caller's ``teams/<team>/`` prefix.
+
 Every client mistake is a 4xx JSON body ``{"error": code, "message": ...}``, never a 500.
-Dependencies: boto3 + stdlib + drkit/{__init__,errors,routing,tokens}.py, packaged with this directory
+Dependencies: boto3 + stdlib + drkit/{__init__,errors,keys,routing,tokens}.py, packaged with this directory
 as the top-level package ``router`` (components/__init__.py imports pulumi, so the Lambda
-cannot import through it). Environment: ROUTER_CONFIG or ROUTER_CONFIG_PATH (config.py).
+cannot import through it). Environment: ROUTER_CONFIG or ROUTER_CONFIG_PATH (config.py); the
+team-key secret named by the config is read from Secrets Manager once per cold start.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
+import binascii
 import json
 import logging
 import re
@@ -35,6 +41,7 @@ from zoneinfo import ZoneInfo
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drkit.core.errors import DrkitError
+from drkit.core.keys import check_secret, key_digest
 from drkit.core.routing import (
     ASYNC_MAX_PAYLOAD_BYTES,
     BATCH_MAX_PAYLOAD_BYTES,
@@ -49,14 +56,26 @@ from drkit.core.tokens import TokenStore, TokenStoreError
 from .audit import AuditRecord, AuditWriter, to_stdout
 from .breakers import BreakerConfig, BreakerState, BreakerStore
 from .budgets import BudgetAction, BudgetStore, decide, request_cost
-from .config import DIRECT_PATHS, ClassConfig, ModelConfig, RouterConfig, TeamConfig, is_off_hours, load_config
+from .config import DIRECT_PATHS, ClassConfig, ConfigError, ModelConfig, RouterConfig, TeamConfig, is_off_hours, load_config
 from .health import HealthReport, deep_health
 
 LOG = logging.getLogger("drkit.router")
 LOG.setLevel(logging.INFO)
 
 KEY_HEADER = "x-drkit-key"
-REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # drkit/core/tokens.py REQUEST_ID_PATTERN
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]+")  # within drkit/core/tokens.py REQUEST_ID_PATTERN; always fullmatch
+# The stored id "<team>_<id>" is the async endpoint's InferenceId, which allows 64 characters
+# (botocore sagemaker-runtime InvokeEndpointAsync.InferenceId, max 64).
+STORED_ID_MAX = 64
+TEAM_PREFIX = "teams/{team}/"  # every input object of a team lives under its prefix in the input bucket
+# S3 object keys: at most 1024 bytes (S3 User Guide, "Naming Amazon S3 objects", read 2026-11). Segments
+# "." and ".." and empty ones are refused: some HTTP stacks normalise them, so the object read may not be
+# the one named, and a prefix check on the raw string would then mean nothing.
+S3_KEY_MAX_BYTES = 1024
+# InvokeEndpoint ContentType: max 1024, pattern \p{ASCII}* (botocore sagemaker-runtime); it travels as an
+# HTTP header, so control characters (CR/LF: header injection) are refused too.
+CONTENT_TYPE = re.compile(r"[\x20-\x7e]{1,1024}")
+S3_URI = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/([^\x00-\x1f\x7f]+)")
 REQUEST_TTL_SECONDS = 7 * 24 * 3600
 
 # Largest payload each path accepts: the routing engine's AWS limits (cited in drkit/core/routing.py),
@@ -143,9 +162,28 @@ class InferRequest:
 # --- pure helpers -----------------------------------------------------------------------------------
 
 
-def key_digest(key: str) -> str:
-    """SHA-256 hex of a team key: what the config stores instead of the key."""
-    return hashlib.sha256(key.encode()).hexdigest()
+def scoped_request_id(team: str, request_id: str) -> str:
+    """The table key of a team's request: the id is the team's own, so teams never collide or meet."""
+    return f"{team}_{request_id}"
+
+
+def max_request_id_length(team: str) -> int:
+    """Longest id a team may send: its scoped id must fit the async endpoint's InferenceId."""
+    return STORED_ID_MAX - len(team) - 1
+
+
+def valid_request_id(team: str, request_id: Any) -> bool:
+    """True for 1..max_request_id_length(team) characters from A-Z a-z 0-9 _ -."""
+    return (
+        isinstance(request_id, str)
+        and 0 < len(request_id) <= max_request_id_length(team)
+        and REQUEST_ID.fullmatch(request_id) is not None
+    )
+
+
+def team_prefix(team: str) -> str:
+    """The input bucket prefix a team's objects live under."""
+    return TEAM_PREFIX.format(team=team)
 
 
 def servable_paths(routed: str, model: ModelConfig, payload_bytes: int) -> list[str]:
@@ -154,11 +192,19 @@ def servable_paths(routed: str, model: ModelConfig, payload_bytes: int) -> list[
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """(bucket, key) of an s3:// URI; ValueError when it is not one."""
-    match = re.match(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.+)$", uri)
+    """(bucket, key) of an s3:// URI whose key S3 would store as written; ValueError when it is not one."""
+    match = S3_URI.fullmatch(uri)
     if not match:
         raise ValueError(uri)
-    return match.group(1), match.group(2)
+    key = match.group(2)
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise ValueError(uri)
+    try:
+        if len(key.encode()) > S3_KEY_MAX_BYTES:
+            raise ValueError(uri)
+    except UnicodeEncodeError:  # a lone surrogate: no S3 key
+        raise ValueError(uri) from None
+    return match.group(1), key
 
 
 def _value(path: Any) -> str:
@@ -170,37 +216,47 @@ def class_infos(classes: Sequence[ClassConfig]) -> dict[str, ClassInfo]:
     return {c.name: ClassInfo(name=c.name, kind=c.kind, timeout_seconds=c.timeout_seconds) for c in classes}  # type: ignore[arg-type]
 
 
-def parse_infer(body: Any, config: RouterConfig, *, new_id: Callable[[], str]) -> InferRequest:
-    """Validate a decoded body; raises HttpError 400/413 naming the field and what is valid."""
+def parse_infer(body: Any, config: RouterConfig, team: TeamConfig, *, new_id: Callable[[], str]) -> InferRequest:
+    """Validate a decoded body from `team`; raises HttpError 400/413 naming the field and what is valid.
+
+    An input_location must lie under the team's own prefix: checked here, before anything reads it,
+    so another team's object is never read, measured or even looked up."""
     if not isinstance(body, dict):
         raise HttpError(400, "malformed_body", f"body must be a JSON object, got {type(body).__name__}")
     model_name = body.get("model")
     if not isinstance(model_name, str) or model_name not in config.models:
         raise HttpError(
-            400, "unknown_model", f"model: {model_name!r} is not served here; valid: {', '.join(sorted(config.models))}"
+            400, "unknown_model", f"model: {_shown(model_name)} is not served here; valid: {', '.join(sorted(config.models))}"
         )
     traffic_class = body.get("traffic_class")
     if not isinstance(traffic_class, str) or not traffic_class:
         names = ", ".join(c.name for c in config.classes)
         raise HttpError(
-            400, "unknown_traffic_class", f"traffic_class: {traffic_class!r} is missing or not a string; valid: {names}"
+            400, "unknown_traffic_class", f"traffic_class: {_shown(traffic_class)} is missing or not a string; valid: {names}"
         )
     has_payload, has_location = "payload" in body, "input_location" in body
     if has_payload == has_location:
         raise HttpError(400, "malformed_body", "give exactly one of payload (inline) or input_location (s3://bucket/key)")
     content_type = body.get("content_type", "application/json")
-    if not isinstance(content_type, str) or not content_type or len(content_type) > 1024:
-        raise HttpError(400, "malformed_body", "content_type: must be a MIME type string of at most 1024 characters")
-    request_id = body.get("request_id") or new_id()
-    if not isinstance(request_id, str) or not REQUEST_ID.match(request_id):
+    if not isinstance(content_type, str) or not CONTENT_TYPE.fullmatch(content_type):
         raise HttpError(
-            400, "malformed_body", f"request_id: {request_id!r} is not valid; use 1-64 characters from A-Z a-z 0-9 _ -"
+            400, "malformed_body", "content_type: must be a MIME type of 1-1024 printable ASCII characters (no CR/LF)"
         )
+    request_id = body.get("request_id")
+    if request_id is None:  # absent or null: the router names the request
+        request_id = new_id()
+    if not valid_request_id(team.name, request_id):
+        raise HttpError(400, "malformed_body", f"request_id: {_shown(request_id)} is not valid; {_id_rule(team.name)}")
     payload: bytes | None = None
     location: str | None = None
     if has_payload:
         raw = body["payload"]
-        payload = raw.encode() if isinstance(raw, str) else json.dumps(raw, separators=(",", ":")).encode()
+        try:
+            # ensure_ascii=False: UTF-8 out, so a lone surrogate anywhere in the payload fails here, not in the model
+            text = raw if isinstance(raw, str) else json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
+            payload = text.encode()
+        except UnicodeEncodeError:
+            raise HttpError(400, "malformed_body", "payload: holds a lone UTF-16 surrogate; send valid Unicode text") from None
         if len(payload) > config.max_inline_bytes:
             raise HttpError(
                 413, "payload_too_large",
@@ -210,14 +266,18 @@ def parse_infer(body: Any, config: RouterConfig, *, new_id: Callable[[], str]) -
         size = len(payload)
     else:
         location = body["input_location"]
+        prefix = f"s3://{config.input_bucket}/{team_prefix(team.name)}"
         try:
-            bucket, _ = parse_s3_uri(location if isinstance(location, str) else "")
+            bucket, key = parse_s3_uri(location if isinstance(location, str) else "")
         except ValueError:
-            raise HttpError(400, "malformed_body", f"input_location: {location!r} is not an s3://bucket/key URI") from None
-        if bucket != config.input_bucket:
             raise HttpError(
                 400, "malformed_body",
-                f"input_location: bucket {bucket!r} is not this region's input bucket; valid: s3://{config.input_bucket}/...",
+                f"input_location: {_shown(location)} is not an s3://bucket/key URI (key: at most {S3_KEY_MAX_BYTES} bytes, "
+                "no control characters, no empty, '.' or '..' segments)",
+            ) from None  # fmt: skip
+        if bucket != config.input_bucket or not key.startswith(team_prefix(team.name)):
+            raise HttpError(
+                400, "malformed_body", f"input_location: the object is outside your team's prefix; valid: {prefix}...",
             )  # fmt: skip
         size = -1  # measured by the router (HeadObject)
     return InferRequest(
@@ -229,6 +289,33 @@ def parse_infer(body: Any, config: RouterConfig, *, new_id: Callable[[], str]) -
         content_type=content_type,
         request_id=request_id,
     )
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def _shown(value: Any) -> str:
+    """A client value quoted for a message: repr (control characters escaped), cut to 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _id_rule(team: str) -> str:
+    return f"use 1-{max_request_id_length(team)} characters from A-Z a-z 0-9 _ -"
+
+
+def read_key_secret(secretsmanager: Any, secret_id: str) -> bytes:
+    """The team-key secret's bytes (SecretString as UTF-8, or SecretBinary); ConfigError when unusable."""
+    try:
+        value = secretsmanager.get_secret_value(SecretId=secret_id)
+    except ClientError as exc:
+        raise ConfigError(f"team_key_secret {secret_id!r}: {exc.response.get('Error', {}).get('Code', 'unreadable')}") from None
+    secret = value["SecretString"].encode() if value.get("SecretString") is not None else bytes(value.get("SecretBinary") or b"")
+    try:
+        return check_secret(secret)
+    except ValueError as exc:
+        raise ConfigError(f"team_key_secret {secret_id!r}: {exc}") from None
 
 
 # --- the router: side effects at the edges ----------------------------------------------------------
@@ -249,7 +336,12 @@ class Router:
         use_breakers: bool = True,
         use_budgets: bool = True,
         emit_metrics: Callable[[str], None] = to_stdout,
+        key_secret: bytes | None = None,
     ) -> None:
+        """`key_secret` keys the team digests (read_key_secret at cold start); required when there are teams."""
+        if config.teams and key_secret is None:
+            raise ConfigError("the router has teams but no key_secret; read it with read_key_secret(team_key_secret)")
+        self.key_secret = check_secret(key_secret) if key_secret is not None else b""
         self.config = config
         self.clients = clients
         self.route = route or _default_route
@@ -269,16 +361,22 @@ class Router:
         )
         self.tokens = TokenStore(config.table_name, clients.dynamodb, clock=clock)
         self.audit = AuditWriter(config.audit_bucket, clients.s3, emit_metrics)
-        self._teams = {t.key_sha256: t for t in config.teams}
+        self._teams = {t.key_digest: t for t in config.teams}
 
     # entry point
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """Lambda proxy event (HTTP API v2.0) → proxy result."""
-        http = event.get("requestContext", {}).get("http", {})
-        method = str(http.get("method") or event.get("httpMethod") or "GET").upper()
-        path = str(event.get("rawPath") or event.get("path") or "/")
         try:
+            if not isinstance(event, Mapping):
+                raise HttpError(400, "malformed_event", f"event must be an object, got {type(event).__name__}")
+            context = event.get("requestContext")
+            http = context.get("http") if isinstance(context, Mapping) else None
+            method = (http.get("method") if isinstance(http, Mapping) else None) or event.get("httpMethod") or "GET"
+            path = event.get("rawPath") or event.get("path") or "/"
+            if not isinstance(method, str) or not isinstance(path, str):
+                raise HttpError(400, "malformed_event", "method and path must be strings")
+            method = method.upper()
             if path == "/v1/infer":
                 self._allow(method, "POST")
                 return self.infer(event).to_api_gateway()
@@ -289,7 +387,7 @@ class Router:
                 self._allow(method, "GET")
                 return self.health().to_api_gateway()
             raise HttpError(
-                404, "not_found", f"no route {method} {path}; valid: POST /v1/infer, GET /v1/requests/{{id}}, GET /health"
+                404, "not_found", f"no route {_shown(method)} {_shown(path)}; valid: POST /v1/infer, GET /v1/requests/{{id}}, GET /health"
             )
         except HttpError as exc:
             return Response(exc.status, {"error": exc.code, "message": exc.message, **exc.details}).to_api_gateway()
@@ -297,16 +395,21 @@ class Router:
     @staticmethod
     def _allow(method: str, allowed: str) -> None:
         if method != allowed:
-            raise HttpError(405, "method_not_allowed", f"method {method} is not allowed here; valid: {allowed}")
+            raise HttpError(405, "method_not_allowed", f"method {_shown(method)} is not allowed here; valid: {allowed}")
 
     # POST /v1/infer
 
     def _team(self, event: Mapping[str, Any]) -> TeamConfig:
-        headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+        raw_headers = event.get("headers") or {}
+        if not isinstance(raw_headers, Mapping):
+            raise HttpError(400, "malformed_event", "headers must be an object")
+        headers = {str(k).lower(): v for k, v in raw_headers.items()}
         key = headers.get(KEY_HEADER)
         if not key:
             raise HttpError(401, "missing_key", f"header {KEY_HEADER} is missing; send your team's API key")
-        team = self._teams.get(key_digest(str(key)))
+        if not isinstance(key, str) or not self._teams:
+            raise HttpError(403, "unknown_key", f"the key in {KEY_HEADER} belongs to no team of this deployment")
+        team = self._teams.get(key_digest(key, self.key_secret))
         if team is None:
             raise HttpError(403, "unknown_key", f"the key in {KEY_HEADER} belongs to no team of this deployment")
         return team
@@ -314,19 +417,26 @@ class Router:
     @staticmethod
     def _body(event: Mapping[str, Any], limit: int) -> Any:
         raw = event.get("body") or ""
+        if not isinstance(raw, str):
+            raise HttpError(400, "malformed_body", f"body must be a string (JSON text), got {type(raw).__name__}")
         if event.get("isBase64Encoded"):
             try:
                 raw = base64.b64decode(raw, validate=True)
-            except ValueError:
+            except (ValueError, binascii.Error):  # includes non-ASCII text
                 raise HttpError(400, "malformed_body", "body is marked base64 but is not valid base64") from None
         if len(raw) > limit * 2 + 65536:  # JSON escaping at most doubles a payload; anything larger cannot fit
             raise HttpError(
                 413, "payload_too_large", f"body of {len(raw)} bytes exceeds what an inline payload of {limit} bytes can take"
             )
         try:
-            return json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise HttpError(400, "malformed_json", f"body is not valid JSON: {exc}") from None
+            # RFC 8259: JSON between systems is UTF-8 and has no NaN/Infinity; json.loads alone would
+            # guess UTF-16/32 from bytes and accept both, so neither is left to it.
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            return json.loads(text, parse_constant=_no_constant)
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and integers past Python's 4300-digit limit
+            raise HttpError(400, "malformed_json", f"body is not valid JSON: {str(exc)[:200]}") from None
+        except RecursionError:
+            raise HttpError(400, "malformed_json", "body is nested too deeply") from None
 
     def _off_hours(self) -> bool:
         window = self.config.off_hours
@@ -358,12 +468,14 @@ class Router:
     def infer(self, event: Mapping[str, Any]) -> Response:
         """Authenticate, validate, route, apply breakers and budget, serve, charge, audit."""
         team = self._team(event)
-        request = self._measure(parse_infer(self._body(event, self.config.max_inline_bytes), self.config, new_id=self.new_id))
+        request = self._measure(
+            parse_infer(self._body(event, self.config.max_inline_bytes), self.config, team, new_id=self.new_id)
+        )
         if request.traffic_class not in self.classes:
             raise HttpError(
                 400,
                 "unknown_traffic_class",
-                f"traffic_class: {request.traffic_class!r} is not a class of this deployment; valid: {', '.join(sorted(self.classes))}",
+                f"traffic_class: {_shown(request.traffic_class)} is not a class of this deployment; valid: {', '.join(sorted(self.classes))}",
                 valid_traffic_classes=sorted(self.classes),
             )
         try:
@@ -467,30 +579,42 @@ class Router:
         if self.breakers is not None:
             self.breakers.record(endpoint, ok, latency_ms)
 
+    def _conflict(self, request: InferRequest) -> HttpError:
+        return HttpError(
+            409, "request_id_conflict",
+            f"request_id: {request.request_id!r} is already used by one of your team's requests with another "
+            "path, model or input_location; request ids must be unique per request",
+        )  # fmt: skip
+
     def _start(self, request: InferRequest, team: TeamConfig, record: Mapping[str, Any], path: str) -> dict[str, Any]:
-        """Record the request (PENDING) and start its workflow execution, idempotently by request id."""
+        """Record the request (PENDING) and start its workflow execution, idempotently by request id.
+
+        The id is checked before anything is written: a repeat of the same request starts nothing
+        new and never overwrites its input (the first write wins); the same id for another request
+        is a 409. Ids are the team's own (`scoped_request_id`), so nothing here meets another team."""
         if not self.config.state_machine_arn:
             raise HttpError(
                 503, "no_workflow", f"path {path} needs the workflow, which is not configured in {self.config.region}"
             )
-        location = request.input_location
-        if location is None:
-            day = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y/%m/%d")
-            key = f"inputs/{day}/{request.request_id}"
-            self.clients.s3.put_object(
-                Bucket=self.config.input_bucket, Key=key, Body=request.payload, ContentType=request.content_type
-            )
-            location = f"s3://{self.config.input_bucket}/{key}"
-        try:
-            stored = self.tokens.record(
-                request.request_id, self.config.region, path, request.model.name, location, REQUEST_TTL_SECONDS,
-                team=team.name, priority=team.priority,
-            )  # fmt: skip
-        except TokenStoreError as exc:
-            raise HttpError(409, "request_id_conflict", str(exc)) from None
+        stored_id = scoped_request_id(team.name, request.request_id)
+        stored = self.tokens.get(stored_id)
+        if stored is not None:
+            same_input = request.input_location is None or stored.input_location == request.input_location
+            if (stored.path, stored.model, stored.team) != (path, request.model.name, team.name) or not same_input:
+                raise self._conflict(request)
+        else:
+            location = request.input_location or self._store_input(request, team)
+            try:
+                stored = self.tokens.record(
+                    stored_id, self.config.region, path, request.model.name, location, REQUEST_TTL_SECONDS,
+                    team=team.name, priority=team.priority,
+                )  # fmt: skip
+            except TokenStoreError:
+                raise self._conflict(request) from None
         execution_input = {
-            **record, "path": path, "input_location": location, "payload_bytes": request.payload_bytes,
-            "content_type": request.content_type, "home_region": self.config.region, "off_hours": self._off_hours(), "attempt": 1,
+            **record, "request_id": stored_id, "path": path, "input_location": stored.input_location,
+            "payload_bytes": request.payload_bytes, "content_type": request.content_type, "home_region": self.config.region,
+            "off_hours": self._off_hours(), "attempt": 1,
         }  # fmt: skip
         try:
             self.clients.stepfunctions.start_execution(
@@ -505,6 +629,23 @@ class Router:
             "status": stored.status.value,
             "status_url": f"/v1/requests/{request.request_id}",
         }
+
+    def _store_input(self, request: InferRequest, team: TeamConfig) -> str:
+        """Write an inline payload under the team's prefix, never over an existing object (If-None-Match: *)."""
+        day = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y/%m/%d")
+        key = f"{team_prefix(team.name)}inline/{day}/{request.request_id}"
+        try:
+            self.clients.s3.put_object(
+                Bucket=self.config.input_bucket, Key=key, Body=request.payload, ContentType=request.content_type,
+                IfNoneMatch="*",
+            )  # fmt: skip
+        except ClientError as exc:
+            # PreconditionFailed: the object exists (a concurrent request with this id won the race);
+            # ConditionalRequestConflict: a concurrent conditional write to the key is in flight.
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise self._conflict(request) from None
+            raise
+        return f"s3://{self.config.input_bucket}/{key}"
 
     def _finish(
         self,
@@ -540,23 +681,21 @@ class Router:
     def get_request(self, event: Mapping[str, Any], request_id: str) -> Response:
         """The request's record from the global table (any region may answer), to the team that sent it.
 
-        Another team's request is answered exactly like a missing one, so ids reveal nothing.
-        Records without a team (written before teams were recorded) answer any team's key.
+        The id is looked up among the caller's own (`scoped_request_id`): another team's request
+        with the same id is simply not there, so the answer is exactly that of a missing id.
         """
         team = self._team(event)
-        if not REQUEST_ID.match(request_id):
-            raise HttpError(
-                400, "malformed_request_id", f"request id {request_id!r} is not valid; use 1-64 characters from A-Z a-z 0-9 _ -"
-            )
-        found = self.tokens.get(request_id)
-        if found is None or (found.team and found.team != team.name):
+        if not valid_request_id(team.name, request_id):
+            raise HttpError(400, "malformed_request_id", f"request id {_shown(request_id)} is not valid; {_id_rule(team.name)}")
+        found = self.tokens.get(scoped_request_id(team.name, request_id))
+        if found is None or found.team != team.name:
             raise HttpError(
                 404,
                 "unknown_request",
                 f"request {request_id} is not in the table (real-time requests are answered inline and not stored)",
             )
         body: dict[str, Any] = {
-            "request_id": found.request_id, "status": "EXPIRED" if found.expired else found.status.value,
+            "request_id": request_id, "status": "EXPIRED" if found.expired else found.status.value,
             "path": found.path, "model": found.model, "home_region": found.home_region, "attempt": found.attempt,
         }  # fmt: skip
         for name in ("output_location", "error", "cause", "redriven_to"):
@@ -597,7 +736,12 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     global _ROUTER
     if _ROUTER is None:
         config = load_config()
-        _ROUTER = Router(config, Clients.for_region(config.region))
+        secret = None
+        if config.team_key_secret:
+            import boto3  # deferred: tests inject clients
+
+            secret = read_key_secret(boto3.client("secretsmanager", region_name=config.region), config.team_key_secret)
+        _ROUTER = Router(config, Clients.for_region(config.region), key_secret=secret)
     try:
         return _ROUTER.handle(event)
     except Exception:

@@ -235,12 +235,17 @@ class SimStepFunctions(_Regional):
 
 @dataclass
 class SimS3(_Regional):
-    """PutObject only (the audit trail and async inputs): keeps each object's key and body."""
+    """PutObject only (the audit trail and async inputs): keeps each object's key and body, and
+    honours If-None-Match: * as S3 does (412 PreconditionFailed when the key exists)."""
 
     objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
 
-    def put_object(self, *, Bucket: str, Key: str, Body: bytes | None = None, **_: Any) -> dict[str, Any]:  # noqa: N803
+    def put_object(
+        self, *, Bucket: str, Key: str, Body: bytes | None = None, IfNoneMatch: str | None = None, **_: Any  # noqa: N803
+    ) -> dict[str, Any]:
         self._reach("s3")
+        if IfNoneMatch == "*" and (Bucket, Key) in self.objects:
+            raise client_error("PreconditionFailed", "PutObject", "At least one of the pre-conditions you specified did not hold", 412)
         self.objects[(Bucket, Key)] = Body or b""
         return {}
 

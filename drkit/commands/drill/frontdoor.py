@@ -9,7 +9,9 @@ simulation through `doubles`.
 
 The drill authenticates as its own team, `drkit-drill`, added to each region's config with
 a key made for this drill and a budget it cannot exhaust, so its requests are audited under
-their own name and never spend a real team's budget.
+their own name and never spend a real team's budget. The simulated account's team-key secret is
+made for the drill too (the operator's secret never leaves Secrets Manager): the deployed teams'
+digests then match no key, and only the drill's team can call.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from drkit.commands.drill.doubles import (
 )
 from drkit.commands.drill.topology import Topology
 from drkit.components.functions.router.config import WORKFLOW_PATHS, TeamConfig, parse_config
-from drkit.components.functions.router.handler import Clients, Router, key_digest
+from drkit.components.functions.router.handler import Clients, Router
 from drkit.core.errors import DrillSafetyError
+from drkit.core.keys import key_digest
 
 ROUTER_LOGGER = "drkit.router"  # components/functions/router/handler.py LOG
 DRILL_TEAM = "drkit-drill"
@@ -78,7 +81,8 @@ class FrontDoors:
         # fallbacks instead, so the routers' own log stays quiet in this process.
         logging.getLogger(ROUTER_LOGGER).setLevel(logging.ERROR)
         self.key = secrets.token_urlsafe(24)
-        team = TeamConfig(name=DRILL_TEAM, key_sha256=key_digest(self.key), monthly_budget_usd=DRILL_BUDGET_USD)
+        self.key_secret = secrets.token_bytes(32)
+        team = TeamConfig(name=DRILL_TEAM, key_digest=key_digest(self.key, self.key_secret), monthly_budget_usd=DRILL_BUDGET_USD)
         self.routers: dict[str, Router] = {}
         self.answers: dict[str, Counter] = {}
         self.metrics: dict[str, MetricLog] = {}
@@ -100,7 +104,8 @@ class FrontDoors:
             )
             self.metrics[region] = MetricLog()
             self.routers[region] = Router(
-                config, clients, clock=clock, timer=clock, new_id=lambda: secrets.token_hex(8), emit_metrics=self.metrics[region]
+                config, clients, clock=clock, timer=clock, new_id=lambda: secrets.token_hex(8), emit_metrics=self.metrics[region],
+                key_secret=self.key_secret,
             )
             self.answers[region] = Counter()
 

@@ -82,6 +82,7 @@ def resource_json(resource: Resource) -> dict[str, Any]:
         "parent": resource.parent,
         "protect": resource.protect,
         "ignoreChanges": list(resource.ignore_changes),
+        "retainOnDelete": resource.retain_on_delete,
         "inputs": resource.inputs,
     }
 

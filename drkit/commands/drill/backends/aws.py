@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from drkit.commands.console import note
 from drkit.commands.drill.backends import BackendName
-from drkit.commands.drill.backends.route53 import set_inverted, tagged_health_checks
+from drkit.commands.drill.backends.route53 import health_check_problems, set_inverted, tagged_health_checks
 from drkit.commands.drill.scenarios import FIS_TEMPLATES, Action, ActionKind, Scenario
 from drkit.commands.drill.topology import Topology
 
@@ -114,10 +114,7 @@ class AwsBackend:
         except (BotoCoreError, ClientError) as exc:
             return [f"Route 53: cannot list health checks ({exc})"]
         for region, facts in topo.regions.items():
-            if facts.fqdn not in checks:
-                problems.append(f"{region}: no health check for {facts.fqdn} tagged Deployment={topo.deployment}")
-            elif checks[facts.fqdn]["inverted"]:
-                problems.append(f"{region}: health check for {facts.fqdn} is already inverted (another drill?)")
+            problems += health_check_problems(checks, facts.fqdn, region, topo.deployment)
             try:
                 table = self.session.client("dynamodb", region_name=region).describe_table(TableName=facts.table_name)
                 if table["Table"].get("TableStatus") != "ACTIVE":

@@ -38,5 +38,14 @@ def tagged_health_checks(route53: Any, deployment: str) -> dict[str, dict[str, A
     return mine
 
 
+def health_check_problems(checks: dict[str, dict[str, Any]], fqdn: str, region: str, deployment: str) -> list[str]:
+    """Why a drill may not start on this region's health check: it is missing, or already inverted."""
+    if fqdn not in checks:
+        return [f"{region}: no health check for {fqdn} tagged Deployment={deployment}"]
+    if checks[fqdn]["inverted"]:
+        return [f"{region}: health check for {fqdn} is already inverted (another drill?)"]
+    return []
+
+
 def set_inverted(route53: Any, health_check_id: str, value: bool) -> None:
     route53.update_health_check(HealthCheckId=health_check_id, Inverted=value)

@@ -20,7 +20,7 @@ from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
 from drkit.commands.drill.backends import BackendName
-from drkit.commands.drill.backends.route53 import set_inverted, tagged_health_checks
+from drkit.commands.drill.backends.route53 import health_check_problems, set_inverted, tagged_health_checks
 from drkit.commands.drill.fidelity import RegionOutage
 from drkit.commands.drill.journal import write_atomic
 from drkit.commands.drill.scenarios import FIS_TEMPLATES, Action, ActionKind, Scenario
@@ -123,10 +123,7 @@ class SimBackend:
         problems = []
         checks = tagged_health_checks(self.route53, topo.deployment)
         for region, facts in topo.regions.items():
-            if facts.fqdn not in checks:
-                problems.append(f"{region}: no health check for {facts.fqdn} tagged Deployment={topo.deployment}")
-            elif checks[facts.fqdn]["inverted"]:
-                problems.append(f"{region}: health check for {facts.fqdn} is already inverted (another drill?)")
+            problems += health_check_problems(checks, facts.fqdn, region, topo.deployment)
             try:
                 self.dynamodb[region].describe_table(TableName=facts.table_name)
             except EndpointConnectionError:

@@ -1,0 +1,1 @@
+"""`drkit keys`: team key digests for the spec."""

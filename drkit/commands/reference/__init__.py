@@ -1,0 +1,1 @@
+"""`drkit reference`: the spec and policy references, generated from the code."""
