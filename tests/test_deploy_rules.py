@@ -73,7 +73,7 @@ def test_every_resource_type_of_every_example_has_an_entry() -> None:
 
 
 def test_a_type_without_an_entry_is_reported_by_name() -> None:
-    assert al.api_for("aws:sqs/queue:Queue") is None
+    assert al.api_for("aws:ec2/instance:Instance") is None
     assert isinstance(al.api_for("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"), al.Unconstrained)
 
 

@@ -148,7 +148,7 @@ def test_record_keeps_the_team_and_its_priority_and_refuses_the_id_from_another_
 
 @pytest.mark.parametrize("bad", ["", "has space", "x" * 73, "a/b"])
 def test_record_refuses_request_ids_that_cannot_name_an_execution(store: TokenStore, bad: str) -> None:
-    with pytest.raises(TokenStoreError, match=r"request_id: .* is not valid; use 1-64 characters from A-Z a-z 0-9 _ -"):
+    with pytest.raises(TokenStoreError, match=r"request_id: .* is not valid; use 1-72 characters from A-Z a-z 0-9 _ -"):
         store.record(bad, REGION, RoutePath.ASYNC, "m", "s3://in/x", 60)
 
 
