@@ -275,22 +275,31 @@ def request_costs(
     door itself (HTTP API request, Lambda request and GB-seconds); async and batch add S3,
     SNS and the workflow's Standard transitions.
     """
-    m = pricing.region_multiplier(region)
-    front = (pricing.API_GATEWAY_HTTP_REQUEST + pricing.LAMBDA_REQUEST + pricing.LAMBDA_GB_SECOND * ROUTER_GB_SECONDS) * m
-    queued = (
-        pricing.S3_PUT_REQUEST
-        + pricing.S3_GET_REQUEST
-        + pricing.SNS_PUBLISH
-        + ASYNC_REQUEST_TRANSITIONS * pricing.STEP_FUNCTIONS_STANDARD_TRANSITION  # derived from the workflow's definition
-    ) * m
+    def price(service: str, key: str) -> float:
+        found = pricing.usd(service, key, region)
+        if found is None:
+            raise LookupError(key)
+        return found
+
     costs: dict[str, float] = {}
-    # A type the price table lacks is still deployable: its paths get the router's default cost.
-    if realtime_instance and pricing.is_priced(realtime_instance):
-        costs["realtime"] = pricing.instance_hourly(realtime_instance, region) / (target_invocations_per_minute * 60) + front
-    if serverless_memory_mb:
-        costs["serverless"] = serverless_memory_mb / 1024 * ASSUMED_SERVERLESS_SECONDS * pricing.SERVERLESS_GB_SECOND * m + front
-    if async_instance and pricing.is_priced(async_instance):
-        hourly = pricing.instance_hourly(async_instance, region)
+    try:  # a path with any price missing from the table is left out: the router's fallback applies
+        front = price("apigateway", "http:request") + price("lambda", "request") + price("lambda", "compute:x86") * ROUTER_GB_SECONDS
+        queued = (
+            price("s3", "put")
+            + price("s3", "get")
+            + price("sns", "publish")
+            + ASYNC_REQUEST_TRANSITIONS * price("stepfunctions", "standard:transition")  # derived from the workflow's definition
+        )
+    except LookupError:
+        return {}
+    realtime_hourly = pricing.instance_hourly(realtime_instance, region) if realtime_instance else None
+    if realtime_hourly is not None:
+        costs["realtime"] = realtime_hourly / (target_invocations_per_minute * 60) + front
+    serverless_gb_second = pricing.usd("sagemaker", "serverless:compute", region)
+    if serverless_memory_mb and serverless_gb_second is not None:
+        costs["serverless"] = serverless_memory_mb / 1024 * ASSUMED_SERVERLESS_SECONDS * serverless_gb_second + front
+    hourly = pricing.instance_hourly(async_instance, region) if async_instance else None
+    if hourly is not None:
         costs["async"] = hourly / 3600 * ASSUMED_ASYNC_SECONDS / async_concurrency + queued + front
         if batch:
             costs["batch"] = hourly / 3600 * ASSUMED_BATCH_SECONDS + queued + front

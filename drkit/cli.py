@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "drkit.commands.route.command",
     "drkit.commands.check.command",
     "drkit.commands.cost.command",
+    "drkit.commands.pricing.command",
     "drkit.commands.drill.command",
     "drkit.commands.redrive.command",
     "drkit.commands.reference.command",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -16,8 +17,8 @@ from pulumi_policy import (
 
 from drkit.core.errors import DrkitError
 from drkit.core.tiers import Tier
-from drkit.core.usage import load_usage
-from drkit.engine.cost import monthly_cost
+from drkit.core.usage import UsageProfile, load_usage, usage_from_data
+from drkit.engine.cost import CostEstimate, monthly_cost
 from drkit.policies.resources import (
     COST_TAGS,
     ENDPOINT,
@@ -58,59 +59,99 @@ DEFAULT_INSTANCE_TYPES = (
 DEFAULT_MAX_INSTANCES_PER_MODEL = 10
 
 
-def _validate_budget(args: StackValidationArgs, report: Report) -> None:
+def stack_usage(config: Mapping[str, Any], stack: str) -> UsageProfile | None:
+    """The usage profile the policy config gives this stack: inline under `usageProfiles` (keyed by
+    stack, else by deployment), else the file `usageProfile` names; None prices capacity only."""
+    inline = config.get("usageProfiles") or {}
+    deployment = stack.rsplit("-", 3)[0] if stack.count("-") >= 3 else stack
+    for key in (stack, deployment):
+        if key in inline:
+            return usage_from_data(inline[key], f"policy config usageProfiles.{key}")
+    if config.get("usageProfile"):
+        return load_usage(str(config["usageProfile"]))
+    return None
+
+
+def _budget_inputs(args: StackValidationArgs) -> tuple[str, float, CostEstimate]:
     config = args.get_config()
     stack = stack_label(args.resources)
     budget = float((config.get("budgets") or {}).get(stack, config.get("monthlyBudgetUsd", DEFAULT_MONTHLY_BUDGET_USD)))
-    usage = None
-    if config.get("usageProfile"):
-        try:
-            usage = load_usage(str(config["usageProfile"]))
-        except DrkitError as exc:
-            report(f"Cannot price stack {stack}: {exc}. Fix `usageProfile` in the policy config.")
-            return
+    usage = stack_usage(config, stack)
     triples = [(r.resource_type, plain(r.props), region_of(r)) for r in args.resources]
+    return stack, budget, monthly_cost(triples, usage)  # the same call `drkit cost` makes per stack
+
+
+def _validate_budget(args: StackValidationArgs, report: Report) -> None:
     try:
-        estimate = monthly_cost(triples, usage)
-    except DrkitError as exc:  # e.g. an instance type SageMaker sells that the price table lacks
-        report(f"Cannot price stack {stack}: {exc}. Add the price, or disable this policy for the stack in the policy config.")
+        stack, budget, estimate = _budget_inputs(args)
+    except DrkitError as exc:
+        report(f"Cannot price stack {stack_label(args.resources)}: {exc}. Fix `usageProfiles` or `usageProfile` in the policy config.")
         return
     if estimate.total_usd > budget:
         biggest = sorted(estimate.lines, key=lambda line: line.monthly_usd, reverse=True)[:3]
         top = "; ".join(f"{line.description} ${line.monthly_usd:,.0f}" for line in biggest)
+        partial = " (priced part only; unpriced lines would add more)" if not estimate.complete else ""
         report(
-            f"Stack {stack} is estimated at ${estimate.total_usd:,.0f}/month, over its budget of ${budget:,.0f}. "
+            f"Stack {stack} is estimated at ${estimate.total_usd:,.0f}/month{partial}, over its budget of ${budget:,.0f}. "
             f"Largest lines: {top}. Lower min/max instances or instance sizes, add an off-hours schedule, "
             f"or raise `budgets.{stack}` in the policy config."
         )
 
 
+def _validate_budget_complete(args: StackValidationArgs, report: Report) -> None:
+    try:
+        stack, _, estimate = _budget_inputs(args)
+    except DrkitError:
+        return  # monthly-cost-within-budget reports it
+    if not estimate.complete:
+        report(
+            f"Stack {stack}'s estimate of ${estimate.total_usd:,.0f}/month is incomplete: "
+            + "; ".join(estimate.notes())
+            + ". Give the stack's usage profile under `usageProfiles` in the policy config, or add the missing prices."
+        )
+
+
+_BUDGET_SCHEMA: dict[str, dict[str, Any]] = {
+    "monthlyBudgetUsd": {
+        "type": "number",
+        "minimum": 0,
+        "default": DEFAULT_MONTHLY_BUDGET_USD,
+        "description": "Budget for any stack not listed in `budgets`.",
+    },
+    "budgets": {
+        "type": "object",
+        "additionalProperties": {"type": "number", "minimum": 0},
+        "default": {},
+        "description": "Monthly budget in USD per stack, keyed `<deployment>-<region>`.",
+    },
+    "usageProfiles": {
+        "type": "object",
+        "additionalProperties": {"type": "object"},
+        "default": {},
+        "description": "Usage profiles inline (drkit's usage-profile fields), keyed by stack `<deployment>-<region>` or by deployment.",
+    },
+    "usageProfile": {
+        "type": "string",
+        "default": "",
+        "description": "Path to a usage profile file for stacks not in `usageProfiles` (`drkit check` resolves it against the "
+        "config file; `pulumi preview` against its working directory). Empty: usage-driven lines are not priced.",
+    },
+}
+
 monthly_cost_within_budget = StackValidationPolicy(
     name="monthly-cost-within-budget",
-    description="Checks whether the stack's estimated monthly cost (drkit's pricing table) is within its budget.",
+    description="Checks whether the priced part of the stack's monthly estimate (drkit cost's own figure) is within its budget.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "monthlyBudgetUsd": {
-                "type": "number",
-                "minimum": 0,
-                "default": DEFAULT_MONTHLY_BUDGET_USD,
-                "description": "Budget for any stack not listed in `budgets`.",
-            },
-            "budgets": {
-                "type": "object",
-                "additionalProperties": {"type": "number", "minimum": 0},
-                "default": {},
-                "description": "Monthly budget in USD per stack, keyed `<deployment>-<region>`.",
-            },
-            "usageProfile": {
-                "type": "string",
-                "default": "",
-                "description": "Path to a drkit usage profile; empty prices capacity only (no per-request charges).",
-            },
-        }
-    ),
+    config_schema=PolicyConfigSchema(properties=_BUDGET_SCHEMA),
     validate=_validate_budget,
+)
+
+monthly_cost_complete = StackValidationPolicy(
+    name="monthly-cost-complete",
+    description="Checks whether the stack's monthly estimate prices every line: a usage profile is given and no price is missing.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    config_schema=PolicyConfigSchema(properties=_BUDGET_SCHEMA),
+    validate=_validate_budget_complete,
 )
 
 
@@ -268,4 +309,4 @@ required_cost_tags = ResourceValidationPolicy(
     validate=_validate_cost_tags,
 )
 
-POLICIES = [monthly_cost_within_budget, instance_type_allowlist, capacity_caps, off_hours_scale_down, required_cost_tags]
+POLICIES = [monthly_cost_within_budget, monthly_cost_complete, instance_type_allowlist, capacity_caps, off_hours_scale_down, required_cost_tags]

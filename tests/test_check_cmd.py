@@ -35,8 +35,12 @@ def variant(tmp_path: Path, example: str, old: str, new: str) -> Path:
 @pytest.mark.parametrize("example", ["fraud-tier1", "search-tier2", "docs-tier3"])
 def test_the_examples_pass_every_policy(example: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, report = check_json(EXAMPLES / f"{example}.yaml", capsys)
-    assert (code, report["findings"]) == (0, [])
-    assert len(report["policies"]) == len(all_policies()) + 1 and report["passed"] is True  # + unique-names-across-deployments
+    # The only findings are advisory: each estimate leaves the ARC Region switch plans unpriced (a
+    # price drkit could not source), and says so instead of counting them as $0.
+    assert code == 0 and report["passed"] is True
+    assert {(f["policy"], f["level"]) for f in report["findings"]} <= {("monthly-cost-complete", "advisory")}
+    assert all("ARC Region switch plan" in f["message"] for f in report["findings"])
+    assert len(report["policies"]) == len(all_policies()) + 1
 
 
 @pytest.mark.parametrize(
@@ -70,7 +74,8 @@ def test_advisory_findings_warn_without_failing(tmp_path: Path, capsys: pytest.C
     code = main(["check", str(spec), "--format", "json", "--region", "us-east-1", "--policy-pack-config", str(config)])
     report = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert [(f["policy"], f["level"]) for f in report["findings"]] == [("tier1-multi-az", "advisory")]
+    found = [(f["policy"], f["level"]) for f in report["findings"] if f["policy"] != "monthly-cost-complete"]
+    assert found == [("tier1-multi-az", "advisory")]
     assert report["stacks"] == ["fraud-tier1-us-east-1"] and report["passed"] is True
 
 
@@ -83,7 +88,7 @@ def test_sarif_is_valid_2_1_0_and_locates_findings_in_the_spec(tmp_path: Path) -
     assert code == 1
     run = sarif["runs"][0]
     assert len(run["tool"]["driver"]["rules"]) == len(all_policies()) + 1
-    results = run["results"]
+    results = [r for r in run["results"] if r["ruleId"] != "monthly-cost-complete"]  # advisory: the unpriced ARC plans
     assert {r["ruleId"] for r in results} == {"tier1-multi-az"} and {r["level"] for r in results} == {"error"}
     line = results[0]["locations"][0]["physicalLocation"]["region"]["startLine"]
     assert spec.read_text().splitlines()[line - 1].strip() == "- name: fraud-xgb"
@@ -100,7 +105,7 @@ def test_two_specs_that_create_the_same_names_fail_across_deployments(tmp_path: 
     assert code == 1 and report["stacks"] == ["docs-tier3-us-east-2", "docs-tier3-us-east-2"]
     across = [f for f in report["findings"] if f["policy"] == "unique-names-across-deployments"]
     assert across and {f["spec"] for f in across} == {str(second)} and {f["level"] for f in across} == {"mandatory"}
-    assert {f["policy"] for f in report["findings"]} == {"unique-names-across-deployments"}
+    assert {f["policy"] for f in report["findings"] if f["level"] == "mandatory"} == {"unique-names-across-deployments"}
     bucket = next(f for f in across if f["type"] == "aws:s3/bucket:Bucket" and "acme-ml-models" in f["message"])
     assert "which docs-tier3-us-east-2 already creates" in bucket["message"]
 
@@ -108,7 +113,11 @@ def test_two_specs_that_create_the_same_names_fail_across_deployments(tmp_path: 
     main(["check", str(first), str(second), "--region", "us-east-2", "--format", "sarif", "-o", str(out)])
     sarif = json.loads(out.read_text())
     jsonschema.validate(sarif, SARIF_SCHEMA)
-    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]}
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in sarif["runs"][0]["results"]
+        if r["ruleId"] == "unique-names-across-deployments"
+    }
     assert uris == {second.as_posix()}
 
 

@@ -29,7 +29,6 @@ from drkit.components.frontdoor import (
     router_config,
 )
 from drkit.components.functions.router.config import ClassConfig, ModelConfig, TeamConfig, parse_config
-from drkit.core import pricing
 from drkit.core.errors import ComponentValidationError
 from drkit.engine.capture import RealisticMocks
 from tests.conftest import Registered, example_spec, run_program
@@ -346,20 +345,20 @@ def test_bundle_runs_without_pulumi_or_pydantic(tmp_path: Path) -> None:
 
 
 def test_request_costs_follow_the_pricing_table_line_by_line() -> None:
-    front = pricing.API_GATEWAY_HTTP_REQUEST + pricing.LAMBDA_REQUEST + pricing.LAMBDA_GB_SECOND * 0.05
-    queued = (
-        pricing.S3_PUT_REQUEST + pricing.S3_GET_REQUEST + pricing.SNS_PUBLISH + 8 * pricing.STEP_FUNCTIONS_STANDARD_TRANSITION
-    )
+    # us-east-1 entries of drkit/core/prices.json: HTTP API $1/M, Lambda $0.20/M and $0.0000166667/GB-s,
+    # S3 PUT $0.005/1000 and GET $0.0004/1000, SNS $0.50/M, Standard transitions $0.025/1000
+    front = 1.00e-6 + 0.20e-6 + 0.0000166667 * 0.05
+    queued = 0.005e-3 + 0.0004e-3 + 0.50e-6 + 8 * 0.025e-3
     costs = request_costs(REGION, realtime_instance="ml.m5.xlarge", target_invocations_per_minute=1000, serverless_memory_mb=2048,
                           async_instance="ml.m5.xlarge", async_concurrency=4, batch=True)  # fmt: skip
-    assert costs["realtime"] == pytest.approx(0.269 / 60_000 + front, rel=1e-6)
-    assert costs["serverless"] == pytest.approx(2 * pricing.SERVERLESS_GB_SECOND + front, rel=1e-6)
-    assert costs["async"] == pytest.approx(0.269 / 3600 * 5 / 4 + queued + front, rel=1e-6)
-    assert costs["batch"] == pytest.approx(0.269 / 3600 + queued + front, rel=1e-6)
-    assert (
-        request_costs("eu-west-1", serverless_memory_mb=1024)["serverless"]
-        > request_costs(REGION, serverless_memory_mb=1024)["serverless"]
-    )
+    assert costs["realtime"] == pytest.approx(0.23 / 60_000 + front, rel=1e-6)  # ml.m5.xlarge $0.23/h (Price List)
+    assert costs["serverless"] == pytest.approx(2 * 0.00002 + front, rel=1e-6)
+    assert costs["async"] == pytest.approx(0.23 / 3600 * 5 / 4 + queued + front, rel=1e-6)
+    assert costs["batch"] == pytest.approx(0.23 / 3600 + queued + front, rel=1e-6)
+    # an instance type the table has no price for leaves that path out (the router's fallback applies)
+    assert "realtime" not in request_costs(REGION, realtime_instance="ml.x9.large")
+    # each region reads its own entries (eu-west-1's serverless figure is the us-east-1 rate, marked unsourced)
+    assert request_costs("eu-west-1", serverless_memory_mb=1024)["serverless"] == pytest.approx(0.00002 * 1.0 * 1 + front)
 
 
 @pytest.mark.parametrize("example", ["fraud-tier1", "search-tier2", "docs-tier3"])

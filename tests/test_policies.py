@@ -113,6 +113,13 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
         "over its budget of $100",
     ),
     (
+        "monthly-cost-complete",
+        lambda: search("eu-central-1"),
+        search,
+        None,
+        "ARC Region switch plan, monthly fee",
+    ),
+    (
         "instance-type-allowlist",
         search,
         lambda: mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.p3.16xlarge")),
@@ -340,16 +347,20 @@ def test_policy_passes_a_compliant_stack_and_fails_a_broken_one(
 
 
 def test_a_single_broken_field_trips_only_its_own_policy(pack: PolicyPackProcess) -> None:
-    broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.p3.16xlarge"))
-    assert {f.policy for f in findings(pack, broken)} == {"instance-type-allowlist"}
+    # ml.c5.large: outside the shipped allowlist, yet cheap enough to stay within the stack's budget
+    # (a P3 is now priced, so it would rightly trip the budget too)
+    broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.c5.large"))
+    # (the advisory monthly-cost-complete notes the unpriced ARC plan on every primary, broken or not)
+    assert {f.policy for f in findings(pack, broken)} - {"monthly-cost-complete"} == {"instance-type-allowlist"}
 
 
 def test_an_instance_type_sagemaker_sells_but_drkit_cannot_price_is_a_cost_message_only(pack: PolicyPackProcess) -> None:
     # ml.m4.xlarge is in botocore's ProductionVariantInstanceType, not in drkit's price table.
     broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.m4.xlarge"))
-    found = {f.policy: f.message for f in findings(pack, broken)}
-    assert set(found) == {"instance-type-allowlist", "monthly-cost-within-budget"}
-    assert "no price for instance type 'ml.m4.xlarge'" in found["monthly-cost-within-budget"]
+    found = findings(pack, broken)
+    assert {f.policy for f in found if f.level == "mandatory"} == {"instance-type-allowlist"}  # no deploy rule, no crash
+    unpriced = [f.message for f in found if f.policy == "monthly-cost-complete"]
+    assert any("ml.m4.xlarge" in m for m in unpriced), unpriced
 
 
 def test_resource_findings_carry_the_resource_and_stack(pack: PolicyPackProcess) -> None:

@@ -9,7 +9,12 @@ mean_payload_kb: 16
 invocation_seconds: {provisioned: 0.05, serverless: 0.2, async: 20}
 table_gb: 1
 model_data_gb: 2
+image_gb: 5                                 # each model's container image, stored in every region's ECR
+releases_per_month: 1                       # new model versions: each is replicated to every region
 ```
+
+`pulumi preview --policy-pack-config` hands the policy pack values, not paths, so the same
+fields can be given inline in the policy config (`usage_from_data`).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class UsageProfile(BaseModel):
     invocation_seconds: InvocationSeconds = InvocationSeconds()
     table_gb: float = Field(default=1, ge=0)
     model_data_gb: float = Field(default=2, ge=0)
+    image_gb: float = Field(default=5, ge=0, description="Each model's container image in GB. Default: 5.")
+    releases_per_month: float = Field(default=1, ge=0, description="Model versions shipped a month. Default: 1.")
 
     @field_validator("requests_per_hour")
     @classmethod
@@ -75,6 +82,11 @@ class UsageProfile(BaseModel):
         return day * (5 + 2 * self.weekend_factor)
 
     @property
+    def peak_hour_requests(self) -> float:
+        """The busiest hour of a weekday (weekends scale down, never up, unless weekend_factor > 1)."""
+        return max(self.requests_per_hour) * max(1.0, self.weekend_factor)
+
+    @property
     def monthly_requests(self) -> float:
         return self.weekly_requests * 730 / 168
 
@@ -93,8 +105,14 @@ def load_usage(path: str | Path) -> UsageProfile:
         raise SpecError(str(file), ["file not found"], kind="usage profile") from None
     except yaml.YAMLError as exc:
         raise SpecError(str(file), [f"not valid YAML ({getattr(exc, 'problem', exc)})"], kind="usage profile") from None
+    return usage_from_data(data, str(file))
+
+
+def usage_from_data(data: Any, source: str) -> UsageProfile:
+    """Validate usage fields (a YAML file's content or an inline policy-config object);
+    any problem is a `SpecError` naming `source` and the field."""
     if not isinstance(data, dict):
-        raise SpecError(str(file), ["expected a mapping of usage fields"], kind="usage profile")
+        raise SpecError(source, ["expected a mapping of usage fields"], kind="usage profile")
     try:
         return UsageProfile.model_validate(data)
     except ValidationError as exc:
@@ -102,4 +120,4 @@ def load_usage(path: str | Path) -> UsageProfile:
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"]) or "(top level)"
             problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
-        raise SpecError(str(file), problems, kind="usage profile") from None
+        raise SpecError(source, problems, kind="usage profile") from None

@@ -234,7 +234,18 @@ def load_policy_config(path: str | Path | None) -> dict[str, Any]:
         raise SpecError(str(file), [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"], kind="policy config") from None
     if not isinstance(data, dict):
         raise SpecError(str(file), ["expected a JSON object keyed by policy name (or 'all')"], kind="policy config")
-    return data
+    return resolve_paths(data, file.parent)
+
+
+def resolve_paths(config: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A relative `usageProfile` resolved against the config file's folder, as users write it
+    (the pack, run by `pulumi preview`, would resolve it against its working directory)."""
+    out = dict(config)
+    for name, entry in config.items():
+        if isinstance(entry, dict) and isinstance(entry.get("usageProfile"), str) and entry["usageProfile"]:
+            path = Path(entry["usageProfile"])
+            out[name] = {**entry, "usageProfile": str(path if path.is_absolute() else base / path)}
+    return out
 
 
 def reconcile_config(

@@ -24,11 +24,16 @@ def cost_json(cost: DeploymentCost) -> dict[str, Any]:
         "prices_as_of": PRICES_AS_OF,
         "usage_given": cost.usage_given,
         "total_usd": round(cost.total_usd, 2),
-        "naive_total_usd": round(cost.naive_total_usd, 2),
+        "complete": cost.complete,
+        "not_priced": cost.notes(),
+        "fair_baseline_usd": round(cost.baseline_total_usd, 2),
+        "ratio_to_fair_baseline": round(cost.ratio_to_baseline, 4),
+        "fair_baseline_by_region": {k: round(v.total_usd, 2) for k, v in cost.baseline_regions.items()},
+        "ceiling_always_on_usd": round(cost.ceiling_always_on_usd, 2),
+        "traffic_share_by_region": {k: {"share": round(e.traffic_share, 4), "basis": e.share_basis} for k, e in cost.regions.items()},
         "by_region": {k: round(v, 2) for k, v in cost.breakdown(lambda line: line.region or "global").items()},
         "by_model": {k: round(v, 2) for k, v in cost.breakdown(lambda line: line.model).items()},
         "by_inference_type": {k: round(v, 2) for k, v in cost.breakdown(lambda line: line.inference_type).items()},
-        "naive_by_region": {k: round(v, 2) for k, v in cost.naive_regions.items()},
         "lines": [
             {
                 "resource": line.resource,
@@ -40,6 +45,8 @@ def cost_json(cost: DeploymentCost) -> dict[str, Any]:
                 "unit": line.unit,
                 "unit_price_usd": line.unit_price_usd,
                 "monthly_usd": round(line.monthly_usd, 4),
+                "gap": line.gap or None,
+                "price_sourced": line.sourced,
             }
             for estimate in cost.regions.values()
             for line in estimate.lines
@@ -70,11 +77,15 @@ def run(args: argparse.Namespace) -> int:
         write_stdout(json.dumps(cost_json(cost), indent=2))
         return 0
     console = make_console()
+    incomplete = "" if cost.complete else " [bold yellow](incomplete: priced part only)[/]"
     console.print(
-        f"[bold]{spec.deployment}[/] tier {int(spec.tier)}: [bold]${cost.total_usd:,.2f}[/]/month "
-        f"(naive always-on-at-peak design: ${cost.naive_total_usd:,.2f}, saving {1 - cost.total_usd / cost.naive_total_usd:.0%}); "
-        f"prices as of {PRICES_AS_OF}, usage: {usage_path or 'none (fixed costs and minimum capacity only)'}"
+        f"[bold]{spec.deployment}[/] tier {int(spec.tier)}: [bold]${cost.total_usd:,.2f}[/]/month{incomplete}, "
+        f"{cost.ratio_to_baseline:.0%} of the fair baseline (${cost.baseline_total_usd:,.2f}: always-on active-active, each region "
+        f"sized for the peak hour); every model at its autoscaling ceiling always on would be ${cost.ceiling_always_on_usd:,.2f}. "
+        f"Prices as of {PRICES_AS_OF}; usage: {usage_path or 'none'}"
     )
+    for note in cost.notes():
+        console.print(f"[yellow]{note}[/]")
     total = cost.total_usd
     console.print(_table("by region", cost.breakdown(lambda line: line.region or "global"), total))
     console.print(_table("by model", cost.breakdown(lambda line: line.model), total))
@@ -85,13 +96,14 @@ def run(args: argparse.Namespace) -> int:
             lines.add_column(column, justify="right" if column in ("quantity", "unit price", "USD/month") else "left")
         for region, estimate in cost.regions.items():
             for line in sorted(estimate.lines, key=lambda item: -item.monthly_usd):
-                lines.add_row(region, line.resource, line.description, f"{line.quantity:,.2f}", line.unit, f"{line.unit_price_usd:.8g}", f"{line.monthly_usd:,.2f}")
+                price = f"{line.unit_price_usd:.8g}" + ("" if line.sourced else " (unsourced)") if line.unit_price_usd is not None else "GAP"
+                lines.add_row(region, line.resource, line.description, f"{line.quantity:,.2f}", line.unit, price, f"{line.monthly_usd:,.2f}")
         console.print(lines)
     return 0
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("cost", help="Monthly cost by region, model and InferenceType, vs. the naive design.")
+    parser = subparsers.add_parser("cost", help="Monthly cost by region, model and InferenceType, against the fair baseline.")
     parser.add_argument("spec", help="Deployment spec (YAML).")
     parser.add_argument("--usage", help="Usage profile (YAML). Default: usage/<spec name> beside the spec, if present.")
     parser.add_argument("--lines", action="store_true", help="Every priced line, quantity × unit price.")

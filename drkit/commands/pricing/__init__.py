@@ -1,0 +1,1 @@
+"""`drkit pricing`: the price table's upkeep."""
