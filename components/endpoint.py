@@ -132,6 +132,11 @@ def model_name_for(deployment: str, model: str, mode: InferenceMode, version: st
     return physical_name(deployment, model, mode.value, label)
 
 
+def async_input_bucket_for(deployment: str, region: str) -> str:
+    """The region's input bucket, where the router writes the payloads the async endpoint reads."""
+    return physical_name("drkit", deployment, "inputs", region)
+
+
 def async_output_bucket_for(deployment: str, model: str, region: str) -> str:
     """The async endpoint's output bucket; batch transform output lands beside it."""
     return physical_name(deployment, model, InferenceMode.ASYNC.value, region)
@@ -290,6 +295,11 @@ class RegionalInferenceEndpoint(pulumi.ComponentResource):
             ),  # PutMetricData has no resource-level permissions either.
         ]
         if output_bucket_arn is not None:
+            # SageMaker reads each async input with this role (its key: UseRegionKey); a batch request's
+            # transform job runs this model with this role and lists its S3Prefix input first.
+            inputs = async_input_bucket_for(a.deployment, a.region)
+            statements.append(Statement("ReadAsyncInputs", ("s3:GetObject",), [f"arn:aws:s3:::{inputs}/*"]))
+            statements.append(Statement("ListBatchInputs", ("s3:ListBucket",), [f"arn:aws:s3:::{inputs}"]))
             statements.append(
                 Statement("WriteAsyncOutput", ("s3:PutObject", "s3:GetObject"), [pulumi.Output.concat(output_bucket_arn, "/*")])
             )

@@ -374,6 +374,8 @@ class DrExperiments(pulumi.ComponentResource):
                     [pulumi.Output.concat("arn:aws:s3:::", args.report_bucket_name, f"/fis/{deployment}/{region}/*")],
                 )
             )
+            # FIS writes the report with this role, so an SSE-KMS report bucket needs its data key for it.
+            statements.append(Statement("EncryptReport", ["kms:GenerateDataKey"], [args.kms_key_arn]))
             if args.report_dashboard_arn is not None:
                 statements.append(Statement("ReadReportDashboard", ["cloudwatch:GetDashboard"], [args.report_dashboard_arn]))
                 statements.append(Statement("RenderReportWidgets", ["cloudwatch:GetMetricWidgetImage"], ["*"]))

@@ -42,10 +42,10 @@ import pulumi
 import pulumi_aws as aws
 
 from drkit.components.bundle import FUNCTIONS, core_modules
-from drkit.components.endpoint import InferenceMode, endpoint_name_for
+from drkit.components.endpoint import InferenceMode, async_input_bucket_for, endpoint_name_for
 from drkit.components.functions.router.breakers import BreakerConfig
 from drkit.components.functions.router.config import DIRECT_PATHS, ClassConfig, ModelConfig, OffHoursConfig, TeamConfig
-from drkit.components.iam import Statement, assume_role_policy
+from drkit.components.iam import Statement, assume_role_policy, policy_document
 from drkit.components.naming import physical_name
 from drkit.components.observability import encrypted_log_group
 from drkit.components.storage import EncryptedBucket
@@ -214,8 +214,7 @@ def audit_bucket_name(deployment: str, region: str) -> str:
     return physical_name("drkit", deployment, "audit", region)
 
 
-def input_bucket_name(deployment: str, region: str) -> str:
-    return physical_name("drkit", deployment, "inputs", region)
+input_bucket_name = async_input_bucket_for
 
 
 def deployed_router_config(function_props: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -396,7 +395,8 @@ def router_statements(
     audit_bucket_arn: pulumi.Input[str],
     input_bucket_arn: pulumi.Input[str],
 ) -> list[Statement]:
-    """The router's permissions: this region's endpoints, table, buckets, workflow and key — nothing else."""
+    """The router's permissions: this region's endpoints, table, buckets, workflow and key — nothing else.
+    Its metrics are embedded-metric log lines (functions/router/audit.py): no cloudwatch:PutMetricData."""
     endpoint_arn = f"arn:aws:sagemaker:{args.region}:{args.account_id}:endpoint/{{}}"
     direct = sorted({e for m in args.models for p, e in m.endpoints.items() if p in DIRECT_PATHS})
     every = sorted({e for m in args.models for e in m.endpoints.values()})
@@ -411,6 +411,8 @@ def router_statements(
         Statement("Inputs", ["s3:PutObject", "s3:GetObject"], [pulumi.Output.concat(input_bucket_arn, "/*")]),
         Statement("DataKey", ["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn]),
         Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(log_group_arn, ":*")]),
+        # Active tracing: Lambda refuses CreateFunction unless the role may write segments; no resource type.
+        Statement("WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
     ]
     if direct:
         statements.insert(
@@ -430,23 +432,6 @@ def secret_arn(args: RegionalFrontDoorArgs) -> str:
     if args.team_key_secret.startswith("arn:"):
         return args.team_key_secret
     return f"arn:aws:secretsmanager:{args.region}:{args.account_id}:secret:{args.team_key_secret}-??????"
-
-
-def router_policy(statements: Sequence[Statement]) -> pulumi.Output[str]:
-    """The policy document of the statements. The router's metrics are embedded-metric log lines
-    (components/functions/router/audit.py), so it needs no cloudwatch:PutMetricData."""
-    for statement in statements:
-        if any(a == "*" or a.endswith(":*") for a in statement.actions):
-            raise ValueError(f"statement {statement.sid}: wildcard action in {list(statement.actions)}")
-    return pulumi.Output.json_dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": s.sid, "Effect": "Allow", "Action": sorted(s.actions), "Resource": list(s.resources)}
-                for s in statements
-            ],
-        }
-    )
 
 
 def _validation_option(host: str, options: Sequence[Mapping[str, str]]) -> Mapping[str, str]:
@@ -508,7 +493,7 @@ class RegionalFrontDoor(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
-            policy=router_policy(
+            policy=policy_document(
                 router_statements(args, log_group_arn=logs.arn, audit_bucket_arn=audit.arn, input_bucket_arn=inputs.arn)
             ),
             opts=child,

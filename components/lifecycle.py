@@ -111,7 +111,8 @@ class RequestLifecycle(pulumi.ComponentResource):
             [
                 *common,
                 Statement("RecordResults", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table_arn]),
-                Statement("Callback", ["states:SendTaskSuccess", "states:SendTaskFailure"], [args.state_machine_arn]),
+                # SendTaskSuccess/Failure take no resource type (Service Authorization Reference): only "*" allows them.
+                Statement("Callback", ["states:SendTaskSuccess", "states:SendTaskFailure"], ["*"]),
                 Statement(
                     "TransformJobTags",
                     ["sagemaker:ListTags"],

@@ -422,7 +422,7 @@ class InferenceWorkflow(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-role-policy",
             role=role.id,
-            policy=policy_document(workflow_statements(args, log_group.arn)),
+            policy=policy_document(workflow_statements(args)),
             opts=child,
         )
         machine = aws.sfn.StateMachine(
@@ -444,7 +444,7 @@ class InferenceWorkflow(pulumi.ComponentResource):
         self.register_outputs({"state_machine_arn": machine.arn, "role_arn": role.arn})
 
 
-def workflow_statements(args: InferenceWorkflowArgs, log_group_arn: pulumi.Input[str]) -> list[Statement]:
+def workflow_statements(args: InferenceWorkflowArgs) -> list[Statement]:
     """Exactly the endpoints, table, transform jobs, key and log delivery this workflow uses."""
     prefix = f"arn:aws:sagemaker:{args.region}:{args.account_id}"
     endpoints = sorted({e for t in args.targets for e in t.endpoints()})
@@ -472,7 +472,6 @@ def workflow_statements(args: InferenceWorkflowArgs, log_group_arn: pulumi.Input
             ],
             ["*"],
         ),
-        Statement("WorkflowLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn]),
     ]
     if batch_models:
         statements.append(

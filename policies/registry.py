@@ -13,6 +13,7 @@ RULE_MODULES = (
     "drkit.policies.security_rules",
     "drkit.policies.posture_rules",
     "drkit.policies.recovery_rules",
+    "drkit.policies.iam_rules",
     "drkit.policies.deploy_rules",
 )
 

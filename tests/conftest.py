@@ -4,11 +4,13 @@ the moto token table, and a harness that runs one component as a stack under Pul
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import botocore.client
 import pulumi
 import pytest
 from pulumi.runtime import mocks
@@ -16,10 +18,13 @@ from pulumi.runtime.settings import set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from drkit.components.bundle import FUNCTIONS
 from drkit.core.spec import DeploymentSpec, load_spec
 from drkit.core.tokens import HASH_KEY, HOME_REGION_INDEX, TTL_ATTRIBUTE
+from drkit.engine.access import HANDLER_CALLS
 from drkit.engine.capture import _CAPTURE_LOCK, capture
 from drkit.engine.graph import DeploymentGraph
+from drkit.engine.handler_scan import ACTION_OF_OPERATION
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "stacks" / "examples"
@@ -116,3 +121,43 @@ def run_program(program: Callable[[], None], mock: mocks.Mocks, *, stack: str) -
         mocks.set_mocks(mock, project="drkit", stack=stack, preview=False, monitor=monitor)
         _sync_await(run_pulumi_func(program))
     return monitor.registered
+
+
+@cache
+def _handler_of_file(filename: str) -> str | None:
+    path = Path(filename).resolve()  # drkit/components is a symlink to components/
+    return path.relative_to(FUNCTIONS).parts[0] if FUNCTIONS in path.parents else None
+
+
+def _handler_of_caller() -> str | None:
+    """The handler (components/functions/<kind>/) whose code is making the current boto3 call, if any."""
+    frame: Any = sys._getframe(2)
+    while frame is not None:
+        kind = _handler_of_file(frame.f_code.co_filename)
+        if kind is not None:
+            return kind
+        frame = frame.f_back
+    return None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def handler_calls_are_in_the_access_contract() -> Iterator[set[tuple[str, str]]]:
+    """Every AWS call a handler makes under the tests (moto or doubles behind boto3) must be in its
+    access-contract entry (drkit.engine.access.HANDLER_CALLS): recorded here, checked as the module ends."""
+    recorded: set[tuple[str, str]] = set()
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
+        kind = _handler_of_caller()
+        if kind is not None:
+            action = f"{self.meta.service_model.signing_name}:{operation_name}"
+            recorded.add((kind, ACTION_OF_OPERATION.get(action, action)))
+        return original(self, operation_name, api_params)
+
+    botocore.client.BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    try:
+        yield recorded
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+    missing = sorted((kind, action) for kind, action in recorded if action not in {a for a, _ in HANDLER_CALLS.get(kind, ())})
+    assert not missing, f"handler calls made under test but absent from the access contract: {missing}"

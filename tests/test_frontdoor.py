@@ -236,8 +236,10 @@ def test_router_policy_is_least_privilege(graph: Registered) -> None:
         "Action": ["secretsmanager:GetSecretValue"],
         "Resource": [f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:drkit/fraud/team-keys-??????"],
     }
-    # No Resource "*" at all: metrics are embedded-metric log lines, not PutMetricData calls.
-    assert [s["Sid"] for s in policy["Statement"] if s["Resource"] == "*" or "*" in s["Resource"]] == []
+    # Resource "*" only for X-Ray, whose actions take no resource type (active tracing needs them);
+    # metrics are embedded-metric log lines, not PutMetricData calls.
+    assert [s["Sid"] for s in policy["Statement"] if s["Resource"] == "*" or "*" in s["Resource"]] == ["WriteTraces"]
+    assert by_sid["WriteTraces"]["Action"] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
     assert not any(a.startswith("cloudwatch:") for s in policy["Statement"] for a in s["Action"])
     assert not any(a == "*" or a.endswith(":*") for s in policy["Statement"] for a in s["Action"])
 

@@ -20,6 +20,7 @@ from drkit.commands.check.run import DEFAULT_PACK_DIR, Finding, check_stacks
 from drkit.core.errors import SpecError
 from drkit.engine.graph import RegionGraph
 from tests.conftest import ROOT, example_graph
+from tests.test_iam import NEGATIVE_CORPUS
 
 CONFIG = json.loads((ROOT / "policies" / "policy-config.json").read_text())
 
@@ -285,6 +286,8 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
         None,
         "function:*, which matches names beyond this deployment's",
     ),
+    # The IAM rules: one case each from the negative corpus of tests/test_iam.py (which has one per defect kind).
+    *[(rule, fraud, broken, None, fragment) for _, broken, rule, fragment in {c[2]: c for c in NEGATIVE_CORPUS}.values()],
     # The deploy rules; tests/test_deploy_rules.py has one case per defect kind.
     (
         "aws-string-length",
@@ -393,7 +396,7 @@ def test_rto_target_comes_from_config(pack: PolicyPackProcess) -> None:
 @pytest.mark.parametrize(
     ("config", "problem"),
     [
-        ({"instance-type-allowlst": "advisory"}, "instance-type-allowlst: no such policy in the pack (did you mean instance-type-allowlist?); valid: all, allowed-regions"),
+        ({"instance-type-allowlst": "advisory"}, "instance-type-allowlst: no such policy in the pack (did you mean instance-type-allowlist?); valid: all, access-contract-allows, allowed-regions"),
         ({"all": "strict"}, "all: 'strict' is not an enforcement level; valid: advisory, mandatory, remediate, disabled"),
         ({"capacity-caps": {"maxInstancesPerModel": "many"}}, "capacity-caps.maxInstancesPerModel: 'many' is not of type 'integer'"),
         ({"capacity-caps": {"maxInstances": 3}}, "capacity-caps.maxInstances: not a setting of this policy; valid: enforcementLevel, maxInstancesPerModel, modelCaps"),

@@ -249,7 +249,7 @@ def test_the_role_names_exactly_this_regions_endpoints_and_table() -> None:
         classes=classes_from(spec.traffic_classes),
         targets=search_targets("eu-central-1"),
     )
-    by_sid = {s.sid: s for s in workflow_statements(args, "arn:aws:logs:eu-central-1:123456789012:log-group:g")}
+    by_sid = {s.sid: s for s in workflow_statements(args)}
     assert sorted(by_sid["InvokeEndpoints"].resources) == sorted(
         f"arn:aws:sagemaker:eu-central-1:123456789012:endpoint/search-tier2-{name}"
         for name in ("query-embed-async", "query-embed-provisioned", "ranker-provisioned", "ranker-serverless")
