@@ -126,7 +126,18 @@ class RegionalDeployment(pulumi.ComponentResource):
                 opts=child,
             )
         elif spec.consistency == "strong":
-            table = None  # the primary owns every replica inline in strong mode
+            # The primary owns every replica inline in strong mode; this region's is named, not created.
+            table = TaskTokenTable(
+                "tokens",
+                TaskTokenTableArgs(
+                    table_name=token_table_name(spec),
+                    role="inline",
+                    kms_key_arn=key.key_arn,
+                    consistency="strong",
+                    global_table_arn=f"arn:aws:dynamodb:{region}:{spec.account_id}:table/{token_table_name(spec)}",
+                ),
+                opts=child,
+            )
         else:
             assert primary_outputs is not None
             table = TaskTokenTable(

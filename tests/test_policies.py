@@ -416,3 +416,29 @@ def test_schema_defaults_fill_in_missing_settings(pack: PolicyPackProcess) -> No
     _, _, infos = pack.info()
     level, properties = reconcile_config(infos, {})["capacity-caps"]
     assert (level, properties) == ("mandatory", {"maxInstancesPerModel": 10, "modelCaps": {}})
+
+
+def _strong_fraud() -> Any:
+    """fraud-tier1 under multi-Region strong consistency, in the US MRSC Region set."""
+    from drkit.core.spec import parse_spec
+    from drkit.engine.capture import capture
+    from tests.conftest import example_spec
+
+    data = example_spec("fraud-tier1").model_dump(mode="json", by_alias=True)
+    data.update(consistency="strong", secondary_regions=["us-east-2", "us-west-2"])
+    return capture(parse_spec(data))
+
+
+def test_strong_consistency_passes_the_table_and_independence_rules(pack: PolicyPackProcess) -> None:
+    """Inline STRONG replicas name their regions' keys (replication, not a dependency), and the
+    secondaries own no table: the pack must accept both, and still catch a broken inline replica."""
+    graph = _strong_fraud()
+    report = check_stacks(pack, list(graph), config=CONFIG)
+    assert [f for f in report.findings if f.policy in ("regional-independence", "token-table-global")] == []
+    primary = graph.primary
+
+    def one_replica(inputs: dict[str, Any]) -> None:
+        inputs["replicas"] = inputs["replicas"][:1]
+
+    broken = [f for f in findings(pack, mutate(primary, "aws:dynamodb/table:Table", one_replica)) if f.policy == "token-table-global"]
+    assert any("needs exactly 2 inline replicas (3 regions); got 1" in f.message for f in broken), broken

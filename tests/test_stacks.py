@@ -147,9 +147,10 @@ def test_each_secondary_owns_a_protected_replica_of_the_primary_table() -> None:
 def test_strong_consistency_makes_the_primary_own_inline_strong_replicas() -> None:
     data = example_spec("fraud-tier1").model_dump(mode="json", by_alias=True)
     data["consistency"] = "strong"
+    data["secondary_regions"] = ["us-east-2", "us-west-2"]  # one MRSC Region set (US)
     graph = capture(parse_spec(data))
     (table,) = graph.primary.of_type(TABLE)
-    assert [(r["regionName"], r["consistencyMode"]) for r in table.inputs["replicas"]] == [("us-west-2", "STRONG"), ("eu-west-1", "STRONG")]
+    assert [(r["regionName"], r["consistencyMode"]) for r in table.inputs["replicas"]] == [("us-east-2", "STRONG"), ("us-west-2", "STRONG")]
     assert table.ignore_changes == ()
     assert not any(g.of_type(REPLICA) for g in graph)
 

@@ -58,3 +58,19 @@ def instance_launch_seconds(instance_type: str) -> int:
     family = instance_type.split(".")[1] if instance_type.count(".") >= 2 else ""
     accelerated = family.startswith(("g", "p", "inf", "trn"))
     return INSTANCE_LAUNCH_SECONDS_ACCELERATED if accelerated else INSTANCE_LAUNCH_SECONDS_CPU
+
+# DynamoDB multi-Region strong consistency (MRSC): a global table's three regions (replicas and
+# witness) must lie in one Region set. AWS SDK API reference, CreateGlobalTableWitnessGroupMemberAction
+# .RegionName ("US Region set: US East (N. Virginia), US East (Ohio), US West (Oregon); EU Region set:
+# Europe (Ireland), Europe (London), Europe (Paris), Europe (Frankfurt); AP Region set: Asia Pacific
+# (Tokyo), Asia Pacific (Seoul), Asia Pacific (Osaka)"), read 2026-11-29.
+MRSC_REGION_SETS: dict[str, frozenset[str]] = {
+    "US": frozenset({"us-east-1", "us-east-2", "us-west-2"}),
+    "EU": frozenset({"eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1"}),
+    "AP": frozenset({"ap-northeast-1", "ap-northeast-2", "ap-northeast-3"}),
+}
+
+
+def mrsc_region_set(regions: tuple[str, ...] | list[str]) -> str | None:
+    """The name of the MRSC Region set holding every one of `regions`, or None."""
+    return next((name for name, members in MRSC_REGION_SETS.items() if set(regions) <= members), None)

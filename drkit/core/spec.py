@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,12 +27,15 @@ from drkit.core import aws_limits
 from drkit.core.catalog import (
     HEALTH_CHECK_INTERVALS,
     HEALTH_CHECK_MAX_FAILURE_THRESHOLD,
+    MRSC_REGION_SETS,
     SAGEMAKER_REGIONS,
     SERVERLESS_MAX_CONCURRENCY,
     SERVERLESS_MEMORY_MB,
     closest,
+    mrsc_region_set,
 )
 from drkit.core.errors import SpecError
+from drkit.core.loader import load_yaml
 from drkit.core.tiers import (
     RegionRole,
     RoutingPolicy,
@@ -53,7 +55,7 @@ _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False, allow_inf_nan=False)
 
 
 def _valid_region(value: str) -> str:
@@ -209,7 +211,7 @@ class ModelSpec(_Frozen):
     serverless: ServerlessCapacity | None = Field(default=None, description="Serverless endpoint. Default: none.")
     async_: AsyncCapacity | None = Field(default=None, alias="async", description="Async endpoint. Default: none.")
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _some_capacity(self) -> ModelSpec:
@@ -480,6 +482,12 @@ class DeploymentSpec(_Frozen):
                 problems.append(
                     f"consistency: 'strong' needs exactly 3 regions (DynamoDB multi-Region strong consistency); this spec has {len(self.regions)}"
                 )
+            elif mrsc_region_set(self.regions) is None:
+                sets = "; ".join(f"{name}: {', '.join(sorted(members))}" for name, members in MRSC_REGION_SETS.items())
+                problems.append(
+                    f"consistency: 'strong' needs all 3 regions in one DynamoDB multi-Region strong consistency Region set;"
+                    f" {', '.join(self.regions)} are not (valid sets: {sets})"
+                )
         if problems:
             raise ValueError(" | ".join(problems))
         return self
@@ -543,7 +551,11 @@ class DeploymentSpec(_Frozen):
 
     @property
     def rpo_seconds(self) -> float:
-        return self.targets.rpo_seconds if self.targets.rpo_seconds is not None else default_rpo_seconds(self.tier)
+        """The spec's target, else 0 under strong consistency (MRSC acknowledges a write only once
+        another region has it), else the tier's."""
+        if self.targets.rpo_seconds is not None:
+            return self.targets.rpo_seconds
+        return 0.0 if self.consistency == "strong" else default_rpo_seconds(self.tier)
 
     @property
     def health_check_interval(self) -> int:
@@ -630,21 +642,5 @@ def parse_spec(data: Any, source: str = "<spec>") -> DeploymentSpec:
 
 
 def load_spec(path: str | Path) -> DeploymentSpec:
-    """Read and validate a deployment spec file."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(str(file), ["file not found"]) from None
-    except IsADirectoryError:
-        raise SpecError(str(file), ["is a directory; expected a YAML file"]) from None
-    except UnicodeDecodeError:
-        raise SpecError(str(file), ["is not UTF-8 text; expected a YAML file"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(str(file), [f"{where}not valid YAML ({problem})"]) from None
-    return parse_spec(data, str(file))
+    """Read and validate a deployment spec file (through `drkit.core.loader`'s limits)."""
+    return parse_spec(load_yaml(path, kind="deployment spec"), str(path))

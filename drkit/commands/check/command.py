@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from drkit.commands.arguments import aws_region
 from drkit.commands.check.analyzer import PolicyPackProcess
 from drkit.commands.check.names import POLICY, CheckedStack, name_collisions
 from drkit.commands.check.report import check_json, check_markdown, check_sarif, print_table
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("spec", nargs="+", help="deployment spec(s) (YAML); several are also checked against each other")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--region", action="append", help="check only this region's stack (repeatable)")
+    where.add_argument("--region", action="append", type=aws_region(), help="check only this region's stack (repeatable)")
     where.add_argument("--all-regions", action="store_true", help="check every region's stack (the default)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--output", "-o", help="write the report to this file instead of stdout")
