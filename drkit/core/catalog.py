@@ -1,9 +1,10 @@
-"""Closed sets the spec is validated against: regions and SageMaker instance types.
+"""Closed sets the spec is validated against: regions, serverless sizes, health-check settings.
 
 Sources (read 2026-11): AWS General Reference, "Amazon SageMaker AI endpoints and
-quotas" (regions where SageMaker AI hosting is available) and "Amazon SageMaker AI
-pricing", real-time inference instance list. A region or instance type missing here is
+quotas" (regions where SageMaker AI hosting is available). A region missing here is
 refused by the spec with the list of valid values, so adding one is a one-line change.
+SageMaker instance types are not listed here: they come from botocore's enums
+(`drkit.core.aws_limits.realtime_instance_types`), every type SageMaker sells.
 """
 
 from __future__ import annotations
@@ -21,17 +22,6 @@ SAGEMAKER_REGIONS: frozenset[str] = frozenset(
         "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
     }
 )  # fmt: skip
-
-_SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge")
-
-SAGEMAKER_INSTANCE_TYPES: frozenset[str] = frozenset(
-    {"ml.t2.medium", "ml.t2.large", "ml.t2.xlarge", "ml.t2.2xlarge"}
-    | {f"ml.{family}.{size}" for family in ("m5", "m6i", "c5", "c6i", "r5", "r6i") for size in _SIZES}
-    | {f"ml.g4dn.{s}" for s in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")}
-    | {f"ml.g5.{s}" for s in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")}
-    | {f"ml.inf2.{s}" for s in ("xlarge", "8xlarge", "24xlarge", "48xlarge")}
-    | {"ml.p3.2xlarge", "ml.p3.8xlarge", "ml.p3.16xlarge"}
-)
 
 # Serverless inference: memory is one of these sizes; max concurrency 1-200 per endpoint.
 # Source: SageMaker AI developer guide, "Deploy models with Amazon SageMaker Serverless
