@@ -1,7 +1,7 @@
 """ModelArtifactStore: each region serves its models from its own copies.
 
 A secondary that pulls its image or weights from the primary's region is not a DR
-site, so every region gets its own model-data bucket (`<bucket_prefix>-<region>`), and
+site, so every region gets its own model-data bucket (`<bucket_prefix>-<deployment>-<region>`), and
 the primary's stack owns the ECR registry replication that copies images, by digest,
 into every secondary region's registry.
 """
@@ -23,7 +23,7 @@ class ModelArtifactStoreArgs:
     """Inputs of `ModelArtifactStore`."""
 
     bucket_name: str
-    """The in-region model-data bucket, `<bucket_prefix>-<region>`."""
+    """The in-region model-data bucket, `<bucket_prefix>-<deployment>-<region>`."""
     kms_key_arn: pulumi.Input[str]
     """Region's KMS key for the bucket."""
     account_id: str

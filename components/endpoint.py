@@ -16,6 +16,7 @@ name) is created, the endpoint moves to it, and only then is the old one deleted
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -120,8 +121,15 @@ def endpoint_name_for(deployment: str, model: str, mode: InferenceMode) -> str:
 
 
 def model_name_for(deployment: str, model: str, mode: InferenceMode, version: str) -> str:
-    """The SageMaker model behind an endpoint; the workflow's transform jobs run the async one."""
-    return physical_name(deployment, model, mode.value, version)
+    """The SageMaker model behind an endpoint; the workflow's transform jobs run the async one.
+
+    ModelName allows only letters, digits and '-' (no dots): a release label such as 2026.11.1 is
+    spelled with '-' and, when that changed it, a digest of the label keeps 1.2 and 1-2 apart.
+    """
+    label = re.sub(r"[^A-Za-z0-9-]", "-", version).strip("-")
+    if label != version:
+        label = f"{label}-{content_hash(version, length=6)}"
+    return physical_name(deployment, model, mode.value, label)
 
 
 def async_input_bucket_for(deployment: str, region: str) -> str:

@@ -22,6 +22,10 @@ import pulumi_aws as aws
 from drkit.core.catalog import HEALTH_CHECK_INTERVALS, HEALTH_CHECK_MAX_FAILURE_THRESHOLD
 from drkit.core.errors import ComponentValidationError
 
+# The provider sends CallerReference = reference_name + "-" + a 26-character unique id, and
+# CallerReference allows 64 (botocore route53 CreateHealthCheck): 38 characters are ours.
+REFERENCE_NAME_MAX = 38
+
 
 class RecordRole(str, Enum):
     """What this region's record set does."""
@@ -100,7 +104,7 @@ class RegionalFailoverRecord(pulumi.ComponentResource):
             measure_latency=True,
             enable_sni=True,
             invert_healthcheck=False,
-            reference_name=f"{args.region}"[:64],
+            reference_name=args.region[:REFERENCE_NAME_MAX],
             tags={**args.tags, "Name": f"{args.domain} {args.region}"},
             opts=child,
         )
@@ -112,7 +116,7 @@ class RegionalFailoverRecord(pulumi.ComponentResource):
                 type="CALCULATED",
                 child_healthchecks=children,
                 child_health_threshold=children.apply(len),  # every child healthy: any one failing moves DNS
-                reference_name=f"{args.region}-combined"[:64],
+                reference_name=f"{args.region}-combined"[:REFERENCE_NAME_MAX],
                 tags={**args.tags, "Name": f"{args.domain} {args.region} (deep check and ARC)"},
                 opts=child,
             )

@@ -114,9 +114,15 @@ def scale_up_function_arn(deployment: str, region: str, account_id: str) -> str:
     return f"arn:aws:lambda:{region}:{account_id}:function:{scale_up_function_name(deployment)}"
 
 
+PLAN_NAME_MAX = 32
+
+
 def plan_name(deployment: str, secondary_region: str) -> str:
-    """One plan per secondary region: a plan spans two Regions, a tier-1 deployment may have three."""
-    return physical_name("drkit", deployment, secondary_region, limit=64)
+    """One plan per secondary region: a plan spans two Regions, a tier-1 deployment may have three.
+
+    CreatePlan's name allows 32 characters (botocore arc-region-switch), not 64.
+    """
+    return physical_name("drkit", deployment, secondary_region, limit=PLAN_NAME_MAX)
 
 
 def plan_region_pairs(primary_region: str, secondary_regions: Sequence[str]) -> tuple[tuple[str, str], ...]:

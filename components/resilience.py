@@ -129,7 +129,7 @@ class ResilienceAssessment(pulumi.ComponentResource):
         group = aws.resourcegroups.Group(
             f"{name}-group",
             name=physical_name("drkit", args.deployment, args.region, limit=128),
-            description=f"Every resource of {args.deployment} in {args.region} (Deployment tag)",
+            description=f"Every resource of {args.deployment} in {args.region} by its Deployment tag",
             resource_query=aws.resourcegroups.GroupResourceQueryArgs(type="TAG_FILTERS_1_0", query=tag_query(args.deployment)),
             tags=dict(args.tags),
             opts=child,

@@ -10,7 +10,8 @@ Ownership follows "each region's `pulumi up` touches only its own region":
 
 With ``consistency="strong"`` (multi-Region strong consistency, RPO 0) DynamoDB needs
 the replicas declared inline on the table, so the primary's stack owns every replica
-and the secondaries own none: the trade is explicit in the spec.
+and the secondaries own none (role ``inline``: a component that creates nothing and says
+so): the trade is explicit in the spec.
 
 Item layout (one item per request; every write is conditional on ``attempt``):
 ``request_id`` (hash key), ``home_region``, ``status``, ``task_token``, ``input_location``,
@@ -51,8 +52,10 @@ class TaskTokenTableArgs:
 
     table_name: str
     """Physical table name, identical in every region."""
-    role: Literal["owner", "replica"]
-    """`owner` creates the table (primary); `replica` creates this region's TableReplica."""
+    role: Literal["owner", "replica", "inline"]
+    """`owner` creates the table (primary); `replica` creates this region's TableReplica; `inline` (strong
+    consistency, secondaries) creates nothing: the owner's table declares this region's replica inline,
+    and `global_table_arn` is its ARN in this region."""
     kms_key_arn: pulumi.Input[str]
     """This region's KMS key for the table or replica."""
     global_table_arn: pulumi.Input[str] | None = None
@@ -74,11 +77,15 @@ def _validate(name: str, args: TaskTokenTableArgs) -> None:
         raise ComponentValidationError(f"TaskTokenTable {name}: role 'replica' needs global_table_arn (the primary table's ARN)")
     if args.role == "owner" and args.global_table_arn is not None:
         raise ComponentValidationError(f"TaskTokenTable {name}: role 'owner' creates the table; global_table_arn must be unset")
-    if args.consistency == "strong" and args.role != "owner":
+    if args.role == "inline" and (args.consistency != "strong" or args.global_table_arn is None):
+        raise ComponentValidationError(
+            f"TaskTokenTable {name}: role 'inline' is a strong-consistency secondary; it needs consistency 'strong' and global_table_arn"
+        )
+    if args.consistency == "strong" and args.role == "replica":
         raise ComponentValidationError(
             f"TaskTokenTable {name}: consistency 'strong' keeps replicas inline on the table; only role 'owner' may use it"
         )
-    if args.consistency == "strong" and len(args.strong_replica_regions) != 2:
+    if args.consistency == "strong" and args.role == "owner" and len(args.strong_replica_regions) != 2:
         raise ComponentValidationError(
             f"TaskTokenTable {name}: consistency 'strong' needs exactly 2 replica regions besides the owner; got {list(args.strong_replica_regions)}"
         )
@@ -94,11 +101,17 @@ class TaskTokenTable(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TaskTokenTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _validate(name, args)
-        super().__init__("drkit:table:TaskTokenTable", name, {}, opts)
+        # An inline member says so in its inputs: the pack's table rule reads them on a stack with no table.
+        props = {"role": "inline", "consistency": "STRONG"} if args.role == "inline" else {}
+        super().__init__("drkit:table:TaskTokenTable", name, props, opts)
         self._name = name
         self.kms_key_arn = args.kms_key_arn
         if args.role == "owner":
             self._create_table(name, args)
+        elif args.role == "inline":
+            self.table_name = pulumi.Output.from_input(args.table_name)
+            self.table_arn = pulumi.Output.from_input(args.global_table_arn)  # type: ignore[arg-type]
+            self.stream_arn = None
         else:
             self._create_replica(name, args)
         self.register_outputs({"table_name": self.table_name, "table_arn": self.table_arn})

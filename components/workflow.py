@@ -248,7 +248,7 @@ def workflow_definition(
         "Type": "Task",
         "Resource": "arn:aws:states:::sagemaker:createTransformJob",
         "Parameters": {
-            # Job names allow 63 characters, request ids 72: name by hash, and tag the job with
+            # Job names allow 63 characters, request ids 64: name by hash, and tag the job with
             # the request so the completion handler can map the job's event back to it.
             "TransformJobName.$": f"States.Format('{job_prefix}-{{}}-a{{}}', States.Hash($.request_id, 'SHA-1'), $.attempt)",
             "ModelName.$": f"{present}.batch_model",

@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from drkit import __version__
 from drkit.commands.console import silence_stdout
@@ -40,8 +41,15 @@ messages go to stderr.
 """
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (exit 2) like every other drkit error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"drkit: error: {self.prog.removeprefix('drkit ')}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="drkit",
         description="Multi-region disaster recovery for SageMaker inference: preview, check, cost, route, drill.",
         epilog=EXIT_CODES,

@@ -47,6 +47,11 @@ def _validate_token_table(args: StackValidationArgs, report: Report) -> None:
     stack = stack_label(args.resources)
     tables = [r for r in args.resources if r.resource_type == TABLE and r.props.get("hashKey") == TOKEN_TABLE_HASH_KEY]
     replicas = [r for r in args.resources if r.resource_type == REPLICA]
+    inline = [r for r in args.resources if r.resource_type == TASK_TOKEN_TABLE and r.props.get("role") == "inline"]
+    if not tables and not replicas and inline:
+        if inline[0].props.get("consistency") != "STRONG":
+            report(f"Stack {stack}: an inline token-table replica exists only under strong consistency; got {inline[0].props.get('consistency')!r}.")
+        return  # strong consistency: the primary's table declares this region's replica inline
     if not tables and not replicas:
         report(
             f"Stack {stack} has neither the task-token table nor a replica of it: a region without the "
@@ -64,6 +69,11 @@ def _validate_token_table(args: StackValidationArgs, report: Report) -> None:
             problems.append("TTL is off, so finished tokens are never removed")
         if not props.get("streamEnabled") or props.get("streamViewType") != "NEW_AND_OLD_IMAGES":
             problems.append("streams are not NEW_AND_OLD_IMAGES, which global-table replication requires")
+        strong = [r for r in as_list(props.get("replicas")) if r.get("consistencyMode") == "STRONG"]
+        if strong and len(strong) != 2:
+            problems.append(f"multi-Region strong consistency needs exactly 2 inline replicas (3 regions); got {len(strong)}")
+        if strong and not all(r.get("pointInTimeRecovery") for r in strong):
+            problems.append("an inline strong-consistency replica has point-in-time recovery off")
         if problems:
             report(f"Task-token table {where(table)} in stack {stack}: {'; '.join(problems)}. Use TaskTokenTable's defaults.")
     for replica in replicas:
@@ -185,9 +195,12 @@ allowed_regions = ResourceValidationPolicy(
 
 ARN_REGION = re.compile(r"arn:aws[a-z-]*:([a-z0-9-]+):([a-z]{2}(?:-[a-z]+)+-\d):")
 HOST_REGION = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com")
-# The only cross-region references DR needs: the replica names its global table, and
+TASK_TOKEN_TABLE = "drkit:table:TaskTokenTable"
+# The only cross-region references DR needs: the replica names its global table (or the table its
+# inline replicas), and
 # the primary's ECR replication names its destinations (data flows out, never read back).
-CROSS_REGION_ALLOWED = {(REPLICA, "globalTableArn"), (ECR_REPLICATION, "replicationConfiguration")}
+# Under strong consistency the table declares its replicas inline, each with its region's key.
+CROSS_REGION_ALLOWED = {(REPLICA, "globalTableArn"), (TABLE, "replicas"), (ECR_REPLICATION, "replicationConfiguration")}
 # An ARC Region switch plan spans two regions by design: it and its execution role name the
 # recovery functions of both, and run outside the regions they recover.
 REGION_SWITCH_PLAN = "aws:arcregionswitch/plan:Plan"

@@ -14,6 +14,7 @@ RULE_MODULES = (
     "drkit.policies.posture_rules",
     "drkit.policies.recovery_rules",
     "drkit.policies.iam_rules",
+    "drkit.policies.deploy_rules",
 )
 
 

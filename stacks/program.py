@@ -92,7 +92,7 @@ class RegionalDeployment(pulumi.ComponentResource):
         key = RegionalKey("key", RegionalKeyArgs(deployment=spec.deployment, region=region, account_id=spec.account_id, tags=base_tags), opts=child)
 
         is_primary = plan.role is RegionRole.PRIMARY
-        buckets = {m.model_data.bucket(region) for m in spec.models}
+        buckets = {m.model_data.bucket(region, spec.deployment) for m in spec.models}
         stores = {
             bucket: ModelArtifactStore(
                 f"artifacts-{bucket}",
@@ -126,7 +126,18 @@ class RegionalDeployment(pulumi.ComponentResource):
                 opts=child,
             )
         elif spec.consistency == "strong":
-            table = None  # the primary owns every replica inline in strong mode
+            # The primary owns every replica inline in strong mode; this region's is named, not created.
+            table = TaskTokenTable(
+                "tokens",
+                TaskTokenTableArgs(
+                    table_name=token_table_name(spec),
+                    role="inline",
+                    kms_key_arn=key.key_arn,
+                    consistency="strong",
+                    global_table_arn=f"arn:aws:dynamodb:{region}:{spec.account_id}:table/{token_table_name(spec)}",
+                ),
+                opts=child,
+            )
         else:
             assert primary_outputs is not None
             table = TaskTokenTable(
@@ -149,7 +160,7 @@ class RegionalDeployment(pulumi.ComponentResource):
             endpoint = RegionalInferenceEndpoint(
                 f"{model.name}-{endpoint_plan.mode.value}",
                 _endpoint_args(spec, model, endpoint_plan, region, key.key_arn, base_tags),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[stores[model.model_data.bucket(region)]]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[stores[model.model_data.bucket(region, spec.deployment)]]),
             )
             endpoints.setdefault(model.name, {})[endpoint_plan.mode.value] = endpoint.endpoint_name
             alarm_names.extend(endpoint.alarm_names)
@@ -400,7 +411,7 @@ def _endpoint_args(
         account_id=spec.account_id,
         image_uri=model.image.uri(spec.account_id, region),
         image_repository=model.image.repository,
-        model_data_bucket=model.model_data.bucket(region),
+        model_data_bucket=model.model_data.bucket(region, spec.deployment),
         model_data_key=model.model_data.key,
         kms_key_arn=kms_key_arn,
         tags=with_inference_type(base_tags, plan.mode.value, model.name),

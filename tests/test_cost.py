@@ -471,9 +471,9 @@ def test_releases_replicate_image_and_model_data_from_the_primary() -> None:
     estimate = monthly_cost(triples(FRAUD, "us-east-1"), usage)
     ecr = one(estimate, "ecr-replication", "GB")
     assert ecr.quantity == pytest.approx(1 * 5 * 1 * 2)
-    s3 = one(estimate, "acme-ml-models-us-east-1", "GB", "S3 replication")
+    s3 = one(estimate, "acme-ml-models-fraud-tier1-us-east-1", "GB", "S3 replication")
     assert s3.quantity == pytest.approx(1 * 1 * 2)
-    assert one(estimate, "acme-ml-models-us-east-1", "GB-month", "container images").quantity == pytest.approx(5)
+    assert one(estimate, "acme-ml-models-fraud-tier1-us-east-1", "GB-month", "container images").quantity == pytest.approx(5)
     secondary = monthly_cost(triples(FRAUD, "us-west-2"), usage)
     assert not lines_of(secondary, "ecr-replication", "GB")  # the destinations do not pay for the copy
 

@@ -19,6 +19,7 @@ from drkit.commands.drill.journal import Journal
 from drkit.commands.drill.probe import FrontDoorProbe, ProbeAnswer, https_transport, probe_from_env
 from drkit.commands.drill.scenarios import Scenario
 from drkit.core.errors import DrillSafetyError
+from drkit.core.loader import InputError
 from tests.test_drill import aws_account  # noqa: F401 - the fixture
 
 ROUTED = {"critical": "realtime", "standard": "serverless", "bulk": "async"}
@@ -104,7 +105,7 @@ def test_the_probe_refuses_a_missing_key_or_payloads_that_do_not_match_the_model
     ):
         probe_from_env(key_env="DRILL_KEY", **kwargs)
     payloads.write_text("{not json")
-    with pytest.raises(DrillSafetyError, match=r"payloads.json: not JSON"):
+    with pytest.raises(InputError, match=r"payloads.json: line 1, column 2: not valid JSON \(Expecting property name"):
         probe_from_env(key_env="DRILL_KEY", **kwargs)
     payloads.write_text(json.dumps({"ranker": 1, "query-embed": 2}))
     probe = probe_from_env(key_env="DRILL_KEY", **kwargs)

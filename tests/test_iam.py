@@ -188,7 +188,7 @@ def test_no_contract_call_of_any_example_is_denied() -> None:
         ("completion Lambda drkit-fraud-tier1-completion", "states:SendTaskFailure", "callbacks scoped to a state machine are all denied"),
         ("SageMaker for endpoint fraud-tier1-fraud-xgb-async", "s3:GetObject", "the async endpoint could not read the router's inputs"),
         ("FIS template fis-pause-token-replication", "kms:GenerateDataKey", "FIS could not write its report to the SSE-KMS bucket"),
-        ("SageMaker transform job of model fraud-tier1-fraud-xgb-async-2026.11.1", "s3:ListBucket", "a batch job could not list its input prefix"),
+        ("SageMaker transform job of model fraud-tier1-fraud-xgb-async-2026-11-1-6cd64b", "s3:ListBucket", "a batch job could not list its input prefix"),
     ],
 )
 def test_each_fixed_defect_is_allowed_now(caller: str, action: str, defect: str) -> None:

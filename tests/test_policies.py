@@ -288,6 +288,43 @@ CASES: list[tuple[str, Callable[[], RegionGraph], Callable[[], RegionGraph], dic
     ),
     # The IAM rules: one case each from the negative corpus of tests/test_iam.py (which has one per defect kind).
     *[(rule, fraud, broken, None, fragment) for _, broken, rule, fragment in {c[2]: c for c in NEGATIVE_CORPUS}.values()],
+    # The deploy rules; tests/test_deploy_rules.py has one case per defect kind.
+    (
+        "aws-string-length",
+        search,
+        lambda: mutate(search(), "aws:arcregionswitch/plan:Plan", lambda i: i.update(name="drkit-search-tier2-eu-central-1-x")),
+        None,
+        "allows at most 32",
+    ),
+    (
+        "aws-pattern",
+        fraud,
+        lambda: mutate(fraud(), "aws:sagemaker/model:Model", lambda i: i.update(name="fraud-tier1-fraud-xgb-2026.11.1")),
+        None,
+        "does not match sagemaker CreateModel ModelName's pattern",
+    ),
+    ("aws-enum", search, lambda: mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.m5.huge")), None, "is not one of"),
+    (
+        "aws-number-range",
+        search,
+        lambda: mutate(search(), "aws:route53/healthCheck:HealthCheck", lambda i: i.update(failureThreshold=0.0), when=lambda i: i.get("type") == "HTTPS"),
+        None,
+        "is below route53 CreateHealthCheck HealthCheckConfig.FailureThreshold's minimum 1",
+    ),
+    (
+        "aws-documented-limits",
+        search,
+        lambda: mutate(search(), "aws:s3/bucket:Bucket", lambda i: i.update(bucket="xn--models-eu-west-1")),
+        None,
+        "reserved prefix 'xn--'",
+    ),
+    (
+        "input-safety",
+        search,
+        lambda: mutate(search(), "aws:s3/bucket:Bucket", lambda i: i["tags"].update({"aws:team": "search"})),
+        None,
+        "uses the reserved prefix 'aws:'",
+    ),
 ]
 
 
@@ -318,6 +355,15 @@ def test_a_single_broken_field_trips_only_its_own_policy(pack: PolicyPackProcess
     broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.c5.large"))
     # (the advisory monthly-cost-complete notes the unpriced ARC plan on every primary, broken or not)
     assert {f.policy for f in findings(pack, broken)} - {"monthly-cost-complete"} == {"instance-type-allowlist"}
+
+
+def test_an_instance_type_sagemaker_sells_but_drkit_cannot_price_is_a_cost_message_only(pack: PolicyPackProcess) -> None:
+    # ml.m4.xlarge is in botocore's ProductionVariantInstanceType, not in drkit's price table.
+    broken = mutate(search(), CONFIG_TYPE, _set_variant("instanceType", "ml.m4.xlarge"))
+    found = findings(pack, broken)
+    assert {f.policy for f in found if f.level == "mandatory"} == {"instance-type-allowlist"}  # no deploy rule, no crash
+    unpriced = [f.message for f in found if f.policy == "monthly-cost-complete"]
+    assert any("ml.m4.xlarge" in m for m in unpriced), unpriced
 
 
 def test_resource_findings_carry_the_resource_and_stack(pack: PolicyPackProcess) -> None:
@@ -370,3 +416,29 @@ def test_schema_defaults_fill_in_missing_settings(pack: PolicyPackProcess) -> No
     _, _, infos = pack.info()
     level, properties = reconcile_config(infos, {})["capacity-caps"]
     assert (level, properties) == ("mandatory", {"maxInstancesPerModel": 10, "modelCaps": {}})
+
+
+def _strong_fraud() -> Any:
+    """fraud-tier1 under multi-Region strong consistency, in the US MRSC Region set."""
+    from drkit.core.spec import parse_spec
+    from drkit.engine.capture import capture
+    from tests.conftest import example_spec
+
+    data = example_spec("fraud-tier1").model_dump(mode="json", by_alias=True)
+    data.update(consistency="strong", secondary_regions=["us-east-2", "us-west-2"])
+    return capture(parse_spec(data))
+
+
+def test_strong_consistency_passes_the_table_and_independence_rules(pack: PolicyPackProcess) -> None:
+    """Inline STRONG replicas name their regions' keys (replication, not a dependency), and the
+    secondaries own no table: the pack must accept both, and still catch a broken inline replica."""
+    graph = _strong_fraud()
+    report = check_stacks(pack, list(graph), config=CONFIG)
+    assert [f for f in report.findings if f.policy in ("regional-independence", "token-table-global")] == []
+    primary = graph.primary
+
+    def one_replica(inputs: dict[str, Any]) -> None:
+        inputs["replicas"] = inputs["replicas"][:1]
+
+    broken = [f for f in findings(pack, mutate(primary, "aws:dynamodb/table:Table", one_replica)) if f.policy == "token-table-global"]
+    assert any("needs exactly 2 inline replicas (3 regions); got 1" in f.message for f in broken), broken

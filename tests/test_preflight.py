@@ -159,7 +159,7 @@ def ready_region(region: str = SECONDARY, body: bytes = BODY, **put: Any) -> Dep
     """A spec whose image and model data are in `region` (moto), by the digest and SHA-256 AWS reports."""
     digest = put_image(region, "ml/fraud-xgb")
     spec, _ = fraud_spec(image__digest=digest, model_data__sha256=hashlib.sha256(body).hexdigest())
-    put_model(region, spec.models[0].model_data.bucket(region), spec.models[0].model_data.key, body, **put)
+    put_model(region, spec.models[0].model_data.bucket(region, spec.deployment), spec.models[0].model_data.key, body, **put)
     deploy_primary(spec)
     return spec
 
@@ -323,7 +323,7 @@ def test_a_missing_artifact_is_a_finding(aws: None) -> None:
     quotas = stubbed_quotas([generous_quotas([q.quota_name for q in needs.quotas])], [[]])
     (finding,) = by_check(run_checks(clients_with(quotas), needs), "model-data")
     assert finding.status is Status.FINDING
-    assert finding.subject == "s3://acme-ml-models-us-west-2/fraud-xgb/2026.11.1/model.tar.gz"
+    assert finding.subject == "s3://acme-ml-models-fraud-tier1-us-west-2/fraud-xgb/2026.11.1/model.tar.gz"
     assert finding.detail.startswith("not found (")
     assert finding.fix.startswith("the bucket is created by fraud-tier1-us-west-2's own stack: if it does not exist yet")
     assert "--checksum-algorithm SHA256" in finding.fix
@@ -409,7 +409,7 @@ def test_a_secondary_before_the_primary_is_a_deploy_order_finding(aws: None) -> 
     # GIVEN the secondary's image and model data are in place, but the primary's stack has not run
     digest = put_image(SECONDARY, "ml/fraud-xgb")
     spec, _ = fraud_spec(image__digest=digest, model_data__sha256=hashlib.sha256(BODY).hexdigest())
-    put_model(SECONDARY, spec.models[0].model_data.bucket(SECONDARY), spec.models[0].model_data.key)
+    put_model(SECONDARY, spec.models[0].model_data.bucket(SECONDARY, spec.deployment), spec.models[0].model_data.key)
     needs = region_needs(spec, SECONDARY)
     quotas = stubbed_quotas([generous_quotas([q.quota_name for q in needs.quotas])], [[]])
     findings = run_checks(clients_with(quotas), needs)

@@ -195,7 +195,7 @@ def test_images_and_model_data_resolve_to_the_region_asked_for() -> None:
     spec = parse_spec(BASE)
     model = spec.models[0]
     assert model.image.uri(spec.account_id, "eu-central-1").startswith("123456789012.dkr.ecr.eu-central-1.amazonaws.com/ml/ranker@sha256:")
-    assert model.model_data.url("eu-central-1") == "s3://acme-ml-models-eu-central-1/ranker/41/model.tar.gz"
+    assert model.model_data.url("eu-central-1", "search-tier2") == "s3://acme-ml-models-search-tier2-eu-central-1/ranker/41/model.tar.gz"
 
 
 def test_a_region_outside_the_deployment_is_refused_with_valid_ones() -> None:

@@ -1,9 +1,10 @@
-"""Closed sets the spec is validated against: regions and SageMaker instance types.
+"""Closed sets the spec is validated against: regions, serverless sizes, health-check settings.
 
 Sources (read 2026-11): AWS General Reference, "Amazon SageMaker AI endpoints and
-quotas" (regions where SageMaker AI hosting is available) and "Amazon SageMaker AI
-pricing", real-time inference instance list. A region or instance type missing here is
+quotas" (regions where SageMaker AI hosting is available). A region missing here is
 refused by the spec with the list of valid values, so adding one is a one-line change.
+SageMaker instance types are not listed here: they come from botocore's enums
+(`drkit.core.aws_limits.realtime_instance_types`), every type SageMaker sells.
 """
 
 from __future__ import annotations
@@ -21,17 +22,6 @@ SAGEMAKER_REGIONS: frozenset[str] = frozenset(
         "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
     }
 )  # fmt: skip
-
-_SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge")
-
-SAGEMAKER_INSTANCE_TYPES: frozenset[str] = frozenset(
-    {"ml.t2.medium", "ml.t2.large", "ml.t2.xlarge", "ml.t2.2xlarge"}
-    | {f"ml.{family}.{size}" for family in ("m5", "m6i", "c5", "c6i", "r5", "r6i") for size in _SIZES}
-    | {f"ml.g4dn.{s}" for s in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")}
-    | {f"ml.g5.{s}" for s in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")}
-    | {f"ml.inf2.{s}" for s in ("xlarge", "8xlarge", "24xlarge", "48xlarge")}
-    | {"ml.p3.2xlarge", "ml.p3.8xlarge", "ml.p3.16xlarge"}
-)
 
 # Serverless inference: memory is one of these sizes; max concurrency 1-200 per endpoint.
 # Source: SageMaker AI developer guide, "Deploy models with Amazon SageMaker Serverless
@@ -68,3 +58,19 @@ def instance_launch_seconds(instance_type: str) -> int:
     family = instance_type.split(".")[1] if instance_type.count(".") >= 2 else ""
     accelerated = family.startswith(("g", "p", "inf", "trn"))
     return INSTANCE_LAUNCH_SECONDS_ACCELERATED if accelerated else INSTANCE_LAUNCH_SECONDS_CPU
+
+# DynamoDB multi-Region strong consistency (MRSC): a global table's three regions (replicas and
+# witness) must lie in one Region set. AWS SDK API reference, CreateGlobalTableWitnessGroupMemberAction
+# .RegionName ("US Region set: US East (N. Virginia), US East (Ohio), US West (Oregon); EU Region set:
+# Europe (Ireland), Europe (London), Europe (Paris), Europe (Frankfurt); AP Region set: Asia Pacific
+# (Tokyo), Asia Pacific (Seoul), Asia Pacific (Osaka)"), read 2026-11-29.
+MRSC_REGION_SETS: dict[str, frozenset[str]] = {
+    "US": frozenset({"us-east-1", "us-east-2", "us-west-2"}),
+    "EU": frozenset({"eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1"}),
+    "AP": frozenset({"ap-northeast-1", "ap-northeast-2", "ap-northeast-3"}),
+}
+
+
+def mrsc_region_set(regions: tuple[str, ...] | list[str]) -> str | None:
+    """The name of the MRSC Region set holding every one of `regions`, or None."""
+    return next((name for name, members in MRSC_REGION_SETS.items() if set(regions) <= members), None)

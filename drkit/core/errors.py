@@ -18,10 +18,6 @@ class SpecError(DrkitError):
         noun = "problem" if len(self.problems) == 1 else "problems"
         super().__init__(f"{source}: {len(self.problems)} {noun} in the {kind}:\n{lines}")
 
-    def __reduce__(self) -> tuple[type[SpecError], tuple[str, list[str], str]]:
-        # Crosses process boundaries intact (a region captured in a forked worker).
-        return (type(self), (self.source, self.problems, self.kind))
-
 
 class ComponentValidationError(DrkitError):
     """A component was given arguments that cannot be deployed."""

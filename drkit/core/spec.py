@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,18 +23,21 @@ from pydantic import (
     model_validator,
 )
 
+from drkit.core import aws_limits
 from drkit.core.catalog import (
     HEALTH_CHECK_INTERVALS,
     HEALTH_CHECK_MAX_FAILURE_THRESHOLD,
-    SAGEMAKER_INSTANCE_TYPES,
+    MRSC_REGION_SETS,
     SAGEMAKER_REGIONS,
     SERVERLESS_MAX_CONCURRENCY,
     SERVERLESS_MEMORY_MB,
     closest,
+    mrsc_region_set,
 )
 from drkit.core.errors import SpecError
 from drkit.core.inference_router import FRONT_DOOR_TIMEOUT_SECONDS, MAX_DESTINATIONS, MAX_ROUTING_TARGETS
 from drkit.core.inference_router import class_gain as router_class_gain
+from drkit.core.loader import load_yaml
 from drkit.core.routing import REALTIME_MAX_SECONDS
 from drkit.core.tiers import (
     RegionRole,
@@ -56,7 +58,7 @@ _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False, allow_inf_nan=False)
 
 
 def _valid_region(value: str) -> str:
@@ -68,8 +70,10 @@ def _valid_region(value: str) -> str:
 
 
 def _valid_instance_type(value: str) -> str:
-    if value not in SAGEMAKER_INSTANCE_TYPES:
-        hint = closest(value, SAGEMAKER_INSTANCE_TYPES)
+    """Any type SageMaker hosts on (botocore's ProductionVariantInstanceType), priced by drkit or not."""
+    known = aws_limits.realtime_instance_types()
+    if value not in known:
+        hint = closest(value, known)
         did_you_mean = f" (did you mean {', '.join(hint)}?)" if hint else ""
         raise ValueError(f"unknown SageMaker instance type{did_you_mean}; valid: ml.<family>.<size>, e.g. ml.m5.xlarge")
     return value
@@ -93,8 +97,16 @@ class OverBudget(str, Enum):
 class ContainerImage(_Frozen):
     """The model's container image, pulled in every region from that region's ECR copy."""
 
-    repository: str = Field(pattern=r"^[a-z0-9][a-z0-9._/-]{1,254}$", description="ECR repository name.")
+    repository: str = Field(description="ECR repository name (CreateRepository's repositoryName rules).")
     digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$", description="Image digest; tags are not accepted.")
+
+    @field_validator("repository")
+    @classmethod
+    def _ecr_name(cls, value: str) -> str:
+        problem = aws_limits.ecr_repository_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     def uri(self, account: str, region: str) -> str:
         """The in-region image URI, pinned by digest."""
@@ -102,17 +114,21 @@ class ContainerImage(_Frozen):
 
 
 class ModelData(_Frozen):
-    """Model artifact in S3; every region reads its own copy in `<bucket_prefix>-<region>`."""
+    """Model artifact in S3; every region reads its own copy in `<bucket_prefix>-<deployment>-<region>`.
+
+    S3 bucket names are global: the deployment in the name keeps two deployments that share a
+    prefix (in one account or two) from creating the same bucket.
+    """
 
     bucket_prefix: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{2,40}$", description="Bucket name before the region suffix.")
     key: str = Field(min_length=1, pattern=r"^[^/].*\.tar\.gz$", description="Object key of model.tar.gz.")
     sha256: str = Field(pattern=_SHA256, description="Checksum of the artifact; identical in every region.")
 
-    def bucket(self, region: str) -> str:
-        return f"{self.bucket_prefix}-{region}"
+    def bucket(self, region: str, deployment: str) -> str:
+        return f"{self.bucket_prefix}-{deployment}-{region}"
 
-    def url(self, region: str) -> str:
-        return f"s3://{self.bucket(region)}/{self.key}"
+    def url(self, region: str, deployment: str) -> str:
+        return f"s3://{self.bucket(region, deployment)}/{self.key}"
 
 
 class ProvisionedCapacity(_Frozen):
@@ -204,7 +220,7 @@ class ModelSpec(_Frozen):
         "(tiers 1-2; docs/routers.md). Async stays regional. Default: false.",
     )
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _some_capacity(self) -> ModelSpec:
@@ -287,6 +303,14 @@ class HealthCheck(_Frozen):
     """Route 53 health check on each region's deep /health."""
 
     path: str = Field(default="/health", pattern=r"^/[A-Za-z0-9/_.-]*$", description="Default: /health.")
+
+    @field_validator("path")
+    @classmethod
+    def _probe_path(cls, value: str) -> str:
+        problem = aws_limits.health_path_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
     request_interval_seconds: int | None = Field(default=None, description="10 or 30. Default: 10 tier 1, 30 otherwise.")
     failure_threshold: int | None = Field(default=None, ge=1, le=HEALTH_CHECK_MAX_FAILURE_THRESHOLD, description="Default: 3.")
 
@@ -373,6 +397,14 @@ class DeploymentSpec(_Frozen):
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every taggable resource.")
 
+    @field_validator("tags")
+    @classmethod
+    def _user_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        problem = aws_limits.spec_tags_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @field_validator("primary_region")
     @classmethod
     def _primary_known(cls, value: str) -> str:
@@ -442,6 +474,7 @@ class DeploymentSpec(_Frozen):
                     f"off_hours.min_instances ({self.off_hours.min_instances}) exceeds models[{index}].provisioned.max_instances ({model.provisioned.max_instances})"
                 )
         problems.extend(self._router_problems())
+        problems += self._aws_name_problems()
         needs_schedule = self.tier is not Tier.HOT and any(m.provisioned for m in self.models)
         if needs_schedule and self.off_hours is None:
             problems.append(
@@ -458,6 +491,12 @@ class DeploymentSpec(_Frozen):
             elif len(self.regions) != 3:
                 problems.append(
                     f"consistency: 'strong' needs exactly 3 regions (DynamoDB multi-Region strong consistency); this spec has {len(self.regions)}"
+                )
+            elif mrsc_region_set(self.regions) is None:
+                sets = "; ".join(f"{name}: {', '.join(sorted(members))}" for name, members in MRSC_REGION_SETS.items())
+                problems.append(
+                    f"consistency: 'strong' needs all 3 regions in one DynamoDB multi-Region strong consistency Region set;"
+                    f" {', '.join(self.regions)} are not (valid sets: {sets})"
                 )
         if problems:
             raise ValueError(" | ".join(problems))
@@ -500,6 +539,33 @@ class DeploymentSpec(_Frozen):
             for c in self.traffic_classes
             if c.kind is not TrafficKind.BULK and c.timeout_seconds <= REALTIME_MAX_SECONDS
         }
+    def _aws_name_problems(self) -> list[str]:
+        """What each region's stack would send AWS from this spec, judged by the deploy-rule table."""
+        problems: list[str] = []
+        for region in self.regions:
+            problem = aws_limits.certificate_name_problem(self.dns.regional_host(region))
+            if problem:
+                problems.append(f"dns.domain: {region}'s certificate name {self.dns.regional_host(region)!r} {problem}")
+        for index, model in enumerate(self.models):
+            for region in self.regions:
+                bucket = model.model_data.bucket(region, self.deployment)
+                problem = aws_limits.s3_bucket_name_problem(bucket)
+                if problem:
+                    problems.append(f"models[{index}].model_data.bucket_prefix: {region}'s bucket {bucket!r} {problem}")
+                url = model.model_data.url(region, self.deployment)
+                problem = aws_limits.model_data_url_problem(url)
+                if problem:
+                    problems.append(f"models[{index}].model_data.key: {_describe(url)} {problem}")
+                uri = model.image.uri(self.account_id, region)
+                problem = aws_limits.image_uri_problem(uri)
+                if problem:
+                    problems.append(f"models[{index}].image.repository: {region}'s image URI {_describe(uri)} {problem}")
+            if model.async_ and model.async_.instance_type not in aws_limits.transform_instance_types():
+                problems.append(
+                    f"models[{index}].async.instance_type: {model.async_.instance_type!r} also runs batch transform jobs, "
+                    "and SageMaker's TransformInstanceType does not offer it; pick a type offered for both"
+                )
+        return sorted(set(problems), key=problems.index)
 
     # Derived values: the one place each default is resolved.
 
@@ -532,7 +598,11 @@ class DeploymentSpec(_Frozen):
 
     @property
     def rpo_seconds(self) -> float:
-        return self.targets.rpo_seconds if self.targets.rpo_seconds is not None else default_rpo_seconds(self.tier)
+        """The spec's target, else 0 under strong consistency (MRSC acknowledges a write only once
+        another region has it), else the tier's."""
+        if self.targets.rpo_seconds is not None:
+            return self.targets.rpo_seconds
+        return 0.0 if self.consistency == "strong" else default_rpo_seconds(self.tier)
 
     @property
     def health_check_interval(self) -> int:
@@ -619,21 +689,5 @@ def parse_spec(data: Any, source: str = "<spec>") -> DeploymentSpec:
 
 
 def load_spec(path: str | Path) -> DeploymentSpec:
-    """Read and validate a deployment spec file."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(str(file), ["file not found"]) from None
-    except IsADirectoryError:
-        raise SpecError(str(file), ["is a directory; expected a YAML file"]) from None
-    except UnicodeDecodeError:
-        raise SpecError(str(file), ["is not UTF-8 text; expected a YAML file"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(str(file), [f"{where}not valid YAML ({problem})"]) from None
-    return parse_spec(data, str(file))
+    """Read and validate a deployment spec file (through `drkit.core.loader`'s limits)."""
+    return parse_spec(load_yaml(path, kind="deployment spec"), str(path))

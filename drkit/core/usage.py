@@ -22,16 +22,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from drkit.core.errors import SpecError
+from drkit.core.loader import load_yaml
 
 
 class InvocationSeconds(BaseModel):
     """Mean model time per request on each path."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     provisioned: float = Field(default=0.05, gt=0, le=60)
     serverless: float = Field(default=0.2, gt=0, le=60)
     async_: float = Field(default=20.0, gt=0, le=3600, alias="async")
@@ -40,7 +40,7 @@ class InvocationSeconds(BaseModel):
 class UsageProfile(BaseModel):
     """Traffic over a typical day, and how it splits."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
     requests_per_hour: tuple[float, ...] = Field(default=(1000.0,) * 24, description="24 hourly request rates.")
     weekend_factor: float = Field(default=1.0, ge=0, le=10)
     traffic_mix: dict[str, float] = Field(default_factory=lambda: {"critical": 0.6, "standard": 0.3, "bulk": 0.1})
@@ -99,13 +99,7 @@ class UsageProfile(BaseModel):
 def load_usage(path: str | Path) -> UsageProfile:
     """Read a usage profile; any problem is a `SpecError` naming the file and field."""
     file = Path(path)
-    try:
-        data: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(str(file), ["file not found"], kind="usage profile") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(str(file), [f"not valid YAML ({getattr(exc, 'problem', exc)})"], kind="usage profile") from None
-    return usage_from_data(data, str(file))
+    return usage_from_data(load_yaml(file, kind="usage profile"), str(file))
 
 
 def usage_from_data(data: Any, source: str) -> UsageProfile:

@@ -8,14 +8,10 @@ have received — type, inputs, parent, provider, protect, ignore_changes, depen
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import multiprocessing
-import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -354,49 +350,25 @@ def capture_region(
     )
 
 
-def capture_regions(spec: DeploymentSpec, regions: list[str] | None = None, *, processes: int | None = None) -> Iterator[RegionGraph]:
+def capture_regions(spec: DeploymentSpec, regions: list[str] | None = None) -> Iterator[RegionGraph]:
     """Each requested region's graph as soon as it is captured: the primary first (always
     captured, its exports feed the secondaries), then the secondaries in spec order.
     Unknown regions are refused before anything is captured.
 
-    Two or more secondaries are captured in parallel, in processes forked after the primary:
-    a fork inherits the imported SDK, so each costs only its own capture. `processes` caps
-    them. Default: one per CPU; 1 captures every region in this process.
+    One process, on purpose: capturing secondaries in forked processes saved a fraction of a
+    second, and a fork taken after the policy pack's gRPC client had run crashed the child.
     """
     wanted = list(regions) if regions else list(spec.regions)
     for region in wanted:
         spec.role(region)  # raises a SpecError naming valid regions
     primary = capture_region(spec, spec.primary_region)
-    secondaries = [r for r in spec.secondary_regions if r in wanted]
-    workers = min(len(secondaries), processes or os.cpu_count() or 1)
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        if spec.primary_region in wanted:
-            yield primary
-        for region in secondaries:
+    if spec.primary_region in wanted:
+        yield primary
+    for region in spec.secondary_regions:
+        if region in wanted:
             yield capture_region(spec, region, primary_exports=primary.exports)
-        return
-    # Fork before yielding: the caller may start threads (the policy pack's client) once it has a graph.
-    with _CAPTURE_LOCK:
-        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_fresh_worker)
-    with pool:
-        pending = pool.imap(partial(_capture_secondary, spec, primary.exports), secondaries)
-        if spec.primary_region in wanted:
-            yield primary
-        yield from pending
 
 
-def _fresh_worker() -> None:
-    """In a forked worker, start clean: the parent's lock may have been held by a thread that does
-    not exist here, and its event loop's executor threads did not come along with the fork."""
-    global _CAPTURE_LOCK
-    _CAPTURE_LOCK = threading.Lock()
-    asyncio.set_event_loop(asyncio.new_event_loop())
-
-
-def _capture_secondary(spec: DeploymentSpec, primary_exports: Mapping[str, Any], region: str) -> RegionGraph:
-    return capture_region(spec, region, primary_exports=primary_exports)
-
-
-def capture(spec: DeploymentSpec, regions: list[str] | None = None, *, processes: int | None = None) -> DeploymentGraph:
+def capture(spec: DeploymentSpec, regions: list[str] | None = None) -> DeploymentGraph:
     """Capture the primary, then each requested region, feeding the primary's exports onward."""
-    return DeploymentGraph(spec=spec, regions={g.region: g for g in capture_regions(spec, regions, processes=processes)})
+    return DeploymentGraph(spec=spec, regions={g.region: g for g in capture_regions(spec, regions)})

@@ -21,12 +21,12 @@ from typing import Any
 
 import grpc
 import jsonschema
-import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from drkit.core.catalog import closest
 from drkit.core.errors import DrkitError, SpecError
+from drkit.core.loader import load_json, load_yaml
 from drkit.engine.graph import RegionGraph, Resource
 
 LEVELS = {
@@ -144,7 +144,7 @@ class PolicyPackProcess:
             for p in reply.policies
         ]
         # Python packs always answer 0.0.1; the CLI takes the version from PulumiPolicy.yaml.
-        manifest = yaml.safe_load((self.pack_dir / "PulumiPolicy.yaml").read_text()) or {}
+        manifest = load_yaml(self.pack_dir / "PulumiPolicy.yaml", kind="policy pack manifest") or {}
         return reply.name, str(manifest.get("version") or reply.version), policies
 
     def configure(self, config: Mapping[str, tuple[str, Mapping[str, Any]]]) -> None:
@@ -226,12 +226,7 @@ def load_policy_config(path: str | Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     file = Path(path)
-    try:
-        data = json.loads(file.read_text())
-    except FileNotFoundError:
-        raise SpecError(str(file), ["file not found"], kind="policy config") from None
-    except json.JSONDecodeError as exc:
-        raise SpecError(str(file), [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"], kind="policy config") from None
+    data = load_json(file, kind="policy config")
     if not isinstance(data, dict):
         raise SpecError(str(file), ["expected a JSON object keyed by policy name (or 'all')"], kind="policy config")
     return resolve_paths(data, file.parent)
@@ -246,6 +241,11 @@ def resolve_paths(config: dict[str, Any], base: Path) -> dict[str, Any]:
             path = Path(entry["usageProfile"])
             out[name] = {**entry, "usageProfile": str(path if path.is_absolute() else base / path)}
     return out
+
+
+def _is_level(value: object) -> bool:
+    """An enforcement level name; a list or mapping in its place is a problem to report, not a crash."""
+    return isinstance(value, str) and value in LEVELS
 
 
 def reconcile_config(
@@ -265,12 +265,12 @@ def reconcile_config(
             guess = f" (did you mean {hint[0]}?)" if hint else ""
             problems.append(f"{key}: no such policy in the pack{guess}; valid: all, {', '.join(sorted(names))}")
     all_level = config.get("all")
-    if all_level is not None and all_level not in LEVELS:
+    if all_level is not None and not _is_level(all_level):
         problems.append(f"all: {all_level!r} is not an enforcement level; valid: {', '.join(LEVELS)}")
     reconciled: dict[str, tuple[str, dict[str, Any]]] = {}
     for policy in policies:
         entry = config.get(policy.name, {})
-        level = all_level if all_level in LEVELS else policy.enforcement_level
+        level = str(all_level) if _is_level(all_level) else policy.enforcement_level
         properties: dict[str, Any] = {
             key: schema["default"] for key, schema in (policy.config_schema.get("properties") or {}).items() if "default" in schema
         }
@@ -281,7 +281,7 @@ def reconcile_config(
             continue
         for key, value in entry.items():
             if key == "enforcementLevel":
-                if value not in LEVELS:
+                if not _is_level(value):
                     problems.append(f"{policy.name}.enforcementLevel: {value!r} is not one of {', '.join(LEVELS)}")
                 else:
                     level = value

@@ -1,22 +1,28 @@
-"""`drkit check SPEC [--region R | --all-regions] [--format table|json|sarif|markdown]`.
+"""`drkit check SPEC [SPEC ...] [--region R | --all-regions] [--format table|json|sarif|markdown]`.
 
-Runs the real CrossGuard pack in `policies/` over the offline graph of each regional
-stack, as `pulumi preview --policy-pack policies` would. Exit code 1 on any mandatory
-violation, 0 otherwise (advisory findings are warnings).
+Runs the real CrossGuard pack in `policies/` over the offline graph of each regional stack of
+each spec, as `pulumi preview --policy-pack policies` would, then checks across all of them that
+no two stacks create a name AWS keeps unique per account or globally (a pack sees one stack at a
+time, so that check is drkit's own). Exit code 1 on any mandatory violation, 0 otherwise
+(advisory findings are warnings).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+from drkit.commands.arguments import aws_region
 from drkit.commands.check.analyzer import PolicyPackProcess
+from drkit.commands.check.names import POLICY, CheckedStack, name_collisions
 from drkit.commands.check.report import check_json, check_markdown, check_sarif, print_table
-from drkit.commands.check.run import DEFAULT_PACK_DIR, run_check
+from drkit.commands.check.run import DEFAULT_PACK_DIR, CheckResult, combine, run_check
 from drkit.commands.console import make_console, note, status, write_stdout
-from drkit.core.spec import load_spec
+from drkit.core.spec import DeploymentSpec, load_spec
 from drkit.engine.capture import capture_regions
+from drkit.engine.graph import RegionGraph
 
 FORMATS = ("table", "json", "sarif", "markdown")
 
@@ -24,13 +30,13 @@ FORMATS = ("table", "json", "sarif", "markdown")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="run the CrossGuard policy pack offline against each regional stack",
+        help="run the CrossGuard policy pack offline against each regional stack of one or more specs",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("spec", help="deployment spec (YAML)")
+    parser.add_argument("spec", nargs="+", help="deployment spec(s) (YAML); several are also checked against each other")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--region", action="append", help="check only this region's stack (repeatable)")
+    where.add_argument("--region", action="append", type=aws_region(), help="check only this region's stack (repeatable)")
     where.add_argument("--all-regions", action="store_true", help="check every region's stack (the default)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--output", "-o", help="write the report to this file instead of stdout")
@@ -44,15 +50,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)
-    regions = [spec.require_region(r, "--region") for r in args.region] if args.region else None
+def _kept(graphs: Iterator[RegionGraph], spec: DeploymentSpec, path: str, into: list[CheckedStack]) -> Iterator[RegionGraph]:
+    """Pass the graphs through to the pack, keeping each for the cross-deployment check."""
+    for graph in graphs:
+        into.append(CheckedStack(spec.account_id, graph, path))
+        yield graph
+
+
+def check_specs(
+    paths: list[str], *, regions: list[str] | None, pack_dir: str, config_path: str | None
+) -> CheckResult:
+    """The pack over every stack of every spec, then the names across all of them."""
+    specs = [(path, load_spec(path)) for path in paths]  # every spec is valid before anything is captured
+    for _, spec in specs:
+        for region in regions or ():
+            spec.require_region(region, "--region")
+    checked: list[CheckedStack] = []
     # Start the pack first: it boots while the primary is captured, and analyzes each stack
     # while the next is captured.
-    with status(f"checking {spec.deployment}'s stacks with the policy pack"), PolicyPackProcess(args.policy_pack) as pack:
-        result = run_check(
-            spec, capture_regions(spec, regions), spec_path=args.spec, config_path=args.policy_pack_config, pack=pack
-        )
+    deployments = ", ".join(dict.fromkeys(spec.deployment for _, spec in specs))
+    with status(f"checking {deployments}'s stacks with the policy pack"), PolicyPackProcess(pack_dir) as pack:
+        results = [
+            run_check(
+                spec, _kept(capture_regions(spec, regions), spec, path, checked), spec_path=path, config_path=config_path, pack=pack
+            )
+            for path, spec in specs
+        ]
+    return combine(results, name_collisions(checked), [POLICY])
+
+
+def run(args: argparse.Namespace) -> int:
+    result = check_specs(args.spec, regions=args.region, pack_dir=args.policy_pack, config_path=args.policy_pack_config)
     if args.format == "table":
         print_table(result, make_console())
         return result.exit_code

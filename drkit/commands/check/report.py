@@ -36,6 +36,7 @@ def check_json(result: CheckResult) -> dict[str, Any]:
                 "resource": f.resource_name or None,
                 "type": f.resource_type or None,
                 "urn": f.urn or None,
+                "spec": f.spec_path or result.spec_path,
                 "message": f.message,
             }
             for f in result.findings
@@ -89,8 +90,8 @@ def check_sarif(result: CheckResult) -> dict[str, Any]:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": Path(result.spec_path).as_posix()},
-                            "region": {"startLine": _spec_line(result.spec_path, finding)},
+                            "artifactLocation": {"uri": Path(finding.spec_path or result.spec_path).as_posix()},
+                            "region": {"startLine": _spec_line(finding.spec_path or result.spec_path, finding)},
                         },
                         "logicalLocations": [logical],
                     }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ class Finding:
     resource_name: str
     resource_type: str
     model: str | None
+    spec_path: str = ""  # the spec whose stack it is in, when a check covers several
 
 
 @dataclass(frozen=True)
@@ -143,5 +145,23 @@ def run_check(
         levels=checked.levels,
         stacks=tuple(g.stack for g in checked.graphs),
         resources_checked=sum(len(g.custom_resources) for g in checked.graphs),
-        findings=tuple(checked.findings),
+        findings=tuple(dataclasses.replace(f, spec_path=spec_path) for f in checked.findings),
+    )
+
+
+def combine(results: Sequence[CheckResult], findings: Sequence[Finding], policies: Sequence[PolicyInfo]) -> CheckResult:
+    """One result for several specs' checks plus checks across them (`policies`, all mandatory)."""
+    first = results[0]
+    deployments = list(dict.fromkeys(r.deployment for r in results))
+    levels = {k: v for r in results for k, v in r.levels.items()} | {p.name: p.enforcement_level for p in policies}
+    return CheckResult(
+        spec_path=first.spec_path if len(results) == 1 else ", ".join(r.spec_path for r in results),
+        deployment=", ".join(deployments),
+        pack_name=first.pack_name,
+        pack_version=first.pack_version,
+        policies=(*first.policies, *policies),
+        levels=levels,
+        stacks=tuple(s for r in results for s in r.stacks),
+        resources_checked=sum(r.resources_checked for r in results),
+        findings=tuple(f for r in results for f in r.findings) + tuple(findings),
     )

@@ -73,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
     usage = load_usage(usage_path) if usage_path else None
     with status(f"capturing and pricing {spec.deployment}'s stacks"):
         cost = deployment_cost(capture(spec), usage)
+    # What the bill buys: the spec's RPO (0 under strong consistency, which DynamoDB bills as replicated writes).
+    recovery = {"consistency": spec.consistency, "rpo_seconds": spec.rpo_seconds, "rto_seconds": spec.rto_seconds}
     if args.json:
-        write_stdout(json.dumps(cost_json(cost), indent=2))
+        write_stdout(json.dumps({**cost_json(cost), **recovery}, indent=2))
         return 0
     console = make_console()
     incomplete = "" if cost.complete else " [bold yellow](incomplete: priced part only)[/]"
@@ -82,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         f"[bold]{spec.deployment}[/] tier {int(spec.tier)}: [bold]${cost.total_usd:,.2f}[/]/month{incomplete}, "
         f"{cost.ratio_to_baseline:.0%} of the fair baseline (${cost.baseline_total_usd:,.2f}: always-on active-active, each region "
         f"sized for the peak hour); every model at its autoscaling ceiling always on would be ${cost.ceiling_always_on_usd:,.2f}. "
-        f"Prices as of {PRICES_AS_OF}; usage: {usage_path or 'none'}"
+        f"Prices as of {PRICES_AS_OF}; usage: {usage_path or 'none'}; "
+        f"target RTO {spec.rto_seconds} s, RPO {spec.rpo_seconds:g} s ({spec.consistency} consistency)"
     )
     for note in cost.notes():
         console.print(f"[yellow]{note}[/]")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from drkit.commands.arguments import int_between, number_between
 from drkit.commands.console import note, write_stdout
 from drkit.commands.drill.backends import Backend, BackendName
 from drkit.commands.drill.engine import STEPS, DrillArgs, DrillRunner, drill_plan, recover
@@ -55,15 +56,15 @@ def register(subparsers: Any) -> None:
     )
     defaults = SimSettings()
     run_p.add_argument(
-        "--in-flight", type=int, default=defaults.in_flight, help=f"sim: requests in flight at the injection (default: {defaults.in_flight})"
+        "--in-flight", type=int_between(0, 100_000), default=defaults.in_flight, help=f"sim: requests in flight at the injection (default: {defaults.in_flight})"
     )
     run_p.add_argument(
-        "--replication-lag", type=float, default=defaults.replication_lag_seconds,
+        "--replication-lag", type=number_between(0, 86_400), default=defaults.replication_lag_seconds,
         help=f"sim: global-table replication lag in seconds (default: {defaults.replication_lag_seconds:g})",
     )  # fmt: skip
-    run_p.add_argument("--seed", type=int, default=defaults.seed, help=f"sim: random seed (default: {defaults.seed})")
+    run_p.add_argument("--seed", type=int_between(0, 2**32 - 1), default=defaults.seed, help=f"sim: random seed (default: {defaults.seed})")
     run_p.add_argument(
-        "--max-duration", type=float, default=4 * 3600.0, help="stop and roll back after this many seconds (default: 14400)"
+        "--max-duration", type=number_between(1, 7 * 86_400), default=4 * 3600.0, help="stop and roll back after this many seconds (default: 14400)"
     )
     run_p.add_argument("--json", action="store_true", help="print the JSON report on stdout (default: the markdown report)")
     run_p.add_argument(
@@ -154,11 +155,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         write_stdout((args.workdir / "report" / "report.md").read_text(encoding="utf-8"))
         note("report: " + ", ".join(str(p) for p in result.report_files))
+    for problem in result.problems:
+        note(f"drkit: drill failed: {problem}")
     return 0 if result.verified else 1
 
 
 def run_recover(args: argparse.Namespace) -> int:
-    records = Journal(args.workdir).open_drill()
+    journal = Journal(args.workdir)
+    with journal.lock("drkit drill recover"):  # not beside a live drill, even for a dry run
+        return _recover_locked(args, journal)
+
+
+def _recover_locked(args: argparse.Namespace, journal: Journal) -> int:
+    records = journal.open_drill()
     if not records:
         note(f"{args.workdir}: no unfinished drill; nothing to recover")
         return 0
@@ -173,7 +182,7 @@ def run_recover(args: argparse.Namespace) -> int:
         return 0
     backend = make_backend(name, args.workdir, topo, execute=True)
     try:
-        done = recover(args.workdir, backend)
+        done = recover(args.workdir, backend, journal=journal)
     finally:
         backend.close()
     note(f"recovered drill {records[0]['drill']}: " + "; ".join(done))

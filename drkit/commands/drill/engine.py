@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,11 +28,14 @@ from drkit.commands.drill.journal import Journal
 from drkit.commands.drill.probe import FrontDoorProbe, ProbeAnswer
 from drkit.commands.drill.report import write_reports
 from drkit.commands.drill.result import DrillResult
-from drkit.commands.drill.scenarios import FIS_TEMPLATES, Action, Scenario, injection
+from drkit.commands.drill.scenarios import FIS_TEMPLATES, Action, ActionKind, Scenario, injection
 from drkit.commands.drill.topology import Topology
 from drkit.commands.drill.traffic import DeploymentSim, Measurement, SimSettings
+from drkit.commands.drill.verdict import target_problems
 from drkit.core.errors import DrillSafetyError
 
+ACCOUNT_LOCK_SECONDS = 6 * 3600
+"""How long an account lock outlives a drill that died without releasing it (its TTL)."""
 STEPS = ("preflight", "snapshot", "inject", "observe", "verify", "restore", "failback", "report")
 
 
@@ -69,6 +74,24 @@ class _StopError(Exception):
         super().__init__(reason)
 
 
+@contextmanager
+def _terminate_as_stop() -> Iterator[None]:
+    """While a drill runs, SIGTERM (a CI job cancelled, `kill`) stops it like a stop condition, so it rolls
+    back instead of dying with its injection in place. Only the main thread can set signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _StopError("terminated (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _new_id(topo: Topology, scenario: Scenario) -> str:
     return f"{topo.deployment}-{scenario.value}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
 
@@ -79,13 +102,22 @@ def _change(journal: Journal, drill_id: str, backend: Backend, action: Action, *
     journal.append(drill_id, "result", step=step, action=action.to_json(), ok=True)
 
 
-def recover(workdir: Path, backend: Backend) -> list[str]:
-    """Undo every journalled change of the open drill in `workdir`; [] when there is none."""
-    journal = Journal(workdir)
-    records = journal.open_drill()
-    if not records:
-        return []
+def recover(workdir: Path, backend: Backend, *, journal: Journal | None = None) -> list[str]:
+    """Undo every journalled change of the open drill in `workdir`; [] when there is none.
+
+    Holds the working directory's lock (so it cannot run beside a live drill) and, on the aws
+    backend, takes over the drill's account lock and releases it once the account is restored."""
+    journal = journal or Journal(workdir)
+    with journal.lock("drkit drill recover"):
+        records = journal.open_drill()
+        if not records:
+            return []
+        return _recover(journal, backend, records)
+
+
+def _recover(journal: Journal, backend: Backend, records: list[dict[str, Any]]) -> list[str]:
     drill_id = records[0]["drill"]
+    backend.lock_account(drill_id, ACCOUNT_LOCK_SECONDS)
     snapshot = next((r["state"] for r in records if r["kind"] == "snapshot"), None)
     done: list[str] = []
     if snapshot is not None:
@@ -96,12 +128,17 @@ def recover(workdir: Path, backend: Backend) -> list[str]:
             _change(journal, drill_id, backend, undo, step="recover", undo_value=undo.value)
             done.append(undo.describe())
         after = backend.state()
+        paused = any(r["action"]["kind"] == ActionKind.FIS_EXPERIMENT.value for r in intents)
+        stuck: list[str] = getattr(backend, "replication_problems", list)() if paused else []
+        if stuck:
+            raise DrillSafetyError(f"{journal.path}: recover for drill {drill_id} stopped the experiment, but: {'; '.join(stuck)}")
         if after != snapshot:
             raise DrillSafetyError(
                 f"{journal.path}: recover for drill {drill_id} left the account different from its snapshot;"
                 f" snapshot={snapshot} now={after}"
             )
     journal.append(drill_id, "closed", by="recover", undone=done)
+    backend.unlock_account(drill_id)
     return done or ["nothing had been changed"]
 
 
@@ -140,6 +177,11 @@ class DrillRunner:
             raise _StopError(f"alarm: takeover region {sim.takeover} cannot serve")
 
     def run(self) -> DrillResult:
+        """Run the drill holding the working directory's lock (and, on a real account, the account's)."""
+        with self.journal.lock(f"drill {self.drill_id}"), _terminate_as_stop():
+            return self._run_locked()
+
+    def _run_locked(self) -> DrillResult:
         topo, args = self.topo, self.args
         if self.journal.open_drill():
             raise DrillSafetyError(
@@ -161,19 +203,34 @@ class DrillRunner:
             return DrillResult(
                 self.drill_id, args.scenario, args.backend, topo, topo.secondaries[0], None, {}, {}, {}, False, [], plan
             )
+        self.backend.lock_account(self.drill_id, max(ACCOUNT_LOCK_SECONDS, args.max_wall_seconds))
         self.journal.append(self.drill_id, "begin", scenario=args.scenario.value, backend=args.backend.value,
                             deployment=topo.deployment, spec=args.spec_path)  # fmt: skip
         self._step_done("preflight", started)
         try:
             if args.backend is BackendName.AWS and args.scenario in FIS_TEMPLATES:
-                return self._run_fis(actions)
-            if args.backend is BackendName.AWS:
-                return self._run_aws(actions)
-            return self._run_steps(actions)
+                result = self._run_fis(actions)
+            elif args.backend is BackendName.AWS:
+                result = self._run_aws(actions)
+            else:
+                result = self._run_steps(actions)
         except (_StopError, KeyboardInterrupt) as exc:
             reason = exc.reason if isinstance(exc, _StopError) else "interrupted (Ctrl-C)"
-            undone = recover(args.workdir, self.backend)
-            raise DrillSafetyError(f"drill {self.drill_id} stopped: {reason}; rolled back: {'; '.join(undone)}") from None
+            raise DrillSafetyError(f"drill {self.drill_id} stopped: {reason}; rolled back: {self._roll_back(reason)}") from None
+        except Exception as exc:  # every other exit path puts the account back too (a paused replica, an inverted check)
+            raise DrillSafetyError(f"drill {self.drill_id} failed: {exc}; rolled back: {self._roll_back(str(exc))}") from exc
+        self.backend.unlock_account(self.drill_id)
+        return result
+
+    def _roll_back(self, reason: str) -> str:
+        """`recover` from inside the drill; if even that fails, say so and how to finish by hand."""
+        try:
+            return "; ".join(recover(self.args.workdir, self.backend, journal=self.journal))
+        except Exception as exc:
+            raise DrillSafetyError(
+                f"drill {self.drill_id} stopped ({reason}) and rolling back failed too: {exc};"
+                f" run `drkit drill recover --workdir {self.args.workdir}` once the cause is fixed"
+            ) from exc
 
     def _snapshot_and_inject(self, actions: list[Action]) -> dict[str, Any]:
         """Record the account's switches, then make each change, journalled before and after."""
@@ -220,6 +277,7 @@ class DrillRunner:
         self._step_done("restore", t)
         restored_state = backend.state()
         problems = [] if restored_state == snapshot else ["restore: the account differs from its snapshot"]
+        problems += backend.replication_problems()
         if state.get("status") != "completed":
             problems.append(f"FIS experiment ended {state.get('status')}: {state.get('reason', 'no reason given')}")
         result = DrillResult(
@@ -287,7 +345,8 @@ class DrillRunner:
         self._step_done("failback", t)
         t = time.monotonic()
         restored_state = self.backend.state()
-        problems = [] if restored_state == snapshot else ["restore: the account differs from its snapshot"]
+        problems = target_problems(m, topo)
+        problems += [] if restored_state == snapshot else ["restore: the account differs from its snapshot"]
         result = DrillResult(
             self.drill_id, args.scenario, args.backend, topo, takeover, m, snapshot, restored_state,
             self.step_seconds, not problems, problems,
@@ -331,7 +390,8 @@ class DrillRunner:
         self._step_done("failback", t)
         t = time.monotonic()
         restored_state = backend.state()
-        problems = [] if restored_state == snapshot else ["restore: the account differs from its snapshot"]
+        problems = target_problems(m, topo)
+        problems += [] if restored_state == snapshot else ["restore: the account differs from its snapshot"]
         problems += [] if back is not None else ["fail back: Route 53 never answered the primary again"]
         result = DrillResult(
             self.drill_id, args.scenario, args.backend, topo, takeover, m, snapshot, restored_state,
@@ -395,9 +455,7 @@ class DrillRunner:
             sim.tick(measure=False)
         m = sim.m
         m.front_door = sim.front.summary()
-        problems = [f"class {c}: never served" for c, v in m.rto_by_class.items() if v is None]
-        problems += [f"{len(m.lost)} in-flight requests lost (e.g. {m.lost[:3]})"] if m.lost else []
-        problems += [f"{len(m.run_twice)} requests ran more than once (e.g. {m.run_twice[:3]})"] if m.run_twice else []
+        problems = target_problems(m, topo)
         m.timeline.append((round(sim.clock.now, 1), f"verify: {len(m.in_flight_ids)} in-flight requests completed"))
         self._step_done("verify", t)
 

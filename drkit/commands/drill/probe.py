@@ -26,6 +26,7 @@ from typing import Any
 
 from drkit.commands.drill.frontdoor import class_served
 from drkit.core.errors import DrillSafetyError
+from drkit.core.loader import load_json
 
 # (url, headers, body, timeout) → (status, headers, body); status 0 when nothing answered.
 Transport = Callable[[str, Mapping[str, str], bytes, float], tuple[int, Mapping[str, str], bytes]]
@@ -99,12 +100,7 @@ def probe_from_env(
         raise DrillSafetyError(
             f"--probe-key-env {key_env}: the environment variable is not set or empty; export a team key in it"
         )
-    try:
-        payloads = json.loads(Path(payload_file).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DrillSafetyError(f"--probe-payloads {payload_file}: cannot read it ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise DrillSafetyError(f"--probe-payloads {payload_file}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    payloads = load_json(payload_file, kind="probe payloads")
     if not isinstance(payloads, dict):
         raise DrillSafetyError(f"--probe-payloads {payload_file}: expected an object mapping model name to payload")
     missing = [m for m in models if m not in payloads]

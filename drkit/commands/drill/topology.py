@@ -83,6 +83,12 @@ class Topology:
     zone_id: str
     record_name: str
     traffic_classes: tuple[tuple[str, str, float], ...]  # (name, kind, timeout_seconds)
+    rto_target_seconds: float = 3600.0
+    """The spec's RTO target (its tier's unless the spec sets one): a drill that misses it fails."""
+    rpo_target_seconds: float = 1.0
+    """The spec's RPO target: 0 under strong consistency, else the tier's or the spec's."""
+    consistency: str = "eventual"
+    """The token table's mode: `eventual` (replication lag) or `strong` (MRSC: no acknowledged write is lost)."""
 
     @property
     def secondaries(self) -> list[str]:
@@ -180,4 +186,7 @@ def topology_of(graph: DeploymentGraph) -> Topology:
         zone_id=str(graph.primary.of_type(RECORD)[0].get("zoneId", "")),
         record_name=str(graph.primary.of_type(RECORD)[0].get("name", "")),
         traffic_classes=tuple((c.name, c.kind.value, float(c.timeout_seconds)) for c in spec.traffic_classes),
+        rto_target_seconds=float(spec.rto_seconds),
+        rpo_target_seconds=float(spec.rpo_seconds),
+        consistency=spec.consistency,
     )

@@ -155,7 +155,9 @@ class DeploymentSim:
         }
         self.records = [DnsRecord(r, f.record_policy, f.ttl) for r, f in topo.regions.items()]
         self.ttl = max(f.ttl for f in topo.regions.values())
-        self.table = ReplicatedTable(regions, self.settings.replication_lag_seconds, self.outage)
+        # Strong consistency (MRSC) acknowledges a write only once it is replicated: nothing is ever behind.
+        lag = 0.0 if topo.consistency == "strong" else self.settings.replication_lag_seconds
+        self.table = ReplicatedTable(regions, lag, self.outage)
         self.endpoints: dict[str, list[_Endpoint]] = {}
         for r, f in topo.regions.items():
             active = r == topo.primary or f.record_policy == "LATENCY"

@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError
 from rich.table import Table
 
+from drkit.commands.arguments import aws_region
 from drkit.commands.console import make_console, note, write_stdout
 from drkit.commands.preflight.checks import Finding, Status, run_checks
 from drkit.commands.preflight.needs import PlannedCall, RegionNeeds, planned_calls, region_needs
@@ -126,7 +127,7 @@ def register(subparsers: Any) -> None:
         help="Check in AWS (read-only) that a region has what its `pulumi up` needs: images, model data, instance types, quotas.",
     )
     parser.add_argument("spec", help="Deployment spec (YAML).")
-    parser.add_argument("--region", required=True, help="The region whose stack is about to be deployed.")
+    parser.add_argument("--region", required=True, type=aws_region(), help="The region whose stack is about to be deployed.")
     parser.add_argument(
         "--plan", action="store_true", help="Print the read-only calls it would make; needs no credentials. Default: off."
     )

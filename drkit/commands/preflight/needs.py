@@ -109,7 +109,7 @@ def region_needs(spec: DeploymentSpec, region: str) -> RegionNeeds:
         if model.name not in deployed:
             continue
         images[(model.image.repository, model.image.digest)].append(model.name)
-        objects[(model.model_data.bucket(region), model.model_data.key, model.model_data.sha256)].append(model.name)
+        objects[(model.model_data.bucket(region, spec.deployment), model.model_data.key, model.model_data.sha256)].append(model.name)
 
     endpoint_use: dict[str, list[tuple[int, str]]] = defaultdict(list)
     transform_use: dict[str, list[str]] = defaultdict(list)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from drkit.commands.arguments import aws_region, int_between
 from drkit.commands.console import make_console, status, write_stdout
 from drkit.core.rto import is_probing_check, record_role, worst_case_rto
 from drkit.core.spec import load_spec
@@ -189,9 +190,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("spec", help="Deployment spec (YAML), relative to the current directory.")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--region", help="Only this region's stack. Default: every region.")
+    where.add_argument("--region", type=aws_region(), help="Only this region's stack. Default: every region.")
     where.add_argument("--all-regions", action="store_true", help="Every region (the default).")
     parser.add_argument("--json", action="store_true", help="Print the whole graph as JSON on stdout. Default: the summary table.")
     parser.add_argument("--tree", action="store_true", help="Print each stack's resource tree before the summary. Default: summary only.")
-    parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--width", type=int_between(20, 1000), default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)

@@ -17,6 +17,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from drkit.commands.arguments import aws_region, int_between
 from drkit.commands.console import make_console, write_stdout
 from drkit.core.redrive import RedriveError, RedriveReport, StepFunctionsStarter, redrive
 from drkit.core.tokens import HOME_REGION_INDEX, UNFINISHED, Status, TokenStore
@@ -143,8 +144,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("redrive", help="Start a lost region's unfinished requests in a surviving region, exactly once.")
-    parser.add_argument("--from-region", required=True, help="The lost region.")
-    parser.add_argument("--to-region", required=True, help="The surviving region that redrives them.")
+    parser.add_argument("--from-region", required=True, type=aws_region(), help="The lost region.")
+    parser.add_argument("--to-region", required=True, type=aws_region(), help="The surviving region that redrives them.")
     parser.add_argument("--deployment-spec", required=True, help="Deployment spec (YAML); names the token table.")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", dest="execute", action="store_false", help="Report only (default).")
@@ -152,7 +153,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(execute=False)
     parser.add_argument("--workflow-arn", help="The surviving region's state machine ARN. Default: the deployment's InferenceWorkflow there.")
     parser.add_argument("--operator", help="Recorded on each claimed item. Default: the current user.")
-    parser.add_argument("--workers", type=int, default=8, help="Parallel claims/starts. Default: 8.")
+    parser.add_argument("--workers", type=int_between(1, 64), default=8, help="Parallel claims/starts. Default: 8.")
     parser.add_argument("--plan", action="store_true", help="Print what this run would do, offline (no credentials, no AWS call).")
     parser.add_argument("--json", action="store_true", help="Print the report (or --plan) as JSON on stdout. Default: a table.")
     parser.set_defaults(func=run)

@@ -17,7 +17,8 @@ from rich.table import Table
 from drkit.commands.console import make_console, write_stdout
 from drkit.core.asl import routing_only_definition
 from drkit.core.errors import UsageError
-from drkit.core.routing import GIB, MIB, TIB, RoutingError, classes_from, explain, human_bytes, route
+from drkit.core.loader import MAX_INT_DIGITS
+from drkit.core.routing import GIB, MAX_PAYLOAD_BYTES, MIB, TIB, RoutingError, classes_from, explain, human_bytes, route
 from drkit.core.spec import load_spec
 
 DEFAULT_SPEC = "stacks/examples/fraud-tier1.yaml"
@@ -28,11 +29,15 @@ _SIZE = re.compile(r"^\s*(\d[\d_,]*)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 def parse_size(text: str) -> int:
     """`6291456`, `6_291_456`, `6MiB`, `7 MB` -> bytes. Decimal units are decimal, binary units binary."""
-    match = _SIZE.match(text)
+    match = _SIZE.match(text) if len(text) <= 64 else None
     unit = match.group(2).lower() if match else ""
     if match is None or unit not in _UNITS:
-        raise RoutingError(f"--payload-bytes: {text!r} is not a byte count; use an int, optionally with a unit: {', '.join(u for u in _UNITS if u)}")
-    return int(match.group(1).replace("_", "").replace(",", "")) * _UNITS[unit]
+        shown = repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
+        raise RoutingError(f"--payload-bytes: {shown} is not a byte count; use an int, optionally with a unit: {', '.join(u for u in _UNITS if u)}")
+    digits = match.group(1).replace("_", "").replace(",", "")
+    if len(digits) > MAX_INT_DIGITS:
+        raise RoutingError(f"--payload-bytes: a number of {len(digits)} digits; valid: a byte count from 0 to {MAX_PAYLOAD_BYTES:,}")
+    return int(digits) * _UNITS[unit]
 
 
 def spec_path(given: str | None) -> Path:

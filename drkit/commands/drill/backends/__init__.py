@@ -31,6 +31,15 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
+    def lock_account(self, owner: str, seconds: float) -> None:
+        """Hold the deployment's account-side drill lock for `owner` (a drill id) for `seconds`,
+        or raise `DrillSafetyError` naming who holds it. Taking it again as the same owner renews it."""
+        ...
+
+    def unlock_account(self, owner: str) -> None:
+        """Release the lock if `owner` still holds it."""
+        ...
+
 
 def switch_value(state: dict[str, Any], action: Action) -> bool:
     """The value the switch `action` sets had in `state` (a snapshot): what undo restores."""

@@ -13,6 +13,7 @@ repository's CI (there is no account there); it is plain boto3 a user can run.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,10 +26,16 @@ from drkit.commands.drill.backends import BackendName
 from drkit.commands.drill.backends.route53 import health_check_problems, set_inverted, tagged_health_checks
 from drkit.commands.drill.scenarios import FIS_TEMPLATES, Action, ActionKind, Scenario
 from drkit.commands.drill.topology import Topology
+from drkit.core.errors import DrillSafetyError
+from drkit.core.tokens import HASH_KEY, TTL_ATTRIBUTE
+
+LOCK_KEY = "drkit:drill-lock"
 
 ROUTE53_REGION = "us-east-1"
 # FIS experiment states that mean "still running" (FIS API reference, ExperimentState, read 2026-11).
 FIS_ACTIVE = frozenset({"pending", "initiating", "running", "stopping"})
+FIS_STOP_POLLS = 60
+FIS_STOP_POLL_SECONDS = 5.0
 
 
 def _pages(client: Any, operation: str, key: str) -> list[dict[str, Any]]:
@@ -64,6 +71,58 @@ class AwsBackend:
 
     def close(self) -> None:
         pass
+
+    # --- the account-side lock ---------------------------------------------------------------
+    # One item in the primary region's token table, written with a condition, so two operators on
+    # two machines cannot drill one deployment at once. Its key has a ':' that no request id may
+    # contain (tokens.REQUEST_ID_PATTERN), and it has no status, so redrive never sees it. The TTL
+    # attribute lets DynamoDB delete a lock whose drill died; the condition does not wait for that
+    # deletion (TTL deletes lazily): an expired lock is free to take.
+
+    def _lock_table(self) -> tuple[Any, str]:
+        primary = self.topo.primary
+        return self.session.client("dynamodb", region_name=primary), self.topo.regions[primary].table_name
+
+    def lock_account(self, owner: str, seconds: float) -> None:
+        client, table = self._lock_table()
+        now = int(time.time())
+        if not self.execute:
+            self.out(f"[dry-run] would put the drill lock {LOCK_KEY!r} in {table} ({self.topo.primary}) for {owner}")
+            return
+        try:
+            client.put_item(
+                TableName=table,
+                Item={HASH_KEY: {"S": LOCK_KEY}, "owner": {"S": owner}, "host": {"S": socket.gethostname()},
+                      TTL_ATTRIBUTE: {"N": str(now + int(seconds))}},
+                ConditionExpression="attribute_not_exists(#k) OR #ttl < :now OR #owner = :owner",
+                ExpressionAttributeNames={"#k": HASH_KEY, "#ttl": TTL_ATTRIBUTE, "#owner": "owner"},
+                ExpressionAttributeValues={":now": {"N": str(now)}, ":owner": {"S": owner}},
+            )  # fmt: skip
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise DrillSafetyError(f"{self.topo.primary}: cannot take the drill lock in {table} ({exc})") from None
+            held = client.get_item(TableName=table, Key={HASH_KEY: {"S": LOCK_KEY}}, ConsistentRead=True).get("Item", {})
+            until = int(held.get(TTL_ATTRIBUTE, {}).get("N", "0"))
+            raise DrillSafetyError(
+                f"{table} ({self.topo.primary}): drill {held.get('owner', {}).get('S', '?')} from"
+                f" {held.get('host', {}).get('S', '?')} holds the deployment's drill lock until"
+                f" {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(until))}; one drill per deployment at a time:"
+                " wait for it, or run `drkit drill recover` in its working directory"
+            ) from None
+
+    def unlock_account(self, owner: str) -> None:
+        if not self.execute:
+            return
+        client, table = self._lock_table()
+        try:
+            client.delete_item(
+                TableName=table, Key={HASH_KEY: {"S": LOCK_KEY}},
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"}, ExpressionAttributeValues={":owner": {"S": owner}},
+            )  # fmt: skip
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
 
     def _tagged(self) -> dict[str, dict[str, Any]]:
         if self._checks is None:
@@ -165,11 +224,46 @@ class AwsBackend:
             started = client.start_experiment(experimentTemplateId=template["id"], tags={"drkit:drill": "true"})
             self.experiment_id = started["experiment"]["id"]
             return
-        for experiment_id in self.fis_running(action.region, template["id"]):
+        running = self.fis_running(action.region, template["id"])
+        for experiment_id in running:
             if not self.execute:
                 self.out(f"[dry-run] would call fis.stop_experiment(id={experiment_id!r}) in {action.region}")
                 continue
             client.stop_experiment(id=experiment_id)
+        # Stopping is asynchronous: FIS removes the pause (resumes replication) as the experiment
+        # leaves `stopping`. Wait for that, so the undo is done when it returns.
+        def still_active() -> list[str]:
+            states = (client.get_experiment(id=i)["experiment"].get("state", {}).get("status") for i in running)
+            return [i for i, status in zip(running, states, strict=True) if status in FIS_ACTIVE]
+
+        for _ in range(FIS_STOP_POLLS if self.execute and running else 0):
+            if not still_active():
+                return
+            time.sleep(FIS_STOP_POLL_SECONDS)
+        if self.execute and running and still_active():
+            raise DrillSafetyError(
+                f"{action.region}: FIS experiments {', '.join(running)} of {self.topo.deployment}-{action.target} were told to stop"
+                f" but are still running after {FIS_STOP_POLLS * FIS_STOP_POLL_SECONDS:.0f} s; stop them in the FIS console"
+            )
+
+    def replication_problems(self) -> list[str]:
+        """Replicas of the token table that are not replicating: a pause FIS failed to lift. A replica
+        left REPLICATION_NOT_AUTHORIZED for 20 hours leaves the global table for good (DynamoDB
+        developer guide, global tables security, read 2026-11)."""
+        problems = []
+        for region, facts in self.topo.regions.items():
+            try:
+                table = self.session.client("dynamodb", region_name=region).describe_table(TableName=facts.table_name)["Table"]
+            except (BotoCoreError, ClientError) as exc:
+                problems.append(f"{region}: cannot read table {facts.table_name} to check replication ({exc})")
+                continue
+            for replica in table.get("Replicas", []):
+                if replica.get("ReplicaStatus") == "REPLICATION_NOT_AUTHORIZED":
+                    problems.append(
+                        f"{region}: replica {replica.get('RegionName')} of {facts.table_name} is REPLICATION_NOT_AUTHORIZED;"
+                        " remove the deny on the replication role from its resource policy within 20 hours"
+                    )
+        return problems
 
     def wait_for_experiment(self, region: str, max_seconds: float, poll_seconds: float = 10.0) -> dict[str, Any]:
         """The started experiment once it left the active states (or as it is at the deadline)."""

@@ -11,7 +11,6 @@ call to that region fail with `EndpointConnectionError`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,9 @@ from drkit.commands.drill.fidelity import RegionOutage
 from drkit.commands.drill.journal import write_atomic
 from drkit.commands.drill.scenarios import FIS_TEMPLATES, Action, ActionKind, Scenario
 from drkit.commands.drill.topology import Topology
+from drkit.core.catalog import HEALTH_CHECK_INTERVALS, HEALTH_CHECK_MAX_FAILURE_THRESHOLD
 from drkit.core.errors import DrillSafetyError
+from drkit.core.loader import InputError, load_json
 
 ACCOUNT_FILE = "sim-account.json"
 ROUTE53_REGION = "us-east-1"  # Route 53's control plane is global, served from us-east-1
@@ -46,6 +47,35 @@ def initial_account(topo: Topology) -> dict[str, Any]:
     }
 
 
+def _checked_account(path: Path, data: Any) -> dict[str, Any]:
+    """The account file's shape, or an `InputError` naming the field: a hand-edited or damaged file
+    must not turn into a KeyError half-way through a recover."""
+    shape = {"deployment": str, "health_checks": dict, "tables": dict, "outages": list, "failed_endpoints": list}
+    if not isinstance(data, dict):
+        raise InputError(str(path), "(top level)", f"a {type(data).__name__}", "the object drkit wrote", "simulated account")
+    for field, kind in shape.items():
+        if not isinstance(data.get(field), kind):
+            raise InputError(str(path), field, f"{_short(data.get(field))}", f"a {kind.__name__}", "simulated account")
+    for fqdn, hc in data["health_checks"].items():
+        ok = isinstance(hc, dict) and isinstance(hc.get("region"), str) and isinstance(hc.get("inverted"), bool)
+        numbers = ok and all(isinstance(hc.get(k), int | float) and not isinstance(hc.get(k), bool) for k in ("interval", "threshold"))
+        # Route 53's own limits (CreateHealthCheck): RequestInterval 10 or 30, FailureThreshold 1-10.
+        if not (numbers and hc["interval"] in HEALTH_CHECK_INTERVALS and 1 <= hc["threshold"] <= HEALTH_CHECK_MAX_FAILURE_THRESHOLD):
+            valid = f"{{region, interval {' or '.join(map(str, HEALTH_CHECK_INTERVALS))}, threshold 1-{HEALTH_CHECK_MAX_FAILURE_THRESHOLD}, inverted}}"
+            raise InputError(str(path), f"health_checks.{fqdn}", _short(hc), valid, "simulated account")
+    for field in ("outages", "failed_endpoints"):
+        if not all(isinstance(v, str) for v in data[field]):
+            raise InputError(str(path), field, _short(data[field]), "a list of strings", "simulated account")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in data["tables"].items()):
+        raise InputError(str(path), "tables", _short(data["tables"]), "region: table name strings", "simulated account")
+    return data
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 class SimBackend:
     """A simulated account in `workdir`, created from `topo` on first use."""
 
@@ -54,7 +84,7 @@ class SimBackend:
     def __init__(self, workdir: Path, topo: Topology | None = None) -> None:
         self.path = Path(workdir) / ACCOUNT_FILE
         if self.path.exists():
-            self.account = json.loads(self.path.read_text(encoding="utf-8"))
+            self.account = _checked_account(self.path, load_json(self.path, kind="simulated account"))
         elif topo is not None:
             self.account = initial_account(topo)
             Path(workdir).mkdir(parents=True, exist_ok=True)
@@ -93,6 +123,14 @@ class SimBackend:
 
     def close(self) -> None:
         self._mock.stop()
+
+    # The simulated account lives in the working directory, so the journal's flock already makes
+    # its operator the only one; there is no second machine to exclude.
+    def lock_account(self, owner: str, seconds: float) -> None:
+        pass
+
+    def unlock_account(self, owner: str) -> None:
+        pass
 
     def state(self) -> dict[str, Any]:
         """The account read back through the APIs (moto) and the fidelity switches."""
