@@ -262,6 +262,13 @@ RESOURCE_APIS: dict[str, Api | Unconstrained] = {
     "aws:s3/bucketVersioning:BucketVersioning": _api(
         "s3", "PutBucketVersioning", ("versioningConfiguration.status", "VersioningConfiguration.Status")
     ),
+    # Not pulumi-aws: the field check below reads pulumi_aws's SDK. drkit's own provider checks these
+    # inputs against CreateInferenceRouter's model in its Check (components/inference_router/provider.py),
+    # and tests/test_inference_router.py checks every deployed name, target and ARN against botocore.
+    "drkit:sagemaker:InferenceRouter": Unconstrained(
+        "drkit's own provider validates routerName, routingTargets[].name and destinations against "
+        "botocore's CreateInferenceRouter model in its Check"
+    ),
     "aws:sagemaker/endpoint:Endpoint": _api(
         "sagemaker", "CreateEndpoint", ("name", "EndpointName"), ("endpointConfigName", "EndpointConfigName"),
         unique=_name_in(Scope.REGION),
