@@ -98,7 +98,7 @@ class _Writes:
             self._write(fd, data[: self.kill_at[1]])
             raise Killed
         self._write(fd, data)
-        if label == "step":
+        if label == "step" and b'"step": "' in data:
             done = data.split(b'"step": "')[-1].split(b'"')[0].decode()
             self.step = STEPS[min(STEPS.index(done) + 1, len(STEPS) - 1)]
 

@@ -1,6 +1,6 @@
 """`python -m drkit.components.inference_router <engine-address>`: the `drkit` provider plugin.
 
-Pulumi starts it through provider/pulumi-resource-drkit (Pulumi.yaml `plugins.providers`).
+Pulumi starts it through stacks/provider/pulumi-resource-drkit (Pulumi.yaml `plugins.providers`).
 """
 
 import sys
