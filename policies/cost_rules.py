@@ -106,7 +106,7 @@ def _validate_budget_complete(args: StackValidationArgs, report: Report) -> None
     if not estimate.complete:
         report(
             f"Stack {stack}'s estimate of ${estimate.total_usd:,.0f}/month is incomplete: "
-            + "; ".join(estimate.notes())
+            + "; ".join(note.rstrip(".") for note in estimate.notes())
             + ". Give the stack's usage profile under `usageProfiles` in the policy config, or add the missing prices."
         )
 
