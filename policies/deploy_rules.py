@@ -17,6 +17,7 @@ from pulumi_policy import EnforcementLevel, ResourceValidationArgs, ResourceVali
 from pulumi_policy.proxy import UnknownValueError
 
 from drkit.core import aws_limits as al
+from drkit.core.values import plain
 from drkit.policies.resources import Report, where
 
 
@@ -57,7 +58,7 @@ def _hand_rules(policy: str) -> Callable[[ResourceValidationArgs, Report], None]
             if rule.policy != policy:
                 continue
             try:
-                found = [(path, al.plain_value(value)) for path, value in al.values_at(args.props, rule.prop)]
+                found = [(path, plain(value)) for path, value in al.values_at(args.props, rule.prop)]
             except UnknownValueError:
                 continue  # unknown until deploy: not judged
             for path, value in found:

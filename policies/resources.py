@@ -10,13 +10,17 @@ import importlib
 import inspect
 import json
 import keyword
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any
 
 from pulumi_policy import PolicyResource
 
 from drkit.core.tiers import Tier
+from drkit.core.values import as_list as as_list  # re-exported: the rule modules read props through them
+from drkit.core.values import is_list
+from drkit.core.values import plain as plain
+from drkit.core.values import statements as statements
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
@@ -47,11 +51,6 @@ COST_TAGS = ("InferenceType", "DRTier", "Model", "CostCenter")
 
 # pulumi_policy's ReportViolation, whose `urn` argument is optional at run time.
 Report = Callable[..., None]
-
-
-def _is_sequence(value: Any) -> bool:
-    """Lists and pulumi_policy's list proxies, but not strings."""
-    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
 
 
 @cache
@@ -131,20 +130,9 @@ def json_documents(value: Any) -> list[Mapping[str, Any]]:
         if "policy" in value:  # one entry of a Role's inlinePolicies
             return json_documents(value["policy"])
         return []
-    if _is_sequence(value):
+    if is_list(value):
         return [doc for item in value for doc in json_documents(item)]
     return []
-
-
-def statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    found = document.get("Statement") or []
-    return [found] if isinstance(found, Mapping) else list(found)
-
-
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if _is_sequence(value) else [value]
 
 
 def endpoint_from_resource_id(resource_id: Any) -> str | None:
@@ -158,10 +146,3 @@ def where(resource: Any) -> str:
     return f"{resource.name} ({resource.resource_type})"
 
 
-def plain(value: Any) -> Any:
-    """A deep copy made of dicts, lists and scalars (policy props are read-only proxies)."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if _is_sequence(value):
-        return [plain(v) for v in value]
-    return value

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import ipaddress
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 from typing import Any
 
 import regex
+
+from drkit.core.values import is_list
 
 
 class Scope(str, Enum):
@@ -423,10 +425,6 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, str) and value in UNKNOWN_SENTINELS
 
 
-def _is_list(value: Any) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
-
-
 def values_at(props: Mapping[str, Any], path: str) -> Iterator[tuple[str, Any]]:
     """(concrete path, value) for every value at `path`; absent and unknown values are skipped.
 
@@ -450,7 +448,7 @@ def values_at(props: Mapping[str, Any], path: str) -> Iterator[tuple[str, Any]]:
             if value is None or is_unknown(value):
                 return
         if many:
-            if not _is_list(value):
+            if not is_list(value):
                 return
             for index, item in enumerate(value):
                 yield from walk(item, rest, f"{where}[{index}]")
@@ -475,7 +473,7 @@ def length_problem(limits: Limits, value: Any) -> str | None:
     """A string too short or too long, or a list with too few or too many items."""
     if isinstance(value, str) and limits.type_name == "string":
         size, unit = len(value), "characters"
-    elif _is_list(value) and limits.type_name == "list":
+    elif is_list(value) and limits.type_name == "list":
         size, unit = len(value), "items"
     else:
         return None
@@ -717,15 +715,6 @@ def warm() -> None:
         for _, limits in field_limits(resource_type):
             if limits.pattern:
                 _compiled(limits.pattern)
-
-
-def plain_value(value: Any) -> Any:
-    """A plain copy of a (possibly proxied) property value: dicts, lists and scalars."""
-    if isinstance(value, Mapping):
-        return {str(k): plain_value(v) for k, v in value.items()}
-    if _is_list(value):
-        return [plain_value(v) for v in value]
-    return value
 
 
 # --- what the spec takes from this table ------------------------------------------------------

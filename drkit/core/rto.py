@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drkit.core.catalog import ASYNC_WAKE_ALARM_SECONDS, SERVERLESS_COLD_START_SECONDS, instance_launch_seconds
+from drkit.core.values import number
 
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 RECORD = "aws:route53/record:Record"
@@ -52,13 +53,6 @@ class RtoBound:
         )
 
 
-def _num(value: Any, default: float = 0.0) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
 def record_role(props: Mapping[str, Any]) -> str | None:
     """PRIMARY / SECONDARY / LATENCY for the region's routed record; None for any other record
     (certificate validation, the front door's alias), which does not move traffic."""
@@ -82,8 +76,8 @@ def _variant_capacity_seconds(variant: Mapping[str, Any], *, at_zero: bool, must
     instance_type = str(variant.get("instanceType") or "")
     new_instance = (
         instance_launch_seconds(instance_type)
-        + _num(variant.get("modelDataDownloadTimeoutInSeconds"), 3600)
-        + _num(variant.get("containerStartupHealthCheckTimeoutInSeconds"), 3600)
+        + number(variant.get("modelDataDownloadTimeoutInSeconds"), 3600)
+        + number(variant.get("containerStartupHealthCheckTimeoutInSeconds"), 3600)
     )
     if at_zero:
         return ASYNC_WAKE_ALARM_SECONDS + new_instance
@@ -98,14 +92,14 @@ def worst_case_rto(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> RtoBou
     # validation, the front door's own alias) do not bound the RTO.
     records = [p for t, p in items if t == RECORD and record_role(p)]
     detection = max(
-        (_num(c.get("requestInterval"), 30) * _num(c.get("failureThreshold"), 3) for c in checks), default=0.0
+        (number(c.get("requestInterval"), 30) * number(c.get("failureThreshold"), 3) for c in checks), default=0.0
     )
-    dns = max((_num(r.get("ttl"), 60) for r in records), default=0.0)
+    dns = max((number(r.get("ttl"), 60) for r in records), default=0.0)
     role = next((r for r in (record_role(p) for p in records) if r), None)
     async_at_zero = {
         str(p.get("resourceId", "")).split("/")[1]
         for t, p in items
-        if t == SCALABLE_TARGET and _num(p.get("minCapacity"), 1) == 0 and str(p.get("resourceId", "")).count("/") >= 1
+        if t == SCALABLE_TARGET and number(p.get("minCapacity"), 1) == 0 and str(p.get("resourceId", "")).count("/") >= 1
     }
     # Only the region that takes over waits for capacity; a primary or an active-active
     # region already serves at its configured capacity.

