@@ -13,7 +13,7 @@ from drkit.commands.drill.backends import Backend, BackendName
 from drkit.commands.drill.engine import STEPS, DrillArgs, DrillRunner, drill_plan, recover
 from drkit.commands.drill.journal import Journal
 from drkit.commands.drill.probe import FrontDoorProbe, probe_from_env
-from drkit.commands.drill.scenarios import ActionKind, Scenario, injection
+from drkit.commands.drill.scenarios import AWS_CALLS, Scenario, aws_call, injection
 from drkit.commands.drill.topology import Topology, topology_of
 from drkit.commands.drill.traffic import SimSettings
 from drkit.core.errors import DrillSafetyError, UsageError
@@ -103,25 +103,23 @@ def _probe(args: argparse.Namespace, topo: Topology, backend: BackendName) -> Fr
     )  # fmt: skip
 
 
-# The AWS call behind each kind of change, as the aws backend makes it (backends/aws.py).
-API_CALLS = {
-    ActionKind.INVERT_HEALTH_CHECK: "route53.update_health_check(HealthCheckId=<check tagged for {target}>, Inverted={value})",
-    ActionKind.FIS_EXPERIMENT: "fis.start_experiment(experimentTemplateId=<template {deployment}-{target}>) in {region}",
-}
-
-
 def offline_plan(topo: Topology, scenario: Scenario, probe: FrontDoorProbe | None, interval: float) -> list[str]:
     """What `--backend aws` would do, worked out from the spec alone: no credentials, no AWS call."""
     actions = injection(scenario, topo)
     lines = [f"preflight: find the health checks tagged for {topo.deployment} (route53.list_health_checks, list_tags_for_resources)"]
     lines += drill_plan(actions, probe, interval)
     for action in actions:
-        call = API_CALLS.get(action.kind)
-        if call is None:
+        if action.kind not in AWS_CALLS:
             raise UsageError(f"--scenario: {scenario.value} runs on the sim backend only; the aws backend plays health-check-failover and fis-*")
-        fields = {"target": action.target, "value": action.value, "deployment": topo.deployment, "region": action.region}
-        lines.append(f"inject call: {call.format(**fields)}")
-        lines.append(f"restore call: {call.format(**{**fields, 'value': not action.value})}")
+        # Ids exist only in the account; offline the plan names what the backend looks them up by.
+        names = {
+            "check": f"<check tagged for {action.target}>",
+            "template": f"<template {topo.deployment}-{action.target}>",
+            "experiment": "<its running experiment>",
+            "region": action.region,
+        }
+        lines.append(f"inject call: {aws_call(action.kind, action.value, **names)}")
+        lines.append(f"restore call: {aws_call(action.kind, not action.value, **names)}")
     return lines
 
 

@@ -64,6 +64,24 @@ class Action:
         return f"{verb} {self.kind.value} on {self.target} ({self.region})"
 
 
+# The AWS call the aws backend makes to set each kind of switch (value True) and to put it back (False).
+AWS_CALLS: dict[ActionKind, tuple[str, str]] = {
+    ActionKind.INVERT_HEALTH_CHECK: (
+        "route53.update_health_check(HealthCheckId={check}, Inverted=True)",
+        "route53.update_health_check(HealthCheckId={check}, Inverted=False)",
+    ),
+    ActionKind.FIS_EXPERIMENT: (
+        "fis.start_experiment(experimentTemplateId={template}) in {region}",
+        "fis.stop_experiment(id={experiment}) in {region}",
+    ),
+}
+
+
+def aws_call(kind: ActionKind, value: bool, **names: str) -> str:
+    """The call that sets (`value` True) or puts back a switch, with the ids it names filled in."""
+    return AWS_CALLS[kind][0 if value else 1].format(**names)
+
+
 def injection(scenario: Scenario, topo: Topology) -> list[Action]:
     """The account changes a scenario makes, in order."""
     primary = topo.regions[topo.primary]

@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from drkit.commands.console import note
 from drkit.commands.drill.backends import BackendName
 from drkit.commands.drill.backends.route53 import health_check_problems, set_inverted, tagged_health_checks
-from drkit.commands.drill.scenarios import FIS_TEMPLATES, Action, ActionKind, Scenario
+from drkit.commands.drill.scenarios import FIS_TEMPLATES, Action, ActionKind, Scenario, aws_call
 from drkit.commands.drill.topology import Topology
 from drkit.core.errors import DrillSafetyError
 from drkit.core.tokens import HASH_KEY, TTL_ATTRIBUTE
@@ -207,7 +207,7 @@ class AwsBackend:
             raise ValueError(f"the aws backend only inverts health checks and runs FIS templates, not {action.kind.value}")
         check = self._tagged()[action.target]
         if not self.execute:
-            self.out(f"[dry-run] would call route53.update_health_check(HealthCheckId={check['id']!r}, Inverted={action.value})")
+            self.out("[dry-run] would call " + aws_call(action.kind, action.value, check=repr(check["id"])))
             return
         set_inverted(self.route53, check["id"], action.value)
 
@@ -219,7 +219,7 @@ class AwsBackend:
         client = self._fis(action.region)
         if action.value:
             if not self.execute:
-                self.out(f"[dry-run] would call fis.start_experiment(experimentTemplateId={template['id']!r}) in {action.region}")
+                self.out("[dry-run] would call " + aws_call(action.kind, True, template=repr(template["id"]), region=action.region))
                 return
             started = client.start_experiment(experimentTemplateId=template["id"], tags={"drkit:drill": "true"})
             self.experiment_id = started["experiment"]["id"]
@@ -227,7 +227,7 @@ class AwsBackend:
         running = self.fis_running(action.region, template["id"])
         for experiment_id in running:
             if not self.execute:
-                self.out(f"[dry-run] would call fis.stop_experiment(id={experiment_id!r}) in {action.region}")
+                self.out("[dry-run] would call " + aws_call(action.kind, False, experiment=repr(experiment_id), region=action.region))
                 continue
             client.stop_experiment(id=experiment_id)
         # Stopping is asynchronous: FIS removes the pause (resumes replication) as the experiment
