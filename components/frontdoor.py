@@ -52,8 +52,9 @@ from drkit.components.functions.router.config import (
     RouterTarget,
     TeamConfig,
 )
-from drkit.components.iam import Statement, assume_role_policy, policy_document
+from drkit.components.iam import Statement, write_logs
 from drkit.components.inference_router import InferenceRouter, InferenceRouterArgs, RoutingTarget
+from drkit.components.lambda_function import lambda_function
 from drkit.components.naming import physical_name
 from drkit.components.observability import encrypted_log_group
 from drkit.components.storage import EncryptedBucket
@@ -448,7 +449,7 @@ def router_statements(
         Statement("WriteAudit", ["s3:PutObject"], [pulumi.Output.concat(audit_bucket_arn, "/audit/*")]),
         Statement("Inputs", ["s3:PutObject", "s3:GetObject"], [pulumi.Output.concat(input_bucket_arn, "/*")]),
         Statement("DataKey", ["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn]),
-        Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(log_group_arn, ":*")]),
+        write_logs(log_group_arn),
         # Active tracing: Lambda refuses CreateFunction unless the role may write segments; no resource type.
         Statement("WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
     ]
@@ -526,25 +527,6 @@ class RegionalFrontDoor(pulumi.ComponentResource):
         audit = self._audit_bucket(name, args, tags, child)
         inputs = self._input_bucket(name, args, tags, child)
 
-        logs = encrypted_log_group(
-            f"{name}-logs",
-            log_group_name=f"/aws/lambda/{base}",
-            retention_in_days=args.log_retention_days,
-            kms_key_arn=args.kms_key_arn,
-            tags=tags,
-            opts=child,
-        )
-        role = aws.iam.Role(
-            f"{name}-role", name=base, assume_role_policy=assume_role_policy("lambda.amazonaws.com"), tags=tags, opts=child
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=policy_document(
-                router_statements(args, log_group_arn=logs.arn, audit_bucket_arn=audit.arn, input_bucket_arn=inputs.arn)
-            ),
-            opts=child,
-        )
         routed = routed_models(args)
         if routed:
             InferenceRouter(
@@ -565,20 +547,22 @@ class RegionalFrontDoor(pulumi.ComponentResource):
         variables: dict[str, pulumi.Input[str]] = {"ROUTER_CONFIG_PATH": f"/var/task/{CONFIG_FILE}"}
         if args.state_machine_arn is not None:
             variables["ROUTER_STATE_MACHINE_ARN"] = args.state_machine_arn
-        function = aws.lambda_.Function(
-            f"{name}-function",
-            name=base,
-            runtime="python3.12",
-            handler=HANDLER,
-            role=role.arn,
+        function = lambda_function(
+            name,
+            function_name=base,
+            role_name=base,
+            statements=lambda log_group_arn: router_statements(
+                args, log_group_arn=log_group_arn, audit_bucket_arn=audit.arn, input_bucket_arn=inputs.arn
+            ),
             code=pulumi.AssetArchive(archive),
+            environment=variables,
             timeout=args.timeout_seconds,
+            handler=HANDLER,
             memory_size=args.memory_size,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
-            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             reserved_concurrent_executions=args.reserved_concurrent_executions,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, policy]),
+            tracing=True,
+            settings=args,
+            parent=self,
         )
 
         api = aws.apigatewayv2.Api(
@@ -610,14 +594,7 @@ class RegionalFrontDoor(pulumi.ComponentResource):
             )
             for key in route_keys(args.health_check_path)
         ]
-        access_logs = encrypted_log_group(
-            f"{name}-access-logs",
-            log_group_name=f"/aws/apigateway/{base}",
-            retention_in_days=args.log_retention_days,
-            kms_key_arn=args.kms_key_arn,
-            tags=tags,
-            opts=child,
-        )
+        access_logs = encrypted_log_group(f"{name}-access-logs", log_group_name=f"/aws/apigateway/{base}", settings=args, opts=child)
         stage = aws.apigatewayv2.Stage(
             f"{name}-stage",
             api_id=api.id,
