@@ -524,8 +524,21 @@ class RegionalFrontDoor(pulumi.ComponentResource):
         tags = dict(args.tags)
         base = router_function_name(args.deployment, args.region)
 
-        audit = self._audit_bucket(name, args, tags, child)
-        inputs = self._input_bucket(name, args, tags, child)
+        # Audit records: versioned, SSE-KMS, private and object-locked (added, never changed during retention).
+        # Inputs: inline async/batch payloads and caller uploads waiting for the workflow, then expired.
+        audit, inputs = (
+            EncryptedBucket(
+                f"{name}-{label}",
+                bucket_name=bucket_name(args.deployment, args.region),
+                kms_key_arn=args.kms_key_arn,
+                tags=tags,
+                object_lock=object_lock,
+                opts=child,
+            )
+            for label, bucket_name, object_lock in (("audit", audit_bucket_name, True), ("inputs", input_bucket_name, False))
+        )
+        self._lock_audit_records(name, args, audit, child)
+        self._expire_inputs(name, args, inputs, child)
 
         routed = routed_models(args)
         if routed:
@@ -678,18 +691,9 @@ class RegionalFrontDoor(pulumi.ComponentResource):
             }
         )
 
-    def _audit_bucket(
-        self, name: str, args: RegionalFrontDoorArgs, tags: dict[str, str], child: pulumi.ResourceOptions
-    ) -> EncryptedBucket:
-        """Versioned, SSE-KMS, private, object-locked: records can be added, never changed during retention."""
-        bucket = EncryptedBucket(
-            f"{name}-audit",
-            bucket_name=audit_bucket_name(args.deployment, args.region),
-            kms_key_arn=args.kms_key_arn,
-            tags=tags,
-            object_lock=True,
-            opts=child,
-        )
+    @staticmethod
+    def _lock_audit_records(name: str, args: RegionalFrontDoorArgs, bucket: EncryptedBucket, child: pulumi.ResourceOptions) -> None:
+        """Every new audit record is retained for audit_retention_days in audit_lock_mode."""
         aws.s3.BucketObjectLockConfiguration(
             f"{name}-audit-lock",
             bucket=bucket.bucket,
@@ -701,19 +705,10 @@ class RegionalFrontDoor(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        return bucket
 
-    def _input_bucket(
-        self, name: str, args: RegionalFrontDoorArgs, tags: dict[str, str], child: pulumi.ResourceOptions
-    ) -> EncryptedBucket:
-        """Where inline async/batch payloads and caller uploads wait for the workflow; expires them."""
-        bucket = EncryptedBucket(
-            f"{name}-inputs",
-            bucket_name=input_bucket_name(args.deployment, args.region),
-            kms_key_arn=args.kms_key_arn,
-            tags=tags,
-            opts=child,
-        )
+    @staticmethod
+    def _expire_inputs(name: str, args: RegionalFrontDoorArgs, bucket: EncryptedBucket, child: pulumi.ResourceOptions) -> None:
+        """Inputs are deleted input_retention_days after upload (their old versions a day later)."""
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-inputs-expiry",
             bucket=bucket.bucket,
@@ -730,7 +725,6 @@ class RegionalFrontDoor(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        return bucket
 
     def _certificate(
         self, name: str, args: RegionalFrontDoorArgs, tags: dict[str, str], child: pulumi.ResourceOptions
