@@ -328,51 +328,45 @@ class RegionSwitchPlan(pulumi.ComponentResource):
         functions: Mapping[str, Mapping[str, pulumi.Input[str]]],
         approval_timeout: int,
     ) -> aws.arcregionswitch.PlanWorkflowStepArgs:
+        # Each step carries the configuration of its own execution block only.
+        approval = route53 = lambdas = None
         if step.kind is StepKind.APPROVAL:
             assert args.approval_role_arn is not None
-            return aws.arcregionswitch.PlanWorkflowStepArgs(
-                name=step.name,
-                description=step.description,
-                execution_block_type=step.kind.value,
-                execution_approval_configs=[
-                    aws.arcregionswitch.PlanWorkflowStepExecutionApprovalConfigArgs(
-                        approval_role=args.approval_role_arn, timeout_minutes=approval_timeout
-                    )
-                ],
-            )
-        if step.kind is StepKind.ROUTE53:
-            return aws.arcregionswitch.PlanWorkflowStepArgs(
-                name=step.name,
-                description=step.description,
-                execution_block_type=step.kind.value,
-                route53_health_check_configs=[
-                    aws.arcregionswitch.PlanWorkflowStepRoute53HealthCheckConfigArgs(
-                        hosted_zone_id=args.hosted_zone_id,
-                        record_name=args.record_name,
-                        record_sets=[
-                            aws.arcregionswitch.PlanWorkflowStepRoute53HealthCheckConfigRecordSetArgs(
-                                record_set_identifier=region, region=region
-                            )
-                            for region in args.regions
-                        ],
-                    )
-                ],
-            )
-        arns = functions[step.function]
-        return aws.arcregionswitch.PlanWorkflowStepArgs(
-            name=step.name,
-            description=step.description,
-            execution_block_type=step.kind.value,
-            custom_action_lambda_configs=[
+            approval = [
+                aws.arcregionswitch.PlanWorkflowStepExecutionApprovalConfigArgs(
+                    approval_role=args.approval_role_arn, timeout_minutes=approval_timeout
+                )
+            ]
+        elif step.kind is StepKind.ROUTE53:
+            route53 = [
+                aws.arcregionswitch.PlanWorkflowStepRoute53HealthCheckConfigArgs(
+                    hosted_zone_id=args.hosted_zone_id,
+                    record_name=args.record_name,
+                    record_sets=[
+                        aws.arcregionswitch.PlanWorkflowStepRoute53HealthCheckConfigRecordSetArgs(
+                            record_set_identifier=region, region=region
+                        )
+                        for region in args.regions
+                    ],
+                )
+            ]
+        else:
+            arns = functions[step.function]
+            lambdas = [
                 aws.arcregionswitch.PlanWorkflowStepCustomActionLambdaConfigArgs(
                     region_to_run=step.region_to_run,
                     retry_interval_minutes=args.lambda_retry_interval_minutes,
                     timeout_minutes=args.lambda_timeout_minutes,
-                    lambdas=[
-                        aws.arcregionswitch.PlanWorkflowStepCustomActionLambdaConfigLambdaArgs(arn=arns[r]) for r in args.regions
-                    ],
+                    lambdas=[aws.arcregionswitch.PlanWorkflowStepCustomActionLambdaConfigLambdaArgs(arn=arns[r]) for r in args.regions],
                 )
-            ],
+            ]
+        return aws.arcregionswitch.PlanWorkflowStepArgs(
+            name=step.name,
+            description=step.description,
+            execution_block_type=step.kind.value,
+            execution_approval_configs=approval,
+            route53_health_check_configs=route53,
+            custom_action_lambda_configs=lambdas,
         )
 
 
