@@ -368,20 +368,16 @@ class RegionalInferenceEndpoint(pulumi.ComponentResource):
         a = self._args
         target = self._scalable_target(name, endpoint, a.min_instances, a.max_instances)
         child = pulumi.ResourceOptions(parent=self)
-        aws.appautoscaling.Policy(
+        self._policy(
             f"{name}-invocations-policy",
-            name=physical_name(a.deployment, a.model, "invocations-per-instance", limit=255),
-            policy_type="TargetTrackingScaling",
-            service_namespace=target.service_namespace,
-            scalable_dimension=target.scalable_dimension,
-            resource_id=target.resource_id,
-            target_tracking_scaling_policy_configuration={
+            "invocations-per-instance",
+            target,
+            target_tracking={
                 "target_value": a.target_invocations_per_instance,
                 "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
                 "scale_in_cooldown": a.scale_in_cooldown,
                 "scale_out_cooldown": a.scale_out_cooldown,
             },
-            opts=child,
         )
         if a.off_hours is None:
             return
@@ -406,15 +402,11 @@ class RegionalInferenceEndpoint(pulumi.ComponentResource):
         a = self._args
         minimum = 0 if a.scale_to_zero else 1
         target = self._scalable_target(name, endpoint, minimum, a.max_instances)
-        child = pulumi.ResourceOptions(parent=self)
-        aws.appautoscaling.Policy(
+        self._policy(
             f"{name}-backlog-policy",
-            name=physical_name(a.deployment, a.model, "backlog-per-instance", limit=255),
-            policy_type="TargetTrackingScaling",
-            service_namespace=target.service_namespace,
-            scalable_dimension=target.scalable_dimension,
-            resource_id=target.resource_id,
-            target_tracking_scaling_policy_configuration={
+            "backlog-per-instance",
+            target,
+            target_tracking={
                 "target_value": a.backlog_per_instance,
                 "customized_metric_specification": {
                     "metric_name": "ApproximateBacklogSizePerInstance",
@@ -425,26 +417,21 @@ class RegionalInferenceEndpoint(pulumi.ComponentResource):
                 "scale_in_cooldown": 600,
                 "scale_out_cooldown": 120,
             },
-            opts=child,
         )
         if not a.scale_to_zero:
             return
         # Target tracking cannot leave zero (no per-instance metric without instances):
         # a step policy on HasBacklogWithoutCapacity adds the first instance.
-        wake = aws.appautoscaling.Policy(
+        wake = self._policy(
             f"{name}-wake-from-zero",
-            name=physical_name(a.deployment, a.model, "wake-from-zero", limit=255),
-            policy_type="StepScaling",
-            service_namespace=target.service_namespace,
-            scalable_dimension=target.scalable_dimension,
-            resource_id=target.resource_id,
-            step_scaling_policy_configuration={
+            "wake-from-zero",
+            target,
+            step={
                 "adjustment_type": "ChangeInCapacity",
                 "cooldown": 300,
                 "metric_aggregation_type": "Average",
                 "step_adjustments": [{"metric_interval_lower_bound": "0", "scaling_adjustment": 1}],
             },
-            opts=child,
         )
         aws.cloudwatch.MetricAlarm(
             f"{name}-has-backlog",
@@ -460,7 +447,30 @@ class RegionalInferenceEndpoint(pulumi.ComponentResource):
             treat_missing_data="missing",
             alarm_actions=[wake.arn],
             tags=dict(a.tags),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _policy(
+        self,
+        resource_name: str,
+        label: str,
+        target: aws.appautoscaling.Target,
+        *,
+        target_tracking: dict[str, object] | None = None,
+        step: dict[str, object] | None = None,
+    ) -> aws.appautoscaling.Policy:
+        """A target-tracking or step scaling policy on the endpoint's scalable target."""
+        a = self._args
+        return aws.appautoscaling.Policy(
+            resource_name,
+            name=physical_name(a.deployment, a.model, label, limit=255),
+            policy_type="StepScaling" if step else "TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            target_tracking_scaling_policy_configuration=target_tracking,
+            step_scaling_policy_configuration=step,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
 

@@ -230,14 +230,7 @@ class DrExperiments(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.templates = templates_for(args.tier, rto_seconds=args.rto_seconds, router_tags=args.router_tags)
 
-        logs = encrypted_log_group(
-            f"{name}-logs",
-            log_group_name=f"/drkit/fis/{args.deployment}",
-            retention_in_days=args.log_retention_days,
-            kms_key_arn=args.kms_key_arn,
-            tags=args.tags,
-            opts=child,
-        )
+        logs = encrypted_log_group(f"{name}-logs", log_group_name=f"/drkit/fis/{args.deployment}", settings=args, opts=child)
         role, _ = service_role(
             name,
             role_name=physical_name("drkit", args.deployment, args.region, "fis", limit=64),

@@ -52,8 +52,9 @@ from drkit.components.functions.router.config import (
     RouterTarget,
     TeamConfig,
 )
-from drkit.components.iam import Statement, assume_role_policy, policy_document
+from drkit.components.iam import Statement, write_logs
 from drkit.components.inference_router import InferenceRouter, InferenceRouterArgs, RoutingTarget
+from drkit.components.lambda_function import lambda_function
 from drkit.components.naming import physical_name
 from drkit.components.observability import encrypted_log_group
 from drkit.components.storage import EncryptedBucket
@@ -448,7 +449,7 @@ def router_statements(
         Statement("WriteAudit", ["s3:PutObject"], [pulumi.Output.concat(audit_bucket_arn, "/audit/*")]),
         Statement("Inputs", ["s3:PutObject", "s3:GetObject"], [pulumi.Output.concat(input_bucket_arn, "/*")]),
         Statement("DataKey", ["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn]),
-        Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(log_group_arn, ":*")]),
+        write_logs(log_group_arn),
         # Active tracing: Lambda refuses CreateFunction unless the role may write segments; no resource type.
         Statement("WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
     ]
@@ -523,28 +524,22 @@ class RegionalFrontDoor(pulumi.ComponentResource):
         tags = dict(args.tags)
         base = router_function_name(args.deployment, args.region)
 
-        audit = self._audit_bucket(name, args, tags, child)
-        inputs = self._input_bucket(name, args, tags, child)
+        # Audit records: versioned, SSE-KMS, private and object-locked (added, never changed during retention).
+        # Inputs: inline async/batch payloads and caller uploads waiting for the workflow, then expired.
+        audit, inputs = (
+            EncryptedBucket(
+                f"{name}-{label}",
+                bucket_name=bucket_name(args.deployment, args.region),
+                kms_key_arn=args.kms_key_arn,
+                tags=tags,
+                object_lock=object_lock,
+                opts=child,
+            )
+            for label, bucket_name, object_lock in (("audit", audit_bucket_name, True), ("inputs", input_bucket_name, False))
+        )
+        self._lock_audit_records(name, args, audit, child)
+        self._expire_inputs(name, args, inputs, child)
 
-        logs = encrypted_log_group(
-            f"{name}-logs",
-            log_group_name=f"/aws/lambda/{base}",
-            retention_in_days=args.log_retention_days,
-            kms_key_arn=args.kms_key_arn,
-            tags=tags,
-            opts=child,
-        )
-        role = aws.iam.Role(
-            f"{name}-role", name=base, assume_role_policy=assume_role_policy("lambda.amazonaws.com"), tags=tags, opts=child
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=policy_document(
-                router_statements(args, log_group_arn=logs.arn, audit_bucket_arn=audit.arn, input_bucket_arn=inputs.arn)
-            ),
-            opts=child,
-        )
         routed = routed_models(args)
         if routed:
             InferenceRouter(
@@ -565,20 +560,22 @@ class RegionalFrontDoor(pulumi.ComponentResource):
         variables: dict[str, pulumi.Input[str]] = {"ROUTER_CONFIG_PATH": f"/var/task/{CONFIG_FILE}"}
         if args.state_machine_arn is not None:
             variables["ROUTER_STATE_MACHINE_ARN"] = args.state_machine_arn
-        function = aws.lambda_.Function(
-            f"{name}-function",
-            name=base,
-            runtime="python3.12",
-            handler=HANDLER,
-            role=role.arn,
+        function = lambda_function(
+            name,
+            function_name=base,
+            role_name=base,
+            statements=lambda log_group_arn: router_statements(
+                args, log_group_arn=log_group_arn, audit_bucket_arn=audit.arn, input_bucket_arn=inputs.arn
+            ),
             code=pulumi.AssetArchive(archive),
+            environment=variables,
             timeout=args.timeout_seconds,
+            handler=HANDLER,
             memory_size=args.memory_size,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
-            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             reserved_concurrent_executions=args.reserved_concurrent_executions,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, policy]),
+            tracing=True,
+            settings=args,
+            parent=self,
         )
 
         api = aws.apigatewayv2.Api(
@@ -610,14 +607,7 @@ class RegionalFrontDoor(pulumi.ComponentResource):
             )
             for key in route_keys(args.health_check_path)
         ]
-        access_logs = encrypted_log_group(
-            f"{name}-access-logs",
-            log_group_name=f"/aws/apigateway/{base}",
-            retention_in_days=args.log_retention_days,
-            kms_key_arn=args.kms_key_arn,
-            tags=tags,
-            opts=child,
-        )
+        access_logs = encrypted_log_group(f"{name}-access-logs", log_group_name=f"/aws/apigateway/{base}", settings=args, opts=child)
         stage = aws.apigatewayv2.Stage(
             f"{name}-stage",
             api_id=api.id,
@@ -701,18 +691,9 @@ class RegionalFrontDoor(pulumi.ComponentResource):
             }
         )
 
-    def _audit_bucket(
-        self, name: str, args: RegionalFrontDoorArgs, tags: dict[str, str], child: pulumi.ResourceOptions
-    ) -> EncryptedBucket:
-        """Versioned, SSE-KMS, private, object-locked: records can be added, never changed during retention."""
-        bucket = EncryptedBucket(
-            f"{name}-audit",
-            bucket_name=audit_bucket_name(args.deployment, args.region),
-            kms_key_arn=args.kms_key_arn,
-            tags=tags,
-            object_lock=True,
-            opts=child,
-        )
+    @staticmethod
+    def _lock_audit_records(name: str, args: RegionalFrontDoorArgs, bucket: EncryptedBucket, child: pulumi.ResourceOptions) -> None:
+        """Every new audit record is retained for audit_retention_days in audit_lock_mode."""
         aws.s3.BucketObjectLockConfiguration(
             f"{name}-audit-lock",
             bucket=bucket.bucket,
@@ -724,19 +705,10 @@ class RegionalFrontDoor(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        return bucket
 
-    def _input_bucket(
-        self, name: str, args: RegionalFrontDoorArgs, tags: dict[str, str], child: pulumi.ResourceOptions
-    ) -> EncryptedBucket:
-        """Where inline async/batch payloads and caller uploads wait for the workflow; expires them."""
-        bucket = EncryptedBucket(
-            f"{name}-inputs",
-            bucket_name=input_bucket_name(args.deployment, args.region),
-            kms_key_arn=args.kms_key_arn,
-            tags=tags,
-            opts=child,
-        )
+    @staticmethod
+    def _expire_inputs(name: str, args: RegionalFrontDoorArgs, bucket: EncryptedBucket, child: pulumi.ResourceOptions) -> None:
+        """Inputs are deleted input_retention_days after upload (their old versions a day later)."""
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-inputs-expiry",
             bucket=bucket.bucket,
@@ -753,7 +725,6 @@ class RegionalFrontDoor(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        return bucket
 
     def _certificate(
         self, name: str, args: RegionalFrontDoorArgs, tags: dict[str, str], child: pulumi.ResourceOptions

@@ -32,6 +32,11 @@ def assume_role_policy(service: str) -> str:
     )
 
 
+def write_logs(log_group_arn: pulumi.Input[str]) -> Statement:
+    """What a Lambda needs to write its own log group's streams (the group itself is created by its stack)."""
+    return Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(log_group_arn, ":*")])
+
+
 def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     """A JSON policy document; ARNs may be Outputs."""
     for statement in statements:

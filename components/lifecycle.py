@@ -20,15 +20,14 @@ import pulumi
 import pulumi_aws as aws
 
 from drkit.components.bundle import FUNCTIONS, core_modules
-from drkit.components.iam import Statement, service_role
+from drkit.components.iam import Statement, write_logs
+from drkit.components.lambda_function import lambda_function
 from drkit.components.naming import physical_name
-from drkit.components.observability import encrypted_log_group
 from drkit.components.workflow import transform_job_prefix
 from drkit.core.errors import ComponentValidationError
 
 # The core modules the handlers import; each is stdlib + boto3 only.
 SHARED_MODULES = ("errors.py", "tokens.py", "redrive.py")
-RUNTIME = "python3.12"
 
 
 def redrive_function_name(deployment: str) -> str:
@@ -178,37 +177,17 @@ class RequestLifecycle(pulumi.ComponentResource):
         reserved: int | None = None,
     ) -> aws.lambda_.Function:
         a = self._args
-        child = pulumi.ResourceOptions(parent=self)
-        logs = encrypted_log_group(
-            f"{name}-logs",
-            log_group_name=f"/aws/lambda/{function_name}",
-            retention_in_days=a.log_retention_days,
-            kms_key_arn=a.kms_key_arn,
-            tags=a.tags,
-            opts=child,
-        )
-        logging = Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(logs.arn, ":*")])
-        role, policy = service_role(
+        return lambda_function(
             name,
+            function_name=function_name,
             role_name=physical_name(function_name, a.region, limit=64),
-            service="lambda.amazonaws.com",
-            statements=[*statements, logging],
-            tags=a.tags,
-            opts=child,
-        )
-        return aws.lambda_.Function(
-            f"{name}-function",
-            name=function_name,
-            runtime=RUNTIME,
-            handler="handler.handler",
-            role=role.arn,
+            statements=lambda log_group_arn: [*statements, write_logs(log_group_arn)],
             code=function_code(handler_dir),
+            environment=environment,
             timeout=timeout,
-            memory_size=256,
             reserved_concurrent_executions=reserved,
-            environment={"variables": dict(environment)},
-            tags=dict(a.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, policy]),
+            settings=a,
+            parent=self,
         )
 
     def _subscribe(self, name: str, completion: aws.lambda_.Function) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -99,14 +100,21 @@ class RegionalDashboard(pulumi.ComponentResource):
         self.register_outputs({"dashboard_name": dashboard.dashboard_name})
 
 
+class LogSettings(Protocol):
+    """What a component's Args say about its log groups (every Args with logs has these three fields)."""
+
+    @property
+    def kms_key_arn(self) -> pulumi.Input[str]: ...
+
+    @property
+    def log_retention_days(self) -> int: ...
+
+    @property
+    def tags(self) -> Mapping[str, str]: ...
+
+
 def encrypted_log_group(
-    resource_name: str,
-    *,
-    log_group_name: str,
-    retention_in_days: int,
-    kms_key_arn: pulumi.Input[str],
-    tags: Mapping[str, str],
-    opts: pulumi.ResourceOptions,
+    resource_name: str, *, log_group_name: str, settings: LogSettings, opts: pulumi.ResourceOptions
 ) -> aws.cloudwatch.LogGroup:
     """A log group encrypted with the region's key and kept for a bounded time.
 
@@ -117,8 +125,8 @@ def encrypted_log_group(
     return aws.cloudwatch.LogGroup(
         resource_name,
         name=log_group_name,
-        retention_in_days=retention_in_days,
-        kms_key_id=kms_key_arn,
-        tags=dict(tags),
+        retention_in_days=settings.log_retention_days,
+        kms_key_id=settings.kms_key_arn,
+        tags=dict(settings.tags),
         opts=opts,
     )

@@ -38,9 +38,9 @@ import pulumi
 import pulumi_aws as aws
 
 from drkit.components.functions.scale_up.handler import RELEASE_STEP
-from drkit.components.iam import Statement, assume_role_policy, policy_document, service_role
+from drkit.components.iam import Statement, assume_role_policy, policy_document, write_logs
+from drkit.components.lambda_function import lambda_function
 from drkit.components.naming import physical_name
-from drkit.components.observability import encrypted_log_group
 from drkit.core.errors import ComponentValidationError
 from drkit.core.tiers import Tier
 
@@ -328,51 +328,45 @@ class RegionSwitchPlan(pulumi.ComponentResource):
         functions: Mapping[str, Mapping[str, pulumi.Input[str]]],
         approval_timeout: int,
     ) -> aws.arcregionswitch.PlanWorkflowStepArgs:
+        # Each step carries the configuration of its own execution block only.
+        approval = route53 = lambdas = None
         if step.kind is StepKind.APPROVAL:
             assert args.approval_role_arn is not None
-            return aws.arcregionswitch.PlanWorkflowStepArgs(
-                name=step.name,
-                description=step.description,
-                execution_block_type=step.kind.value,
-                execution_approval_configs=[
-                    aws.arcregionswitch.PlanWorkflowStepExecutionApprovalConfigArgs(
-                        approval_role=args.approval_role_arn, timeout_minutes=approval_timeout
-                    )
-                ],
-            )
-        if step.kind is StepKind.ROUTE53:
-            return aws.arcregionswitch.PlanWorkflowStepArgs(
-                name=step.name,
-                description=step.description,
-                execution_block_type=step.kind.value,
-                route53_health_check_configs=[
-                    aws.arcregionswitch.PlanWorkflowStepRoute53HealthCheckConfigArgs(
-                        hosted_zone_id=args.hosted_zone_id,
-                        record_name=args.record_name,
-                        record_sets=[
-                            aws.arcregionswitch.PlanWorkflowStepRoute53HealthCheckConfigRecordSetArgs(
-                                record_set_identifier=region, region=region
-                            )
-                            for region in args.regions
-                        ],
-                    )
-                ],
-            )
-        arns = functions[step.function]
-        return aws.arcregionswitch.PlanWorkflowStepArgs(
-            name=step.name,
-            description=step.description,
-            execution_block_type=step.kind.value,
-            custom_action_lambda_configs=[
+            approval = [
+                aws.arcregionswitch.PlanWorkflowStepExecutionApprovalConfigArgs(
+                    approval_role=args.approval_role_arn, timeout_minutes=approval_timeout
+                )
+            ]
+        elif step.kind is StepKind.ROUTE53:
+            route53 = [
+                aws.arcregionswitch.PlanWorkflowStepRoute53HealthCheckConfigArgs(
+                    hosted_zone_id=args.hosted_zone_id,
+                    record_name=args.record_name,
+                    record_sets=[
+                        aws.arcregionswitch.PlanWorkflowStepRoute53HealthCheckConfigRecordSetArgs(
+                            record_set_identifier=region, region=region
+                        )
+                        for region in args.regions
+                    ],
+                )
+            ]
+        else:
+            arns = functions[step.function]
+            lambdas = [
                 aws.arcregionswitch.PlanWorkflowStepCustomActionLambdaConfigArgs(
                     region_to_run=step.region_to_run,
                     retry_interval_minutes=args.lambda_retry_interval_minutes,
                     timeout_minutes=args.lambda_timeout_minutes,
-                    lambdas=[
-                        aws.arcregionswitch.PlanWorkflowStepCustomActionLambdaConfigLambdaArgs(arn=arns[r]) for r in args.regions
-                    ],
+                    lambdas=[aws.arcregionswitch.PlanWorkflowStepCustomActionLambdaConfigLambdaArgs(arn=arns[r]) for r in args.regions],
                 )
-            ],
+            ]
+        return aws.arcregionswitch.PlanWorkflowStepArgs(
+            name=step.name,
+            description=step.description,
+            execution_block_type=step.kind.value,
+            execution_approval_configs=approval,
+            route53_health_check_configs=route53,
+            custom_action_lambda_configs=lambdas,
         )
 
 
@@ -427,7 +421,7 @@ def scale_up_statements(deployment: str, region: str, account_id: str, log_group
                 "StringEquals": {"aws:ResourceTag/Deployment": deployment, "application-autoscaling:service-namespace": "sagemaker"}
             },
         ),
-        Statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(log_group_arn, ":*")]),
+        write_logs(log_group_arn),
     ]
 
 
@@ -445,43 +439,21 @@ class ScaleUpFunction(pulumi.ComponentResource):
         if args.log_retention_days < 1:
             raise ComponentValidationError(f"{where}: log_retention_days {args.log_retention_days} must be ≥ 1")
         super().__init__("drkit:recovery:ScaleUpFunction", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        function_name = scale_up_function_name(args.deployment)
-        logs = encrypted_log_group(
-            f"{name}-logs",
-            log_group_name=f"/aws/lambda/{function_name}",
-            retention_in_days=args.log_retention_days,
-            kms_key_arn=args.kms_key_arn,
-            tags=args.tags,
-            opts=child,
-        )
-        role, policy = service_role(
+        function = lambda_function(
             name,
+            function_name=scale_up_function_name(args.deployment),
             role_name=physical_name("drkit", args.deployment, args.region, "scale-up", limit=64),
-            service="lambda.amazonaws.com",
-            statements=scale_up_statements(args.deployment, args.region, args.account_id, logs.arn),
-            tags=args.tags,
-            opts=child,
-        )
-        function = aws.lambda_.Function(
-            f"{name}-function",
-            name=function_name,
-            runtime="python3.12",
-            handler="handler.handler",
-            role=role.arn,
+            statements=lambda log_group_arn: scale_up_statements(args.deployment, args.region, args.account_id, log_group_arn),
             code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(SCALE_UP_SOURCE))}),
+            environment={
+                "DEPLOYMENT": args.deployment,
+                "TARGET_REGION": args.region,
+                "DESIRED_CAPACITY": json.dumps(dict(sorted(args.failover_capacity.items()))),
+            },
             timeout=300,
-            memory_size=256,
             reserved_concurrent_executions=args.reserved_concurrent_executions,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={
-                    "DEPLOYMENT": args.deployment,
-                    "TARGET_REGION": args.region,
-                    "DESIRED_CAPACITY": json.dumps(dict(sorted(args.failover_capacity.items()))),
-                }
-            ),
-            tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, policy]),
+            settings=args,
+            parent=self,
         )
         self.function_arn = function.arn
         self.function_name = function.name

@@ -34,6 +34,8 @@ from drkit.core.errors import ComponentValidationError
 
 HASH_KEY = "request_id"
 HOME_REGION_INDEX = "by_home_region"
+INDEX_KEYS = ("home_region", "status")  # HOME_REGION_INDEX's hash and range keys
+KEY_ATTRIBUTES = (HASH_KEY, *INDEX_KEYS)  # every attribute a key names; all strings
 TTL_ATTRIBUTE = "expires_at"
 
 # Item actions the workflow, completion handler and redrive need; nothing else.
@@ -136,18 +138,9 @@ class TaskTokenTable(pulumi.ComponentResource):
             name=args.table_name,
             billing_mode="PAY_PER_REQUEST",
             hash_key=HASH_KEY,
-            attributes=[
-                {"name": HASH_KEY, "type": "S"},
-                {"name": "home_region", "type": "S"},
-                {"name": "status", "type": "S"},
-            ],
+            attributes=[{"name": attribute, "type": "S"} for attribute in KEY_ATTRIBUTES],
             global_secondary_indexes=[
-                {
-                    "name": HOME_REGION_INDEX,
-                    "hash_key": "home_region",
-                    "range_key": "status",
-                    "projection_type": "ALL",
-                }
+                {"name": HOME_REGION_INDEX, "hash_key": INDEX_KEYS[0], "range_key": INDEX_KEYS[1], "projection_type": "ALL"}
             ],
             stream_enabled=True,
             stream_view_type="NEW_AND_OLD_IMAGES",

@@ -405,12 +405,7 @@ class InferenceWorkflow(pulumi.ComponentResource):
         tags = dict(args.tags)
         machine_name = state_machine_name(args.deployment)
         log_group = encrypted_log_group(
-            f"{name}-logs",
-            log_group_name=f"/aws/vendedlogs/states/{machine_name}",
-            retention_in_days=args.log_retention_days,
-            kms_key_arn=args.kms_key_arn,
-            tags=tags,
-            opts=child,
+            f"{name}-logs", log_group_name=f"/aws/vendedlogs/states/{machine_name}", settings=args, opts=child
         )
         role = aws.iam.Role(
             f"{name}-role",

@@ -14,7 +14,7 @@ only its own replica, endpoints, key, bucket and DNS record.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -90,6 +90,7 @@ class RegionalDeployment(pulumi.ComponentResource):
         )
 
         key = RegionalKey("key", RegionalKeyArgs(deployment=spec.deployment, region=region, account_id=spec.account_id, tags=base_tags), opts=child)
+        site = RegionSite(deployment=spec.deployment, region=region, account_id=spec.account_id, kms_key_arn=key.key_arn, tags=base_tags)
 
         is_primary = plan.role is RegionRole.PRIMARY
         buckets = {m.model_data.bucket(region, spec.deployment) for m in spec.models}
@@ -111,46 +112,7 @@ class RegionalDeployment(pulumi.ComponentResource):
             for index, bucket in enumerate(sorted(buckets))
         }
 
-        if is_primary:
-            table = TaskTokenTable(
-                "tokens",
-                TaskTokenTableArgs(
-                    table_name=token_table_name(spec),
-                    role="owner",
-                    kms_key_arn=key.key_arn,
-                    consistency=spec.consistency,
-                    strong_replica_regions=spec.secondary_regions if spec.consistency == "strong" else (),
-                    account_id=spec.account_id,
-                    tags=base_tags,
-                ),
-                opts=child,
-            )
-        elif spec.consistency == "strong":
-            # The primary owns every replica inline in strong mode; this region's is named, not created.
-            table = TaskTokenTable(
-                "tokens",
-                TaskTokenTableArgs(
-                    table_name=token_table_name(spec),
-                    role="inline",
-                    kms_key_arn=key.key_arn,
-                    consistency="strong",
-                    global_table_arn=f"arn:aws:dynamodb:{region}:{spec.account_id}:table/{token_table_name(spec)}",
-                ),
-                opts=child,
-            )
-        else:
-            assert primary_outputs is not None
-            table = TaskTokenTable(
-                "tokens",
-                TaskTokenTableArgs(
-                    table_name=token_table_name(spec),
-                    role="replica",
-                    kms_key_arn=key.key_arn,
-                    global_table_arn=primary_outputs["token_table_arn"],
-                    tags=base_tags,
-                ),
-                opts=child,
-            )
+        table = TaskTokenTable("tokens", token_table_args(spec, plan, site, primary_outputs), opts=child)
 
         endpoints: dict[str, dict[str, pulumi.Output[str]]] = {}
         alarm_names: list[str] = []
@@ -169,30 +131,19 @@ class RegionalDeployment(pulumi.ComponentResource):
         workflow = InferenceWorkflow(
             "workflow",
             InferenceWorkflowArgs(
-                deployment=spec.deployment,
-                region=region,
-                account_id=spec.account_id,
-                table_name=token_table_name(spec),
-                kms_key_arn=key.key_arn,
-                classes=classes_from(spec.traffic_classes),
-                targets=workflow_targets(spec, plan),
-                tags=base_tags,
+                **site, table_name=token_table_name(spec), classes=classes_from(spec.traffic_classes), targets=workflow_targets(spec, plan)
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[table] if table is not None else []),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[table]),
         )
         lifecycle = RequestLifecycle(
             "lifecycle",
             RequestLifecycleArgs(
-                deployment=spec.deployment,
-                region=region,
-                account_id=spec.account_id,
+                **site,
                 table_name=token_table_name(spec),
-                kms_key_arn=key.key_arn,
                 state_machine_arn=workflow.state_machine_arn,
                 async_topic_arns=async_topics,
                 peer_regions=[r for r in spec.regions if r != region],
                 reserved_concurrency={k: v for k, v in spec.reserved_concurrency.items() if k in ("completion", "redrive")},
-                tags=base_tags,
             ),
             opts=child,
         )
@@ -203,17 +154,14 @@ class RegionalDeployment(pulumi.ComponentResource):
                 region,
                 deployed=[(e.model, e.mode) for e in plan.endpoints],
                 table_name=token_table_name(spec),
-                # strong mode: the primary owns this region's replica inline; its ARN is still deterministic
-                table_arn=table.table_arn
-                if table is not None
-                else f"arn:aws:dynamodb:{region}:{spec.account_id}:table/{token_table_name(spec)}",
+                table_arn=table.table_arn,
                 kms_key_arn=key.key_arn,
                 state_machine_arn=workflow.state_machine_arn,
                 tags=base_tags,
             ),
             opts=child,
         )
-        arc_checks = self._recovery(spec, region, is_primary, key.key_arn, alarm_names, base_tags)
+        arc_checks = self._recovery(spec, site, is_primary, alarm_names)
         if arc_checks is None:  # a secondary: the primary's plans created them
             arc_checks = pulumi.Output.from_input((primary_outputs or {}).get(ARC_CHECKS_EXPORT, {}))
         control_checks = pulumi.Output.from_input(arc_checks).apply(lambda by_region: list((by_region or {}).get(region, [])))
@@ -265,21 +213,14 @@ class RegionalDeployment(pulumi.ComponentResource):
             "frontdoor_domain_target": front_door.domain_target,
             "health_url": front_door.health_url,
         }
-        if table is not None:
-            self.exports["token_table_name"] = table.table_name
-            self.exports["token_table_arn"] = table.table_arn
+        self.exports["token_table_name"] = table.table_name
+        self.exports["token_table_arn"] = table.table_arn
         if is_primary:
             self.exports[ARC_CHECKS_EXPORT] = arc_checks
         self.register_outputs(self.exports)
 
     def _recovery(
-        self,
-        spec: DeploymentSpec,
-        region: str,
-        is_primary: bool,
-        kms_key_arn: pulumi.Output[str],
-        alarm_names: list[str],
-        tags: dict[str, str],
+        self, spec: DeploymentSpec, site: RegionSite, is_primary: bool, alarm_names: list[str]
     ) -> pulumi.Output[dict[str, list[str]]] | None:
         """AWS's own DR services from the same spec: scale-up Lambda, Region switch plans, FIS, Resilience Hub.
 
@@ -287,68 +228,39 @@ class RegionalDeployment(pulumi.ComponentResource):
         region's record must honour them, or executing a plan would not move traffic); None elsewhere.
         """
         child = pulumi.ResourceOptions(parent=self)
+        region = site["region"]
         capacity = failover_capacity([(m.name, m.provisioned.min_instances) for m in spec.models if m.provisioned])
         if capacity:
             ScaleUpFunction(
                 "scale-up",
                 ScaleUpFunctionArgs(
-                    deployment=spec.deployment,
-                    region=region,
-                    account_id=spec.account_id,
-                    kms_key_arn=kms_key_arn,
-                    failover_capacity=capacity,
-                    reserved_concurrent_executions=spec.reserved_concurrency.get("scale_up"),
-                    tags=tags,
+                    **site, failover_capacity=capacity, reserved_concurrent_executions=spec.reserved_concurrency.get("scale_up")
                 ),
                 opts=child,
             )
         arc_checks: pulumi.Output[dict[str, list[str]]] | None = None
         if is_primary:
-            # A Region switch plan is one regional resource spanning two regions; the primary's
-            # stack owns one per secondary (see README, "Production failover").
-            plans = []
-            for primary, secondary in plan_region_pairs(spec.primary_region, spec.secondary_regions):
-                plan = RegionSwitchPlan(
-                    f"region-switch-{secondary}",
-                    RegionSwitchPlanArgs(
-                        deployment=spec.deployment,
-                        tier=spec.tier,
-                        primary_region=primary,
-                        regions=(primary, secondary),
-                        rto_seconds=spec.rto_seconds,
-                        hosted_zone_id=spec.dns.hosted_zone_id,
-                        record_name=spec.dns.domain,
-                        account_id=spec.account_id,
-                        redrive_function_arns={
-                            r: f"arn:aws:lambda:{r}:{spec.account_id}:function:{redrive_function_name(spec.deployment)}"
-                            for r in (primary, secondary)
-                        },
-                        tags=tags,
-                    ),
-                    opts=child,
-                )
-                plans.append(plan)
+            plans = [
+                RegionSwitchPlan(f"region-switch-{secondary}", args, opts=child)
+                for secondary, args in region_switch_plans(spec, site["tags"]).items()
+            ]
             arc_checks = arc_health_checks_by_region([p.plan_arn for p in plans], opts=pulumi.InvokeOutputOptions(parent=self))
         reports = EncryptedBucket(
             "fis-reports",
             bucket_name=physical_name("drkit", spec.deployment, "fis-reports", region),
-            kms_key_arn=kms_key_arn,
-            tags=tags,
+            kms_key_arn=site["kms_key_arn"],
+            tags=site["tags"],
             opts=child,
         )
         DrExperiments(
             "fis",
             DrExperimentsArgs(
-                deployment=spec.deployment,
+                **site,
                 tier=spec.tier,
-                region=region,
-                account_id=spec.account_id,
                 table_name=token_table_name(spec),
                 rto_seconds=spec.rto_seconds,
-                kms_key_arn=kms_key_arn,
                 stop_alarm_arns=[f"arn:aws:cloudwatch:{region}:{spec.account_id}:alarm:{n}" for n in alarm_names],
                 report_bucket_name=reports.bucket,
-                tags=tags,
             ),
             opts=child,
         )
@@ -360,11 +272,70 @@ class RegionalDeployment(pulumi.ComponentResource):
                 region=region,
                 rto_seconds=spec.rto_seconds,
                 rpo_seconds=spec.rpo_seconds,
-                tags=tags,
+                tags=site["tags"],
             ),
             opts=child,
         )
         return arc_checks
+
+
+class RegionSite(TypedDict):
+    """What every regional component is told about where it runs; unpacked into its Args."""
+
+    deployment: str
+    region: str
+    account_id: str
+    kms_key_arn: pulumi.Input[str]
+    """This region's key."""
+    tags: Mapping[str, str]
+    """The deployment's standard tags (InferenceType shared)."""
+
+
+def token_table_args(
+    spec: DeploymentSpec, plan: RegionPlan, site: RegionSite, primary_outputs: Mapping[str, pulumi.Input[str]] | None
+) -> TaskTokenTableArgs:
+    """The primary owns the global table; a secondary owns its replica of it, or in strong mode (where the
+    primary declares every replica inline) only names its own, whose ARN is deterministic."""
+    name = token_table_name(spec)
+    owner = plan.role is RegionRole.PRIMARY
+    strong = spec.consistency == "strong"
+    global_table_arn: pulumi.Input[str] | None = None  # the owner creates the table
+    if not owner and strong:
+        global_table_arn = f"arn:aws:dynamodb:{site['region']}:{spec.account_id}:table/{name}"
+    elif not owner:
+        assert primary_outputs is not None
+        global_table_arn = primary_outputs["token_table_arn"]
+    return TaskTokenTableArgs(
+        table_name=name,
+        role="owner" if owner else "inline" if strong else "replica",
+        kms_key_arn=site["kms_key_arn"],
+        global_table_arn=global_table_arn,
+        consistency=spec.consistency,
+        strong_replica_regions=spec.secondary_regions if owner and strong else (),
+        account_id=spec.account_id,
+        tags=site["tags"],
+    )
+
+
+def region_switch_plans(spec: DeploymentSpec, tags: Mapping[str, str]) -> dict[str, RegionSwitchPlanArgs]:
+    """Secondary region → the Region switch plan between it and the primary. A plan is one regional
+    resource spanning two regions, so the primary's stack owns one per secondary (docs/aws-dr-services.md)."""
+    redrive = redrive_function_name(spec.deployment)
+    return {
+        secondary: RegionSwitchPlanArgs(
+            deployment=spec.deployment,
+            tier=spec.tier,
+            primary_region=primary,
+            regions=(primary, secondary),
+            rto_seconds=spec.rto_seconds,
+            hosted_zone_id=spec.dns.hosted_zone_id,
+            record_name=spec.dns.domain,
+            account_id=spec.account_id,
+            redrive_function_arns={r: f"arn:aws:lambda:{r}:{spec.account_id}:function:{redrive}" for r in (primary, secondary)},
+            tags=tags,
+        )
+        for primary, secondary in plan_region_pairs(spec.primary_region, spec.secondary_regions)
+    }
 
 
 def workflow_targets(spec: DeploymentSpec, plan: RegionPlan) -> list[WorkflowTarget]:
@@ -416,49 +387,48 @@ def _endpoint_args(
         kms_key_arn=kms_key_arn,
         tags=with_inference_type(base_tags, plan.mode.value, model.name),
     )
-    if plan.mode is InferenceMode.PROVISIONED:
-        cap = model.provisioned
-        assert cap is not None
-        off_hours = None
-        if plan.off_hours and spec.off_hours is not None:
-            off_hours = OffHoursSchedule(
-                timezone=spec.off_hours.timezone,
-                scale_down_cron=spec.off_hours.cron(spec.off_hours.scale_down_at),
-                scale_up_cron=spec.off_hours.cron(spec.off_hours.scale_up_at),
-                off_hours_min=min(spec.off_hours.min_instances, plan.min_instances),
-            )
-        return RegionalInferenceEndpointArgs(
-            **common,
-            instance_type=cap.instance_type,
-            min_instances=plan.min_instances,
-            max_instances=plan.max_instances,
-            target_invocations_per_instance=cap.target_invocations_per_instance,
-            scale_in_cooldown=cap.scale_in_cooldown_seconds,
-            scale_out_cooldown=cap.scale_out_cooldown_seconds,
-            model_download_timeout=cap.model_download_timeout_seconds,
-            container_startup_timeout=cap.container_startup_timeout_seconds,
-            off_hours=off_hours,
-        )
     if plan.mode is InferenceMode.SERVERLESS:
         sls = model.serverless
         assert sls is not None
         return RegionalInferenceEndpointArgs(
-            **common,
-            memory_mb=sls.memory_mb,
-            max_concurrency=sls.max_concurrency,
-            provisioned_concurrency=sls.provisioned_concurrency,
+            **common, memory_mb=sls.memory_mb, max_concurrency=sls.max_concurrency, provisioned_concurrency=sls.provisioned_concurrency
         )
-    asy = model.async_
-    assert asy is not None
+    # Provisioned and async variants run on instances: their type, and the timeouts that bound a new one's start.
+    instances = model.provisioned if plan.mode is InferenceMode.PROVISIONED else model.async_
+    assert instances is not None
+    common.update(
+        instance_type=instances.instance_type,
+        model_download_timeout=instances.model_download_timeout_seconds,
+        container_startup_timeout=instances.container_startup_timeout_seconds,
+    )
+    if plan.mode is InferenceMode.ASYNC:
+        asy = model.async_
+        assert asy is not None
+        return RegionalInferenceEndpointArgs(
+            **common,
+            max_instances=asy.max_instances,
+            max_concurrent_invocations_per_instance=asy.max_concurrent_invocations_per_instance,
+            backlog_per_instance=asy.backlog_per_instance,
+            scale_to_zero=asy.scale_to_zero,
+        )
+    cap = model.provisioned
+    assert cap is not None
+    off_hours = None
+    if plan.off_hours and spec.off_hours is not None:
+        off_hours = OffHoursSchedule(
+            timezone=spec.off_hours.timezone,
+            scale_down_cron=spec.off_hours.cron(spec.off_hours.scale_down_at),
+            scale_up_cron=spec.off_hours.cron(spec.off_hours.scale_up_at),
+            off_hours_min=min(spec.off_hours.min_instances, plan.min_instances),
+        )
     return RegionalInferenceEndpointArgs(
         **common,
-        instance_type=asy.instance_type,
-        max_instances=asy.max_instances,
-        max_concurrent_invocations_per_instance=asy.max_concurrent_invocations_per_instance,
-        backlog_per_instance=asy.backlog_per_instance,
-        scale_to_zero=asy.scale_to_zero,
-        model_download_timeout=asy.model_download_timeout_seconds,
-        container_startup_timeout=asy.container_startup_timeout_seconds,
+        min_instances=plan.min_instances,
+        max_instances=plan.max_instances,
+        target_invocations_per_instance=cap.target_invocations_per_instance,
+        scale_in_cooldown=cap.scale_in_cooldown_seconds,
+        scale_out_cooldown=cap.scale_out_cooldown_seconds,
+        off_hours=off_hours,
     )
 
 

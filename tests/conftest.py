@@ -19,6 +19,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from drkit.components.bundle import FUNCTIONS
+from drkit.components.table import INDEX_KEYS, KEY_ATTRIBUTES
 from drkit.core.spec import DeploymentSpec, load_spec
 from drkit.core.tokens import HASH_KEY, HOME_REGION_INDEX, TTL_ATTRIBUTE
 from drkit.engine.access import HANDLER_CALLS
@@ -53,15 +54,11 @@ def create_token_table(client: Any, name: str) -> None:
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": HASH_KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": HASH_KEY, "AttributeType": "S"},
-            {"AttributeName": "home_region", "AttributeType": "S"},
-            {"AttributeName": "status", "AttributeType": "S"},
-        ],
+        AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"} for attribute in KEY_ATTRIBUTES],
         GlobalSecondaryIndexes=[
             {
                 "IndexName": HOME_REGION_INDEX,
-                "KeySchema": [{"AttributeName": "home_region", "KeyType": "HASH"}, {"AttributeName": "status", "KeyType": "RANGE"}],
+                "KeySchema": [{"AttributeName": key, "KeyType": kind} for key, kind in zip(INDEX_KEYS, ("HASH", "RANGE"), strict=True)],
                 "Projection": {"ProjectionType": "ALL"},
             }
         ],

@@ -161,3 +161,28 @@ def test_components_create_log_groups_only_through_the_helper() -> None:
     components = Path(__file__).resolve().parents[1] / "components"
     direct = [p.relative_to(components).as_posix() for p in components.rglob("*.py") if "cloudwatch.LogGroup(" in p.read_text()]
     assert direct == ["observability.py"]
+
+
+# --- Lambda functions: one shape, through drkit.components.lambda_function -------------------------
+
+FUNCTION = "aws:lambda/function:Function"
+
+
+def test_every_function_is_created_after_its_own_log_group_and_role_policy(any_example: DeploymentGraph) -> None:
+    # Lambda creates /aws/lambda/<name> itself, unencrypted and kept forever, if the function logs first;
+    # and a call made before the role's policy exists fails on permissions.
+    for graph in any_example:
+        functions = graph.of_type(FUNCTION)
+        assert functions, graph.region
+        groups = {g.urn: g.inputs["name"] for g in graph.of_type(LOG_GROUP)}
+        policies = {p.urn for p in graph.of_type("aws:iam/rolePolicy:RolePolicy")}
+        for function in functions:
+            own_group = [groups[d] for d in function.dependencies if d in groups]
+            assert own_group == [f"/aws/lambda/{function.inputs['name']}"], function.urn
+            assert any(d in policies for d in function.dependencies), function.urn
+
+
+def test_components_create_functions_only_through_the_helper() -> None:
+    components = Path(__file__).resolve().parents[1] / "components"
+    direct = [p.relative_to(components).as_posix() for p in components.rglob("*.py") if "lambda_.Function(" in p.read_text()]
+    assert direct == ["lambda_function.py"]

@@ -25,7 +25,6 @@ from drkit.components.region_switch import (
     ScaleUpFunction,
     ScaleUpFunctionArgs,
     StepKind,
-    plan_region_pairs,
     plan_workflows,
     rto_minutes,
     scale_up_function_arn,
@@ -34,6 +33,7 @@ from drkit.components.resilience import ResilienceAssessment, ResilienceAssessme
 from drkit.core.errors import ComponentValidationError
 from drkit.core.tiers import Tier, default_rpo_seconds, default_rto_seconds
 from drkit.engine.capture import RealisticMocks
+from drkit.stacks.program import region_switch_plans
 from tests.conftest import Registered, example_spec, run_program
 
 ACCOUNT = "123456789012"
@@ -91,21 +91,10 @@ def fis_args(**change: Any) -> DrExperimentsArgs:
 @pytest.mark.parametrize("example", ["search-tier2", "docs-tier3", "fraud-tier1"])
 def test_plans_cover_exactly_the_deployments_regions_with_the_tier_rto(example: str) -> None:
     spec = example_spec(example)
-    redrive = {r: f"arn:aws:lambda:{r}:{ACCOUNT}:function:redrive" for r in spec.regions}
 
     def program() -> None:
-        for primary, secondary in plan_region_pairs(spec.primary_region, spec.secondary_regions):
-            RegionSwitchPlan(
-                f"plan-{secondary}",
-                plan_args(
-                    deployment=spec.deployment,
-                    tier=spec.tier,
-                    primary_region=primary,
-                    regions=(primary, secondary),
-                    rto_seconds=spec.rto_seconds,
-                    redrive_function_arns={r: redrive[r] for r in (primary, secondary)},
-                ),
-            )
+        for secondary, args in region_switch_plans(spec, tags={}).items():
+            RegionSwitchPlan(f"plan-{secondary}", args)
 
     plans = run(program).of(PLAN)
     assert len(plans) == len(spec.secondary_regions)
