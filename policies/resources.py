@@ -19,6 +19,7 @@ from pulumi_policy import PolicyResource
 from drkit.core.tiers import Tier
 from drkit.core.values import as_list as as_list  # re-exported: the rule modules read props through them
 from drkit.core.values import is_list
+from drkit.core.values import number as number
 from drkit.core.values import plain as plain
 from drkit.core.values import statements as statements
 
@@ -105,13 +106,6 @@ def stack_label(resources: Iterable[PolicyResource]) -> str:
         if deployment and region:
             break
     return f"{deployment or '?'}-{region or '?'}"
-
-
-def number(value: Any, default: float = 0.0) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
 
 
 def json_documents(value: Any) -> list[Mapping[str, Any]]:
