@@ -164,13 +164,14 @@ def test_cost_cli_json_breakdowns_add_up(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_bad_usage_profile_names_the_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "usage.yaml"
-    path.write_text("requests_per_hour: [1, 2, 3]\ntraffic_mix: {critical: 0.5, vip: 0.5}\n")
+    path.write_text("requests_per_hour: [1, 2, 3]\ntraffic_mix: {critical: 0.5, vip: 0.5}\ninvocation_seconds: {provisoned: 1}\n")
     with pytest.raises(SpecError) as caught:
         load_usage(path)
     assert caught.value.source == str(path)
     assert caught.value.problems == [
-        "requests_per_hour: needs 24 hourly values (hour 0 to 23), got 3",
+        "requests_per_hour: [1, 2, 3]: needs 24 hourly values (hour 0 to 23), got 3",
         "traffic_mix: unknown traffic kinds ['vip']; valid: critical, standard, bulk",
+        "invocation_seconds.provisoned: unknown field (value 1); did you mean provisioned? valid: provisioned, serverless, async",
     ]
 
 

@@ -8,7 +8,6 @@ never the YAML. `load_spec(path)` either returns a valid `DeploymentSpec` or rai
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +49,7 @@ from drkit.core.tiers import (
     default_rto_seconds,
     routing_policy,
 )
+from drkit.core.validation import describe, problems
 
 _NAME = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 _SHA256 = r"^[0-9a-f]{64}$"
@@ -555,11 +555,11 @@ class DeploymentSpec(_Frozen):
                 url = model.model_data.url(region, self.deployment)
                 problem = aws_limits.model_data_url_problem(url)
                 if problem:
-                    problems.append(f"models[{index}].model_data.key: {_describe(url)} {problem}")
+                    problems.append(f"models[{index}].model_data.key: {describe(url)} {problem}")
                 uri = model.image.uri(self.account_id, region)
                 problem = aws_limits.image_uri_problem(uri)
                 if problem:
-                    problems.append(f"models[{index}].image.repository: {region}'s image URI {_describe(uri)} {problem}")
+                    problems.append(f"models[{index}].image.repository: {region}'s image URI {describe(uri)} {problem}")
             if model.async_ and model.async_.instance_type not in aws_limits.transform_instance_types():
                 problems.append(
                     f"models[{index}].async.instance_type: {model.async_.instance_type!r} also runs batch transform jobs, "
@@ -626,56 +626,6 @@ class DeploymentSpec(_Frozen):
 # --- loading -----------------------------------------------------------------------
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part.startswith(("function-", "function_")) or part in ("tagged-union",):
-            continue
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "(top level)"
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _problem(error: Mapping[str, Any]) -> str:
-    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    where = _location(loc)
-    message = error["msg"].removeprefix("Value error, ")
-    kind = error["type"]
-    if kind == "missing":
-        return f"{where}: missing; this field is required"
-    if kind == "extra_forbidden":
-        return f"{where}: unknown field (value {_describe(error['input'])}); remove it or check its spelling"
-    if kind == "model_type" or kind == "dict_type":
-        return f"{where}: {_describe(error['input'])} is not a mapping; expected a mapping of fields"
-    if kind == "string_pattern_mismatch":
-        return f"{where}: {_describe(error['input'])} does not match {error['ctx']['pattern']}"
-    if error["type"] == "value_error" and loc and not isinstance(error["input"], dict):
-        return f"{where}: {_describe(error['input'])}: {message}"
-    if error["type"] == "value_error":
-        return f"{where}: {message}" if where != "(top level)" else message
-    return f"{where}: {_describe(error['input'])}: {message}"
-
-
-def _problems(exc: ValidationError) -> list[str]:
-    problems: list[str] = []
-    errors = exc.errors()
-    for error in errors:
-        loc = tuple(error["loc"])
-        if error["type"] == "too_short" and any(len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors):
-            continue  # pydantic's echo of an item that failed on its own; already reported
-        for part in _problem(error).split(" | "):
-            if part not in problems:
-                problems.append(part)
-    return problems
-
-
 def parse_spec(data: Any, source: str = "<spec>") -> DeploymentSpec:
     """Validate already-parsed YAML; raises `SpecError` naming `source`."""
     if data is None:
@@ -685,7 +635,7 @@ def parse_spec(data: Any, source: str = "<spec>") -> DeploymentSpec:
     try:
         return DeploymentSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(source, _problems(exc)) from None
+        raise SpecError(source, problems(exc, DeploymentSpec)) from None
 
 
 def load_spec(path: str | Path) -> DeploymentSpec:

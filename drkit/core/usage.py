@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from drkit.core.errors import SpecError
 from drkit.core.loader import load_yaml
+from drkit.core.validation import problems
 
 
 class InvocationSeconds(BaseModel):
@@ -110,8 +111,4 @@ def usage_from_data(data: Any, source: str) -> UsageProfile:
     try:
         return UsageProfile.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-            problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
-        raise SpecError(source, problems, kind="usage profile") from None
+        raise SpecError(source, problems(exc, UsageProfile), kind="usage profile") from None
