@@ -81,7 +81,12 @@ POLICIES = [
         "Checks whether every string an API receives matches, whole, the pattern botocore's model gives it.",
         _model_rule(al.pattern_problem),
     ),
-    declare(ResourceValidationPolicy, "aws-enum", "Checks whether every enumerated value is one botocore's model lists.", _model_rule(al.enum_problem)),
+    declare(
+        ResourceValidationPolicy,
+        "aws-enum",
+        "Checks whether every enumerated value is one botocore's model lists.",
+        _model_rule(al.enum_problem),
+    ),
     declare(
         ResourceValidationPolicy,
         "aws-number-range",
