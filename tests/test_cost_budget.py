@@ -110,7 +110,7 @@ def test_a_bad_inline_profile_is_reported_naming_the_config_field(pack: PolicyPa
     (finding,) = [f for f in checked.findings if f.policy == "monthly-cost-within-budget"]
     assert "Cannot price stack search-tier2-eu-west-1" in finding.message
     assert "policy config usageProfiles.search-tier2" in finding.message
-    assert "requests_per_hour: needs 24 hourly values (hour 0 to 23), got 2" in finding.message
+    assert "requests_per_hour: [1.0, 2.0]: needs 24 hourly values (hour 0 to 23), got 2" in finding.message  # floats: the config crossed protobuf
 
 
 def test_each_budget_policy_prices_the_stack_with_its_own_usage_profile(pack: PolicyPackProcess) -> None:
