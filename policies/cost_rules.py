@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyConfigSchema,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
@@ -19,6 +21,7 @@ from drkit.core.errors import DrkitError
 from drkit.core.tiers import Tier
 from drkit.core.usage import UsageProfile, load_usage, usage_from_data
 from drkit.engine.cost import CostEstimate, monthly_cost
+from drkit.policies.declare import declare, keyed, setting
 from drkit.policies.resources import (
     COST_TAGS,
     ENDPOINT,
@@ -59,6 +62,24 @@ DEFAULT_INSTANCE_TYPES = (
 DEFAULT_MAX_INSTANCES_PER_MODEL = 10
 
 
+_BUDGET_SETTINGS = {
+    "monthlyBudgetUsd": setting(
+        "number", minimum=0, default=DEFAULT_MONTHLY_BUDGET_USD, description="Budget for any stack not listed in `budgets`."
+    ),
+    "budgets": keyed({"type": "number", "minimum": 0}, "Monthly budget in USD per stack, keyed `<deployment>-<region>`."),
+    "usageProfiles": keyed(
+        {"type": "object"},
+        "Usage profiles inline (drkit's usage-profile fields), keyed by stack `<deployment>-<region>` or by deployment.",
+    ),
+    "usageProfile": setting(
+        "string",
+        default="",
+        description="Path to a usage profile file for stacks not in `usageProfiles` (`drkit check` resolves it against the "
+        "config file; `pulumi preview` against its working directory). Empty: usage-driven lines are not priced.",
+    ),
+}
+
+
 def stack_usage(config: Mapping[str, Any], stack: str) -> UsageProfile | None:
     """The usage profile the policy config gives this stack: inline under `usageProfiles` (keyed by
     stack, else by deployment), else the file `usageProfile` names; None prices capacity only."""
@@ -72,13 +93,30 @@ def stack_usage(config: Mapping[str, Any], stack: str) -> UsageProfile | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Priced:
+    """What a stack's estimate is computed from, compared by content (`key`): both budget policies
+    price every stack, and each receives its own copy of the stack's resources, so identity cannot
+    tell that the second is pricing what the first just priced."""
+
+    key: str
+    resources: list[tuple[str, Any, str | None]] = field(compare=False)
+    usage: UsageProfile | None = field(compare=False)
+
+
+@lru_cache(maxsize=8)
+def _estimate(priced: _Priced) -> CostEstimate:
+    return monthly_cost(priced.resources, priced.usage)  # the same call `drkit cost` makes per stack
+
+
 def _budget_inputs(args: StackValidationArgs) -> tuple[str, float, CostEstimate]:
     config = args.get_config()
     stack = stack_label(args.resources)
     budget = float((config.get("budgets") or {}).get(stack, config.get("monthlyBudgetUsd", DEFAULT_MONTHLY_BUDGET_USD)))
     usage = stack_usage(config, stack)
     triples = [(r.resource_type, plain(r.props), region_of(r)) for r in args.resources]
-    return stack, budget, monthly_cost(triples, usage)  # the same call `drkit cost` makes per stack
+    key = json.dumps([triples, usage.model_dump(mode="json") if usage else None], sort_keys=True, default=str)
+    return stack, budget, _estimate(_Priced(key, triples, usage))
 
 
 def _validate_budget(args: StackValidationArgs, report: Report) -> None:
@@ -111,52 +149,18 @@ def _validate_budget_complete(args: StackValidationArgs, report: Report) -> None
         )
 
 
-_BUDGET_SCHEMA: dict[str, dict[str, Any]] = {
-    "monthlyBudgetUsd": {
-        "type": "number",
-        "minimum": 0,
-        "default": DEFAULT_MONTHLY_BUDGET_USD,
-        "description": "Budget for any stack not listed in `budgets`.",
-    },
-    "budgets": {
-        "type": "object",
-        "additionalProperties": {"type": "number", "minimum": 0},
-        "default": {},
-        "description": "Monthly budget in USD per stack, keyed `<deployment>-<region>`.",
-    },
-    "usageProfiles": {
-        "type": "object",
-        "additionalProperties": {"type": "object"},
-        "default": {},
-        "description": "Usage profiles inline (drkit's usage-profile fields), keyed by stack `<deployment>-<region>` or by deployment.",
-    },
-    "usageProfile": {
-        "type": "string",
-        "default": "",
-        "description": "Path to a usage profile file for stacks not in `usageProfiles` (`drkit check` resolves it against the "
-        "config file; `pulumi preview` against its working directory). Empty: usage-driven lines are not priced.",
-    },
-}
-
-monthly_cost_within_budget = StackValidationPolicy(
-    name="monthly-cost-within-budget",
-    description="Checks whether the priced part of the stack's monthly estimate (drkit cost's own figure) is within its budget.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(properties=_BUDGET_SCHEMA),
-    validate=_validate_budget,
-)
-
-monthly_cost_complete = StackValidationPolicy(
-    name="monthly-cost-complete",
-    description="Checks whether the stack's monthly estimate prices every line: a usage profile is given and no price is missing.",
-    enforcement_level=EnforcementLevel.ADVISORY,
-    config_schema=PolicyConfigSchema(properties=_BUDGET_SCHEMA),
-    validate=_validate_budget_complete,
-)
-
-
 def _variants(props: Any) -> list[Any]:
     return as_list(props.get("productionVariants")) + as_list(props.get("shadowProductionVariants"))
+
+
+_INSTANCE_TYPE_SETTINGS = {
+    "allowedInstanceTypes": setting(
+        "array",
+        items={"type": "string", "pattern": "^ml\\."},
+        default=list(DEFAULT_INSTANCE_TYPES),
+        description="SageMaker instance types endpoints may use.",
+    )
+}
 
 
 def _validate_instance_types(args: ResourceValidationArgs, report: Report) -> None:
@@ -173,24 +177,6 @@ def _validate_instance_types(args: ResourceValidationArgs, report: Report) -> No
             )
 
 
-instance_type_allowlist = ResourceValidationPolicy(
-    name="instance-type-allowlist",
-    description="Checks whether every SageMaker variant uses an instance type from the allowlist.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "allowedInstanceTypes": {
-                "type": "array",
-                "items": {"type": "string", "pattern": "^ml\\."},
-                "default": list(DEFAULT_INSTANCE_TYPES),
-                "description": "SageMaker instance types endpoints may use.",
-            }
-        }
-    ),
-    validate=_validate_instance_types,
-)
-
-
 def _endpoint_models(args: StackValidationArgs) -> dict[str, tuple[str, str]]:
     """Endpoint name -> (model, inference type), from the endpoints' tags."""
     found = {}
@@ -202,6 +188,16 @@ def _endpoint_models(args: StackValidationArgs) -> dict[str, tuple[str, str]]:
                 str(endpoint_tags.get("InferenceType", "?")),
             )
     return found
+
+
+_CAPACITY_SETTINGS = {
+    "maxInstancesPerModel": setting(
+        "integer", minimum=1, default=DEFAULT_MAX_INSTANCES_PER_MODEL, description="Cap for any model not listed in `modelCaps`."
+    ),
+    "modelCaps": keyed(
+        {"type": "integer", "minimum": 0}, "Maximum instances per model name, summed over its endpoints in one stack."
+    ),
+}
 
 
 def _validate_capacity_caps(args: StackValidationArgs, report: Report) -> None:
@@ -228,30 +224,6 @@ def _validate_capacity_caps(args: StackValidationArgs, report: Report) -> None:
                 f"above its cap of {cap}. Lower max_instances in the deployment spec or raise "
                 f"`modelCaps.{model}` in the policy config."
             )
-
-
-capacity_caps = StackValidationPolicy(
-    name="capacity-caps",
-    description="Checks whether each model's autoscaling maximum, summed over its endpoints, is within its cap.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "maxInstancesPerModel": {
-                "type": "integer",
-                "minimum": 1,
-                "default": DEFAULT_MAX_INSTANCES_PER_MODEL,
-                "description": "Cap for any model not listed in `modelCaps`.",
-            },
-            "modelCaps": {
-                "type": "object",
-                "additionalProperties": {"type": "integer", "minimum": 0},
-                "default": {},
-                "description": "Maximum instances per model name, summed over its endpoints in one stack.",
-            },
-        }
-    ),
-    validate=_validate_capacity_caps,
-)
 
 
 def _validate_off_hours(args: StackValidationArgs, report: Report) -> None:
@@ -283,14 +255,6 @@ def _validate_off_hours(args: StackValidationArgs, report: Report) -> None:
             )
 
 
-off_hours_scale_down = StackValidationPolicy(
-    name="off-hours-scale-down",
-    description="Checks whether provisioned endpoints outside tier 1 scale down off-hours on a schedule.",
-    enforcement_level=EnforcementLevel.ADVISORY,  # saves money; never breaks recovery
-    validate=_validate_off_hours,
-)
-
-
 def _validate_cost_tags(args: ResourceValidationArgs, report: Report) -> None:
     if not is_taggable(args.resource_type):
         return
@@ -302,11 +266,47 @@ def _validate_cost_tags(args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
-required_cost_tags = ResourceValidationPolicy(
-    name="required-cost-tags",
-    description="Checks whether every taggable resource carries the InferenceType, DRTier, Model and CostCenter tags.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_cost_tags,
-)
-
-POLICIES = [monthly_cost_within_budget, monthly_cost_complete, instance_type_allowlist, capacity_caps, off_hours_scale_down, required_cost_tags]
+POLICIES = [
+    declare(
+        StackValidationPolicy,
+        "monthly-cost-within-budget",
+        "Checks whether the priced part of the stack's monthly estimate (drkit cost's own figure) is within its budget.",
+        _validate_budget,
+        settings=_BUDGET_SETTINGS,
+    ),
+    declare(
+        StackValidationPolicy,
+        "monthly-cost-complete",
+        "Checks whether the stack's monthly estimate prices every line: a usage profile is given and no price is missing.",
+        _validate_budget_complete,
+        level=EnforcementLevel.ADVISORY,
+        settings=_BUDGET_SETTINGS,
+    ),
+    declare(
+        ResourceValidationPolicy,
+        "instance-type-allowlist",
+        "Checks whether every SageMaker variant uses an instance type from the allowlist.",
+        _validate_instance_types,
+        settings=_INSTANCE_TYPE_SETTINGS,
+    ),
+    declare(
+        StackValidationPolicy,
+        "capacity-caps",
+        "Checks whether each model's autoscaling maximum, summed over its endpoints, is within its cap.",
+        _validate_capacity_caps,
+        settings=_CAPACITY_SETTINGS,
+    ),
+    declare(
+        StackValidationPolicy,
+        "off-hours-scale-down",
+        "Checks whether provisioned endpoints outside tier 1 scale down off-hours on a schedule.",
+        _validate_off_hours,
+        level=EnforcementLevel.ADVISORY,  # saves money; never breaks recovery
+    ),
+    declare(
+        ResourceValidationPolicy,
+        "required-cost-tags",
+        "Checks whether every taggable resource carries the InferenceType, DRTier, Model and CostCenter tags.",
+        _validate_cost_tags,
+    ),
+]

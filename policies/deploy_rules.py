@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 from pulumi_policy.proxy import UnknownValueError
 
 from drkit.core import aws_limits as al
 from drkit.core.values import plain
+from drkit.policies.declare import declare
 from drkit.policies.resources import Report, where
 
 
@@ -45,12 +46,6 @@ def _model_rule(check: Callable[[al.Limits, Any], str | None]) -> Callable[[Reso
     return validate
 
 
-def _policy(name: str, description: str, validate: Callable[[ResourceValidationArgs, Report], None]) -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
-        name=name, description=description, enforcement_level=EnforcementLevel.MANDATORY, validate=validate
-    )
-
-
 def _hand_rules(policy: str) -> Callable[[ResourceValidationArgs, Report], None]:
     def validate(args: ResourceValidationArgs, report: Report) -> None:
         for rule in al.hand_rules_for(args.resource_type):
@@ -74,28 +69,38 @@ def _hand_rules(policy: str) -> Callable[[ResourceValidationArgs, Report], None]
 
 
 POLICIES = [
-    _policy(
+    declare(
+        ResourceValidationPolicy,
         "aws-string-length",
         "Checks whether every string and list an API receives is within the length botocore's model allows.",
         _model_rule(al.length_problem),
     ),
-    _policy(
+    declare(
+        ResourceValidationPolicy,
         "aws-pattern",
         "Checks whether every string an API receives matches, whole, the pattern botocore's model gives it.",
         _model_rule(al.pattern_problem),
     ),
-    _policy("aws-enum", "Checks whether every enumerated value is one botocore's model lists.", _model_rule(al.enum_problem)),
-    _policy(
+    declare(
+        ResourceValidationPolicy,
+        "aws-enum",
+        "Checks whether every enumerated value is one botocore's model lists.",
+        _model_rule(al.enum_problem),
+    ),
+    declare(
+        ResourceValidationPolicy,
         "aws-number-range",
         "Checks whether every number an API receives is within botocore's minimum and maximum.",
         _model_rule(al.range_problem),
     ),
-    _policy(
+    declare(
+        ResourceValidationPolicy,
         "aws-documented-limits",
         "Checks whether names meet the limits AWS documents but its API models lack (S3, ACM, Lambda, SNS, ...).",
         _hand_rules(al.DOCUMENTED),
     ),
-    _policy(
+    declare(
+        ResourceValidationPolicy,
         "input-safety",
         "Checks whether values carry no traversal, control or bidi characters, reserved aws: tag keys or too many tags.",
         _hand_rules(al.SAFETY),

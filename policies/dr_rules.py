@@ -6,18 +6,12 @@ import json
 import re
 from typing import Any
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy
 
 from drkit.core.catalog import SAGEMAKER_REGIONS
 from drkit.core.rto import record_role, worst_case_rto
 from drkit.core.tiers import Tier, default_rto_seconds
+from drkit.policies.declare import declare, setting
 from drkit.policies.resources import (
     ECR_REPLICATION,
     ENDPOINT_CONFIG,
@@ -31,6 +25,7 @@ from drkit.policies.resources import (
     TOKEN_TABLE_HASH_KEY,
     Report,
     as_list,
+    ecr_destinations,
     number,
     plain,
     region_of,
@@ -81,14 +76,6 @@ def _validate_token_table(args: StackValidationArgs, report: Report) -> None:
             report(f"Table replica {where(replica)} in stack {stack} has point-in-time recovery off. Set point_in_time_recovery=True.")
 
 
-token_table_global = StackValidationPolicy(
-    name="token-table-global",
-    description="Checks whether the task-token table is a global table (or replica) with PITR, TTL and PAY_PER_REQUEST.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_token_table,
-)
-
-
 def _validate_health_and_record(args: StackValidationArgs, report: Report) -> None:
     if stack_tier(args.resources) is None:
         return
@@ -108,12 +95,15 @@ def _validate_health_and_record(args: StackValidationArgs, report: Report) -> No
             report(f"Record {where(record)} in stack {stack} has no health check attached, so Route 53 never fails it over. Set health_check_id.")
 
 
-health_check_and_dns_record = StackValidationPolicy(
-    name="health-check-and-dns-record",
-    description="Checks whether the region has a Route 53 health check and a failover or latency record that uses it.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_health_and_record,
-)
+_RTO_SETTINGS = {
+    "rtoTargetSeconds": setting(
+        "object",
+        properties={str(int(t)): {"type": "number", "minimum": 1} for t in Tier},
+        additionalProperties=False,
+        default={str(int(t)): default_rto_seconds(t) for t in Tier},
+        description="Target RTO in seconds per DR tier ('1', '2', '3').",
+    )
+}
 
 
 def _validate_rto(args: StackValidationArgs, report: Report) -> None:
@@ -131,28 +121,6 @@ def _validate_rto(args: StackValidationArgs, report: Report) -> None:
         )
 
 
-rto_within_tier_target = StackValidationPolicy(
-    name="rto-within-tier-target",
-    description=(
-        "Checks whether the worst-case RTO computed from the resources (health-check interval x failure threshold"
-        " + record TTL + scale-up or cold-start time) is within the tier's target."
-    ),
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "rtoTargetSeconds": {
-                "type": "object",
-                "properties": {str(int(t)): {"type": "number", "minimum": 1} for t in Tier},
-                "additionalProperties": False,
-                "default": {str(int(t)): default_rto_seconds(t) for t in Tier},
-                "description": "Target RTO in seconds per DR tier ('1', '2', '3').",
-            }
-        }
-    ),
-    validate=_validate_rto,
-)
-
-
 def _regions_used(args: ResourceValidationArgs) -> list[str]:
     """The provider's region and every region the resource places data or images in."""
     provider_region = region_of(args)
@@ -160,10 +128,18 @@ def _regions_used(args: ResourceValidationArgs) -> list[str]:
     if args.resource_type == TABLE:
         found += [str(r.get("regionName")) for r in as_list(args.props.get("replicas")) if r.get("regionName")]
     if args.resource_type == ECR_REPLICATION:
-        config = args.props.get("replicationConfiguration") or {}
-        for rule in as_list(config.get("rules")):
-            found += [str(d.get("region")) for d in as_list(rule.get("destinations")) if d.get("region")]
+        found += ecr_destinations(args.props)
     return found
+
+
+_REGION_SETTINGS = {
+    "allowedRegions": setting(
+        "array",
+        items={"type": "string", "enum": sorted(SAGEMAKER_REGIONS)},
+        default=[],
+        description="Regions the organisation's data may live in. Empty: every SageMaker region.",
+    )
+}
 
 
 def _validate_regions(args: ResourceValidationArgs, report: Report) -> None:
@@ -175,23 +151,6 @@ def _validate_regions(args: ResourceValidationArgs, report: Report) -> None:
                 "Move the deployment to an allowed region or, if data residency permits, add it to `allowedRegions`."
             )
 
-
-allowed_regions = ResourceValidationPolicy(
-    name="allowed-regions",
-    description="Checks whether every resource, replica and image replica is in an allowed region (data residency).",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "allowedRegions": {
-                "type": "array",
-                "items": {"type": "string", "enum": sorted(SAGEMAKER_REGIONS)},
-                "default": [],
-                "description": "Regions the organisation's data may live in. Empty: every SageMaker region.",
-            }
-        }
-    ),
-    validate=_validate_regions,
-)
 
 ARN_REGION = re.compile(r"arn:aws[a-z-]*:([a-z0-9-]+):([a-z]{2}(?:-[a-z]+)+-\d):")
 HOST_REGION = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com")
@@ -296,14 +255,6 @@ def _validate_independence(args: StackValidationArgs, report: Report) -> None:
                 )
 
 
-regional_independence = StackValidationPolicy(
-    name="regional-independence",
-    description="Checks whether no resource references an ARN, bucket or image in another region (except global-table replication).",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_independence,
-)
-
-
 def _validate_pinned(args: ResourceValidationArgs, report: Report) -> None:
     if args.resource_type != MODEL:
         return
@@ -315,14 +266,6 @@ def _validate_pinned(args: ResourceValidationArgs, report: Report) -> None:
                 f"Model {args.name} runs image {image!r}, which is not pinned by digest: a tag can point at different "
                 "code in each region. Reference the image as <repository>@sha256:<digest>."
             )
-
-
-model_pinned_by_digest = ResourceValidationPolicy(
-    name="model-pinned-by-digest",
-    description="Checks whether every SageMaker model's image is pinned by digest, so every region serves the same code.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_pinned,
-)
 
 
 def _validate_multi_az(args: ResourceValidationArgs, report: Report) -> None:
@@ -339,19 +282,50 @@ def _validate_multi_az(args: ResourceValidationArgs, report: Report) -> None:
             )
 
 
-tier1_multi_az = ResourceValidationPolicy(
-    name="tier1-multi-az",
-    description="Checks whether tier-1 provisioned variants run at least two instances, so they span Availability Zones.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_multi_az,
-)
-
 POLICIES = [
-    token_table_global,
-    health_check_and_dns_record,
-    rto_within_tier_target,
-    allowed_regions,
-    regional_independence,
-    model_pinned_by_digest,
-    tier1_multi_az,
+    declare(
+        StackValidationPolicy,
+        "token-table-global",
+        "Checks whether the task-token table is a global table (or replica) with PITR, TTL and PAY_PER_REQUEST.",
+        _validate_token_table,
+    ),
+    declare(
+        StackValidationPolicy,
+        "health-check-and-dns-record",
+        "Checks whether the region has a Route 53 health check and a failover or latency record that uses it.",
+        _validate_health_and_record,
+    ),
+    declare(
+        StackValidationPolicy,
+        "rto-within-tier-target",
+        "Checks whether the worst-case RTO computed from the resources (health-check interval x failure threshold"
+        " + record TTL + scale-up or cold-start time) is within the tier's target.",
+        _validate_rto,
+        settings=_RTO_SETTINGS,
+    ),
+    declare(
+        ResourceValidationPolicy,
+        "allowed-regions",
+        "Checks whether every resource, replica and image replica is in an allowed region (data residency).",
+        _validate_regions,
+        settings=_REGION_SETTINGS,
+    ),
+    declare(
+        StackValidationPolicy,
+        "regional-independence",
+        "Checks whether no resource references an ARN, bucket or image in another region (except global-table replication).",
+        _validate_independence,
+    ),
+    declare(
+        ResourceValidationPolicy,
+        "model-pinned-by-digest",
+        "Checks whether every SageMaker model's image is pinned by digest, so every region serves the same code.",
+        _validate_pinned,
+    ),
+    declare(
+        ResourceValidationPolicy,
+        "tier1-multi-az",
+        "Checks whether tier-1 provisioned variants run at least two instances, so they span Availability Zones.",
+        _validate_multi_az,
+    ),
 ]

@@ -14,16 +14,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from pulumi_policy import (
-    EnforcementLevel,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy
 
 from drkit.engine.access import Node, denials
 from drkit.engine.iam_actions import ActionFinding, lint_document, lint_statement
+from drkit.policies.declare import declare
 from drkit.policies.resources import IAM_DOCUMENT_PROPS, Report, json_documents, plain, region_of, where
 
 # Resource policies, besides the identity documents of IAM_DOCUMENT_PROPS.
@@ -61,28 +56,6 @@ def _lint_policy(kind: str, fix: str) -> Callable[[ResourceValidationArgs, Repor
     return validate
 
 
-iam_actions_exist = ResourceValidationPolicy(
-    name="iam-actions-exist",
-    description="Checks whether every action of every IAM policy exists in AWS's action table (or its dated list of newer actions).",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_lint_policy("unknown-action", "An unknown action grants nothing."),
-)
-
-iam_action_resource_types = ResourceValidationPolicy(
-    name="iam-action-resource-types",
-    description="Checks whether every allowed action has a resource of a type it acts on (or \"*\" for actions that take none).",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_lint_policy("resource-mismatch", "The grant allows no call; use the ARN form the Service Authorization Reference lists."),
-)
-
-iam_log_stream_arns = ResourceValidationPolicy(
-    name="iam-log-stream-arns",
-    description="Checks whether CloudWatch Logs stream actions are granted on `log-group:NAME:*`, not on the group's bare ARN.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_lint_policy("log-group-form", "Without `:*` no stream of the group matches."),
-)
-
-
 def _validate_contract(args: StackValidationArgs, report: Report) -> None:
     regions = Counter(r for r in (region_of(resource) for resource in args.resources) if r)
     if not regions:
@@ -93,11 +66,29 @@ def _validate_contract(args: StackValidationArgs, report: Report) -> None:
         report(message)
 
 
-access_contract_allows = StackValidationPolicy(
-    name="access-contract-allows",
-    description="Checks whether IAM allows every call the stack makes at run time (handlers and AWS services on its behalf).",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_contract,
-)
-
-POLICIES = [iam_actions_exist, iam_action_resource_types, iam_log_stream_arns, access_contract_allows]
+POLICIES = [
+    declare(
+        ResourceValidationPolicy,
+        "iam-actions-exist",
+        "Checks whether every action of every IAM policy exists in AWS's action table (or its dated list of newer actions).",
+        _lint_policy("unknown-action", "An unknown action grants nothing."),
+    ),
+    declare(
+        ResourceValidationPolicy,
+        "iam-action-resource-types",
+        "Checks whether every allowed action has a resource of a type it acts on (or \"*\" for actions that take none).",
+        _lint_policy("resource-mismatch", "The grant allows no call; use the ARN form the Service Authorization Reference lists."),
+    ),
+    declare(
+        ResourceValidationPolicy,
+        "iam-log-stream-arns",
+        "Checks whether CloudWatch Logs stream actions are granted on `log-group:NAME:*`, not on the group's bare ARN.",
+        _lint_policy("log-group-form", "Without `:*` no stream of the group matches."),
+    ),
+    declare(
+        StackValidationPolicy,
+        "access-contract-allows",
+        "Checks whether IAM allows every call the stack makes at run time (handlers and AWS services on its behalf).",
+        _validate_contract,
+    ),
+]

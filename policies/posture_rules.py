@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, PolicyResource, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import PolicyResource, StackValidationArgs, StackValidationPolicy
 
 from drkit.components.workflow import transform_job_prefix
-from drkit.policies.resources import BUCKET, IAM_DOCUMENT_PROPS, Report, as_list, json_documents, statements, tags, where
+from drkit.policies.declare import declare
+from drkit.policies.resources import BUCKET, Report, allowed_statements, as_list, json_documents, statements, tags, where
 
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
@@ -81,14 +82,6 @@ def _validate_async_failures(args: StackValidationArgs, report: Report) -> None:
             )
 
 
-async_functions_keep_failed_events = StackValidationPolicy(
-    name="async-functions-keep-failed-events",
-    description="Checks whether every asynchronously invoked Lambda function has an on-failure destination or a DLQ.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_async_failures,
-)
-
-
 def _principal_is_everyone(principal: Any) -> bool:
     return principal == "*" or (isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS")))
 
@@ -126,14 +119,6 @@ def _validate_tls_only(args: StackValidationArgs, report: Report) -> None:
                 "which adds that policy.",
                 bucket.urn,
             )
-
-
-tls_only_buckets = StackValidationPolicy(
-    name="tls-only-buckets",
-    description="Checks whether every S3 bucket has a policy denying requests not made over TLS.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_tls_only,
-)
 
 
 BEYOND_DEPLOYMENT = "matches names beyond this deployment's"
@@ -185,31 +170,39 @@ def deployment_scopes(resources: Iterable[PolicyResource]) -> set[str]:
 def _validate_arn_scope(args: StackValidationArgs, report: Report) -> None:
     scopes = deployment_scopes(args.resources)
     for resource in args.resources:
-        for prop in IAM_DOCUMENT_PROPS.get(resource.resource_type, ()):
-            for document in json_documents(resource.props.get(prop)):
-                for statement in statements(document):
-                    if statement.get("Effect", "Allow") != "Allow":
-                        continue
-                    # Resources named by generated ids (scalable targets) are scoped by the deployment's tag instead.
-                    tagged = ((statement.get("Condition") or {}).get("StringEquals") or {}).get("aws:ResourceTag/Deployment")
-                    for arn in as_list(statement.get("Resource")):
-                        problem = arn_scope_problem(str(arn), scopes)
-                        if problem == BEYOND_DEPLOYMENT and tagged in scopes:
-                            continue
-                        if problem:
-                            sid = statement.get("Sid", "(no Sid)")
-                            report(
-                                f"{where(resource)} statement {sid} allows {arn}, which {problem}. "
-                                "Name the account, region and this deployment's resources in the ARN.",
-                                resource.urn,
-                            )
+        for _, statement in allowed_statements(resource.resource_type, resource.props):
+            # Resources named by generated ids (scalable targets) are scoped by the deployment's tag instead.
+            tagged = ((statement.get("Condition") or {}).get("StringEquals") or {}).get("aws:ResourceTag/Deployment")
+            for arn in as_list(statement.get("Resource")):
+                problem = arn_scope_problem(str(arn), scopes)
+                if problem == BEYOND_DEPLOYMENT and tagged in scopes:
+                    continue
+                if problem:
+                    sid = statement.get("Sid", "(no Sid)")
+                    report(
+                        f"{where(resource)} statement {sid} allows {arn}, which {problem}. "
+                        "Name the account, region and this deployment's resources in the ARN.",
+                        resource.urn,
+                    )
 
 
-iam_arns_scoped = StackValidationPolicy(
-    name="iam-arns-scoped",
-    description="Checks whether every ARN an IAM policy allows names its account and region and stays inside the deployment.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_arn_scope,
-)
-
-POLICIES = [async_functions_keep_failed_events, tls_only_buckets, iam_arns_scoped]
+POLICIES = [
+    declare(
+        StackValidationPolicy,
+        "async-functions-keep-failed-events",
+        "Checks whether every asynchronously invoked Lambda function has an on-failure destination or a DLQ.",
+        _validate_async_failures,
+    ),
+    declare(
+        StackValidationPolicy,
+        "tls-only-buckets",
+        "Checks whether every S3 bucket has a policy denying requests not made over TLS.",
+        _validate_tls_only,
+    ),
+    declare(
+        StackValidationPolicy,
+        "iam-arns-scoped",
+        "Checks whether every ARN an IAM policy allows names its account and region and stays inside the deployment.",
+        _validate_arn_scope,
+    ),
+]

@@ -5,19 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pulumi_policy import (
-    EnforcementLevel,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy
 
 from drkit.core.tiers import Tier, default_rpo_seconds, default_rto_seconds
+from drkit.policies.declare import declare
 from drkit.policies.resources import (
     ECR_REPLICATION,
     Report,
     as_list,
+    ecr_destinations,
     number,
     region_of,
     stack_label,
@@ -36,9 +32,7 @@ def _deployment_regions(args: StackValidationArgs) -> set[str]:
     regions = {r for r in (region_of(x) for x in args.resources) if r}
     for resource in args.resources:
         if resource.resource_type == ECR_REPLICATION:
-            config = resource.props.get("replicationConfiguration") or {}
-            for rule in as_list(config.get("rules")):
-                regions |= {str(d.get("region")) for d in as_list(rule.get("destinations")) if d.get("region")}
+            regions |= set(ecr_destinations(resource.props))
     return regions
 
 
@@ -78,14 +72,6 @@ def _validate_plans(args: StackValidationArgs, report: Report) -> None:
             )
 
 
-region_switch_plan_matches_tier = StackValidationPolicy(
-    name="region-switch-plan-matches-tier",
-    description="Checks whether the primary has Region switch plans covering every region, with the tier's RTO and approach.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_plans,
-)
-
-
 def _validate_stop_conditions(args: ResourceValidationArgs, report: Report) -> None:
     if args.resource_type != FIS_TEMPLATE:
         return
@@ -96,13 +82,6 @@ def _validate_stop_conditions(args: ResourceValidationArgs, report: Report) -> N
             "keeps injecting faults. Add the deployment's 5xx/latency alarms as stop conditions."
         )
 
-
-fis_template_has_stop_condition = ResourceValidationPolicy(
-    name="fis-template-has-stop-condition",
-    description="Checks whether every FIS experiment template stops on at least one CloudWatch alarm.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_stop_conditions,
-)
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)$")
 
@@ -134,11 +113,23 @@ def _validate_resiliency(args: StackValidationArgs, report: Report) -> None:
                 )
 
 
-resiliency_policy_matches_tier = StackValidationPolicy(
-    name="resiliency-policy-matches-tier",
-    description="Checks whether the stack has a Resilience Hub policy whose RTO/RPO per disruption are within the tier's targets.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_resiliency,
-)
-
-POLICIES = [region_switch_plan_matches_tier, fis_template_has_stop_condition, resiliency_policy_matches_tier]
+POLICIES = [
+    declare(
+        StackValidationPolicy,
+        "region-switch-plan-matches-tier",
+        "Checks whether the primary has Region switch plans covering every region, with the tier's RTO and approach.",
+        _validate_plans,
+    ),
+    declare(
+        ResourceValidationPolicy,
+        "fis-template-has-stop-condition",
+        "Checks whether every FIS experiment template stops on at least one CloudWatch alarm.",
+        _validate_stop_conditions,
+    ),
+    declare(
+        StackValidationPolicy,
+        "resiliency-policy-matches-tier",
+        "Checks whether the stack has a Resilience Hub policy whose RTO/RPO per disruption are within the tier's targets.",
+        _validate_resiliency,
+    ),
+]

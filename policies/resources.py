@@ -10,7 +10,7 @@ import importlib
 import inspect
 import json
 import keyword
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from typing import Any
 
@@ -19,6 +19,7 @@ from pulumi_policy import PolicyResource
 from drkit.core.tiers import Tier
 from drkit.core.values import as_list as as_list  # re-exported: the rule modules read props through them
 from drkit.core.values import is_list
+from drkit.core.values import number as number
 from drkit.core.values import plain as plain
 from drkit.core.values import statements as statements
 
@@ -107,13 +108,6 @@ def stack_label(resources: Iterable[PolicyResource]) -> str:
     return f"{deployment or '?'}-{region or '?'}"
 
 
-def number(value: Any, default: float = 0.0) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
 def json_documents(value: Any) -> list[Mapping[str, Any]]:
     """IAM policy documents found in a property: JSON strings, dicts, or inline policy lists."""
     if value is None:
@@ -133,6 +127,22 @@ def json_documents(value: Any) -> list[Mapping[str, Any]]:
     if is_list(value):
         return [doc for item in value for doc in json_documents(item)]
     return []
+
+
+def allowed_statements(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(property, statement) for each Allow statement of the IAM documents a role or policy carries."""
+    for prop in IAM_DOCUMENT_PROPS.get(resource_type, ()):
+        for document in json_documents(props.get(prop)):
+            for statement in statements(document):
+                if statement.get("Effect", "Allow") == "Allow":
+                    yield prop, statement
+
+
+def ecr_destinations(props: Mapping[str, Any]) -> list[str]:
+    """The regions an ECR replication configuration copies images to."""
+    config = props.get("replicationConfiguration") or {}
+    destinations = [d for rule in as_list(config.get("rules")) for d in as_list(rule.get("destinations"))]
+    return [str(d.get("region")) for d in destinations if d.get("region")]
 
 
 def endpoint_from_resource_id(resource_id: Any) -> str | None:

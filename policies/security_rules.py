@@ -5,28 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import (
-    EnforcementLevel,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy
 
+from drkit.policies.declare import declare
 from drkit.policies.resources import (
     BUCKET,
     BUCKET_SSE,
     ENDPOINT_CONFIG,
-    IAM_DOCUMENT_PROPS,
     LOG_GROUP,
     QUEUE,
     REPLICA,
     TABLE,
     TOPIC,
     Report,
+    allowed_statements,
     as_list,
-    json_documents,
-    statements,
     where,
 )
 
@@ -73,36 +66,30 @@ def _validate_kms(args: StackValidationArgs, report: Report) -> None:
             report(f"{where(resource)} must be encrypted with this region's KMS key: {problem}.", resource.urn)
 
 
-kms_on_every_store = StackValidationPolicy(
-    name="kms-on-every-store",
-    description="Checks whether every bucket, table, replica, topic, queue, log group and endpoint volume uses a KMS key.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_kms,
-)
-
-
 def _validate_iam_actions(args: ResourceValidationArgs, report: Report) -> None:
-    for prop in IAM_DOCUMENT_PROPS.get(args.resource_type, ()):
-        for document in json_documents(args.props.get(prop)):
-            for statement in statements(document):
-                if statement.get("Effect", "Allow") != "Allow":
-                    continue
-                actions = [str(a) for a in as_list(statement.get("Action"))]
-                wild = [a for a in actions if a == "*" or a.endswith(":*")]
-                if wild or statement.get("NotAction"):
-                    sid = statement.get("Sid", "(no Sid)")
-                    found = ", ".join(wild) if wild else "NotAction"
-                    report(
-                        f"{where(args)} statement {sid} in `{prop}` allows {found}. "
-                        "List the exact actions the role needs (drkit.components.iam.Statement refuses wildcards)."
-                    )
+    for prop, statement in allowed_statements(args.resource_type, args.props):
+        actions = [str(a) for a in as_list(statement.get("Action"))]
+        wild = [a for a in actions if a == "*" or a.endswith(":*")]
+        if wild or statement.get("NotAction"):
+            sid = statement.get("Sid", "(no Sid)")
+            found = ", ".join(wild) if wild else "NotAction"
+            report(
+                f"{where(args)} statement {sid} in `{prop}` allows {found}. "
+                "List the exact actions the role needs (drkit.components.iam.Statement refuses wildcards)."
+            )
 
 
-no_wildcard_iam_actions = ResourceValidationPolicy(
-    name="no-wildcard-iam-actions",
-    description="Checks whether IAM policies allow only named actions: no '*', no 'service:*', no NotAction.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate_iam_actions,
-)
-
-POLICIES = [kms_on_every_store, no_wildcard_iam_actions]
+POLICIES = [
+    declare(
+        StackValidationPolicy,
+        "kms-on-every-store",
+        "Checks whether every bucket, table, replica, topic, queue, log group and endpoint volume uses a KMS key.",
+        _validate_kms,
+    ),
+    declare(
+        ResourceValidationPolicy,
+        "no-wildcard-iam-actions",
+        "Checks whether IAM policies allow only named actions: no '*', no 'service:*', no NotAction.",
+        _validate_iam_actions,
+    ),
+]

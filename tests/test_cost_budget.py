@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 import yaml
+from pulumi_policy import PolicyProviderResource, PolicyResource, StackValidationArgs, StackValidationPolicy
 
 from drkit.cli import main
 from drkit.commands.check.analyzer import PolicyPackProcess, load_policy_config
 from drkit.commands.check.run import DEFAULT_PACK_DIR, check_stacks
 from drkit.core.usage import load_usage
 from drkit.engine.cost import deployment_cost
+from drkit.engine.graph import RegionGraph
+from drkit.policies import cost_rules
 from tests.conftest import EXAMPLES, ROOT, example_graph
 
 CONFIG_FILE = ROOT / "policies" / "policy-config.json"
@@ -107,4 +110,68 @@ def test_a_bad_inline_profile_is_reported_naming_the_config_field(pack: PolicyPa
     (finding,) = [f for f in checked.findings if f.policy == "monthly-cost-within-budget"]
     assert "Cannot price stack search-tier2-eu-west-1" in finding.message
     assert "policy config usageProfiles.search-tier2" in finding.message
-    assert "requests_per_hour: needs 24 hourly values (hour 0 to 23), got 2" in finding.message
+    assert "requests_per_hour: [1.0, 2.0]: needs 24 hourly values (hour 0 to 23), got 2" in finding.message  # floats: the config crossed protobuf
+
+
+def test_each_budget_policy_prices_the_stack_with_its_own_usage_profile(pack: PolicyPackProcess) -> None:
+    # GIVEN a config that gives the budget rule the stack's usage profile and the completeness rule none
+    config = budget_zero(CONFIG)
+    config["monthly-cost-complete"] = {}
+    graph = example_graph("search-tier2")
+    # WHEN the pack judges one stack with both
+    checked = check_stacks(pack, [graph["eu-west-1"]], config=config)
+    by_policy = {f.policy: f.message for f in checked.findings if f.policy.startswith("monthly-cost-")}
+    # THEN the budget rule states drkit cost's usage-priced figure, and the completeness rule, priced without
+    # usage, says so: neither is handed the estimate the other priced
+    with_usage = deployment_cost(graph, load_usage(EXAMPLES / "usage" / "search-tier2.yaml")).regions["eu-west-1"]
+    stated = ESTIMATE.search(by_policy["monthly-cost-within-budget"])
+    assert stated is not None and float(stated[2].replace(",", "")) == pytest.approx(round(with_usage.total_usd), abs=0.5)
+    assert "usage-driven lines are not priced" in by_policy["monthly-cost-complete"]
+
+
+def _stack_args(graph: RegionGraph, config: dict[str, Any]) -> StackValidationArgs:
+    """The stack as pulumi_policy hands it to one stack policy: its own copy of every resource."""
+    provider = PolicyProviderResource("pulumi:providers:aws", {"region": graph.region}, f"urn:{graph.stack}:provider", "aws")
+    resources = [
+        PolicyResource(r.type, copy.deepcopy(dict(r.inputs)), r.urn, r.name, None, provider if r.region else None, None, [], {})  # type: ignore[arg-type]
+        for r in graph.resources
+    ]
+    return StackValidationArgs(resources, config)
+
+
+def _budget_findings(graphs: list[RegionGraph]) -> list[tuple[str, str]]:
+    """What the two budget policies report on `graphs` with the shipped config at a $0 budget, run in this process."""
+    found: list[tuple[str, str]] = []
+    for graph in graphs:
+        for policy in cost_rules.POLICIES:
+            if isinstance(policy, StackValidationPolicy) and policy.name.startswith("monthly-cost-"):
+
+                def report(message: str, _urn: str | None = None, name: str = policy.name) -> None:
+                    found.append((name, message))
+
+                policy.validate(_stack_args(graph, budget_zero(CONFIG)[policy.name]), report)
+    return found
+
+
+def test_both_budget_policies_share_one_estimate_per_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN fraud-tier1's three stacks, the shipped config (the same usage profiles for both policies), and a count
+    # of the stack estimates computed
+    graphs = list(example_graph("fraud-tier1").regions.values())
+    priced: list[int] = []
+    monthly_cost = cost_rules.monthly_cost
+
+    def counted(resources: Any, usage: Any) -> Any:
+        priced.append(1)
+        return monthly_cost(resources, usage)
+
+    monkeypatch.setattr(cost_rules, "monthly_cost", counted)
+    cost_rules._estimate.cache_clear()
+    # WHEN both budget policies judge every stack as the pack runs them, then again pricing every call afresh
+    shared = _budget_findings(graphs)
+    shared_pricings = len(priced)
+    monkeypatch.setattr(cost_rules, "_estimate", cost_rules._estimate.__wrapped__)
+    fresh = _budget_findings(graphs)
+    # THEN each stack is priced once, not once per policy, and both policies report what they report when each
+    # prices the stack itself
+    assert (shared_pricings, len(priced) - shared_pricings) == (len(graphs), 2 * len(graphs))
+    assert shared == fresh and {name for name, _ in shared} == {"monthly-cost-within-budget", "monthly-cost-complete"}
