@@ -9,7 +9,6 @@ Values unknown at preview time are skipped, never guessed.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -73,10 +72,6 @@ def _hand_rules(policy: str) -> Callable[[ResourceValidationArgs, Report], None]
 
     return validate
 
-
-# Reading the service models takes about a second; the pack starts while the first stack is still
-# being captured, so it reads them then, in the background, rather than on the first resource.
-threading.Thread(target=al.warm, name="load-botocore-models", daemon=True).start()
 
 POLICIES = [
     _policy(

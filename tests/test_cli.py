@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 
 import drkit
+import drkit.cli
 from drkit.cli import build_parser, main
 from drkit.commands.console import make_console
 from drkit.commands.preview.command import summary_table
@@ -97,6 +98,21 @@ def test_every_option_has_help_and_names_its_default() -> None:
         assert action.help, f"{command} {action.option_strings or action.dest}: no help"
         if action.default not in (None, False):
             assert "default" in action.help.lower(), f"{command} {action.option_strings}: help does not name its default {action.default!r}"
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    """`drkit route` must not pay for the drill engine or Pulumi: only the named command is loaded."""
+    code = (
+        "import sys; from drkit.cli import build_parser; build_parser(['route', '--help-not-parsed']); "
+        "print(sorted(m for m in sys.modules if m.startswith(('drkit.commands.', 'pulumi_aws', 'pulumi_policy'))))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert "drkit.commands.route.command" in loaded
+    for other in ("drkit.commands.drill", "drkit.commands.check", "drkit.commands.preflight", "pulumi_policy"):
+        assert other not in loaded
+    # With no command named (`drkit --help`), every command is registered and listed.
+    listed = next(a for a in build_parser([])._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(listed) == set(drkit.cli.COMMANDS)
 
 
 def test_route_without_spec_outside_a_checkout_names_the_flag(tmp_path: Path) -> None:

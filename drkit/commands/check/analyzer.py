@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,22 +172,28 @@ class PolicyPackProcess:
             }
             for r in resources
         ]
+        # All of a stack's Analyze calls are in flight at once, as the engine's parallel steps send
+        # them: one blocking round trip each would wait on this process's GIL (busy capturing the
+        # next stack) at every step.
+        pending = [
+            (resource.urn, self._stub.Analyze.future(analyzer_pb2.AnalyzeRequest(**common)))
+            for resource, common in zip(resources, fields, strict=True)
+        ]
         diagnostics: list[Diagnostic] = []
-        for resource, common in zip(resources, fields, strict=True):
-            reply = self._call(resource.urn, self._stub.Analyze, analyzer_pb2.AnalyzeRequest(**common))
-            diagnostics += _diagnostics(reply, default_urn=resource.urn)
+        for urn, reply in pending:
+            diagnostics += _diagnostics(self._call(urn, reply.result), default_urn=urn)
         stack_request = analyzer_pb2.AnalyzeStackRequest(
             resources=[
                 analyzer_pb2.AnalyzerResource(**common, parent=r.parent or "", dependencies=list(r.dependencies))
                 for r, common in zip(resources, fields, strict=True)
             ]
         )
-        diagnostics += _diagnostics(self._call(graph.stack, self._stub.AnalyzeStack, stack_request), default_urn="")
+        diagnostics += _diagnostics(self._call(graph.stack, lambda: self._stub.AnalyzeStack(stack_request)), default_urn="")
         return diagnostics
 
-    def _call(self, subject: str, method: Any, request: Any) -> Any:
+    def _call(self, subject: str, call: Callable[[], Any]) -> Any:
         try:
-            return method(request)
+            return call()
         except grpc.RpcError as exc:
             details = exc.details() if hasattr(exc, "details") else str(exc)
             raise PolicyPackError(f"the policy pack in {self.pack_dir} failed while analyzing {subject}: {details}") from None

@@ -60,22 +60,25 @@ def _kept(graphs: Iterator[RegionGraph], spec: DeploymentSpec, path: str, into: 
 def check_specs(
     paths: list[str], *, regions: list[str] | None, pack_dir: str, config_path: str | None
 ) -> CheckResult:
-    """The pack over every stack of every spec, then the names across all of them."""
-    specs = [(path, load_spec(path)) for path in paths]  # every spec is valid before anything is captured
-    for _, spec in specs:
-        for region in regions or ():
-            spec.require_region(region, "--region")
-    checked: list[CheckedStack] = []
-    # Start the pack first: it boots while the primary is captured, and analyzes each stack
-    # while the next is captured.
-    deployments = ", ".join(dict.fromkeys(spec.deployment for _, spec in specs))
-    with status(f"checking {deployments}'s stacks with the policy pack"), PolicyPackProcess(pack_dir) as pack:
-        results = [
-            run_check(
-                spec, _kept(capture_regions(spec, regions), spec, path, checked), spec_path=path, config_path=config_path, pack=pack
-            )
-            for path, spec in specs
-        ]
+    """The pack over every stack of every spec, then the names across all of them.
+
+    The pack starts first: it boots while the specs are read and the primary is captured, and
+    analyzes each stack while the next is captured.
+    """
+    with PolicyPackProcess(pack_dir) as pack:
+        specs = [(path, load_spec(path)) for path in paths]  # every spec is valid before anything is captured
+        for _, spec in specs:
+            for region in regions or ():
+                spec.require_region(region, "--region")
+        checked: list[CheckedStack] = []
+        deployments = ", ".join(dict.fromkeys(spec.deployment for _, spec in specs))
+        with status(f"checking {deployments}'s stacks with the policy pack"):
+            results = [
+                run_check(
+                    spec, _kept(capture_regions(spec, regions), spec, path, checked), spec_path=path, config_path=config_path, pack=pack
+                )
+                for path, spec in specs
+            ]
     return combine(results, name_collisions(checked), [POLICY])
 
 
