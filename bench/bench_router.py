@@ -20,9 +20,9 @@ from typing import Any
 
 from drkit.commands.drill.doubles import MemoryDynamo, MetricLog, SimS3, SimSageMaker, SimSageMakerRuntime, SimStepFunctions
 from drkit.components.functions.router.config import parse_config
-from drkit.components.functions.router.handler import Clients, Router, class_infos
+from drkit.components.functions.router.handler import Clients, Router
 from drkit.core.keys import key_digest
-from drkit.core.routing import route
+from drkit.core.routing import classes_from, route
 
 KEY = "bench-team-key"
 SECRET = b"bench-team-key-secret-0123456789abcdef"
@@ -71,7 +71,7 @@ def check(router: Router) -> None:
 
 
 def main() -> None:
-    classes = class_infos(parse_config(CONFIG).classes)
+    classes = classes_from(parse_config(CONFIG).classes)
     base = rate(lambda: route(200, "critical", classes=classes), 50_000)
     rows = [("route() alone", "-", base)]
     region = CONFIG["region"]

@@ -23,23 +23,34 @@ from tests.conftest import example_spec
 VALID = "a regular UTF-8 file of at most 1,048,576 bytes"
 
 
+# Each loader with the kind of file it reads here; the message names the file, not the kind.
+LOADERS = {".yaml": (load_yaml, "deployment spec"), ".json": (load_json, "policy config")}
+
+
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("name", "text", "message"),
     [
-        ("a: 1\nb:\n  c: 2\n  c: 3\n", "line 4, column 3: key 'c' appears twice in one mapping (first at line 3, column 3); valid: each key once per mapping"),
-        ("a: .nan\n", "a: nan is not a finite number; valid: finite numbers only"),
-        ("a: [1, -.inf]\n", "a[1]: -inf is not a finite number; valid: finite numbers only"),
-        ("a: " + "7" * 31 + "\n", "line 1, column 4: an integer of 31 digits; valid: integers of at most 30 digits"),
-        ("a: &a [*a]\n", "line 1, column 8: alias *a refers to a node still open or undefined; valid: aliases to earlier, complete nodes only"),
-        ("a: " + "[" * 33 + "]" * 33 + "\n", "line 1, column 35: nested 33 levels deep; valid: at most 32 levels of nesting"),
+        ("x.yaml", "a: 1\nb:\n  c: 2\n  c: 3\n", "line 4, column 3: key 'c' appears twice in one mapping (first at line 3, column 3); valid: each key once per mapping"),
+        ("x.yaml", "a: .nan\n", "a: nan is not a finite number; valid: finite numbers only"),
+        ("x.yaml", "a: [1, -.inf]\n", "a[1]: -inf is not a finite number; valid: finite numbers only"),
+        ("x.yaml", "a: " + "7" * 31 + "\n", "line 1, column 4: an integer of 31 digits; valid: integers of at most 30 digits"),
+        ("x.yaml", "a: &a [*a]\n", "line 1, column 8: alias *a refers to a node still open or undefined; valid: aliases to earlier, complete nodes only"),
+        ("x.yaml", "a: " + "[" * 33 + "]" * 33 + "\n", "line 1, column 35: nested 33 levels deep; valid: at most 32 levels of nesting"),
+        ("policy-config.json", '{"all": "advisory", "all": "mandatory"}', "key 'all': appears twice in one object; valid: each key once per object"),
+        ("policy-config.json", '{"x": NaN}', "(number): NaN is not a finite number; valid: finite numbers only"),
+        ("policy-config.json", '{"x": 1e999}', "x: inf is not a finite number; valid: finite numbers only"),
     ],
-    ids=["duplicate-key", "nan", "infinity-in-list", "long-integer", "recursive-alias", "too-deep"],
+    ids=[
+        "yaml-duplicate-key", "yaml-nan", "yaml-infinity-in-list", "yaml-long-integer", "yaml-recursive-alias", "yaml-too-deep",
+        "json-duplicate-key", "json-nan", "json-overflow",
+    ],
 )
-def test_yaml_refusals_name_the_line_or_field(tmp_path: Path, text: str, message: str) -> None:
-    path = tmp_path / "x.yaml"
+def test_refusals_name_the_line_or_field(tmp_path: Path, name: str, text: str, message: str) -> None:
+    path = tmp_path / name
     path.write_text(text)
+    load, kind = LOADERS[path.suffix]
     with pytest.raises(InputError) as err:
-        load_yaml(path, kind="deployment spec")
+        load(path, kind=kind)
     assert str(err.value) == f"{path}: {message}"
 
 
@@ -76,23 +87,6 @@ def test_files_that_are_not_regular_are_refused_before_reading(tmp_path: Path) -
         with pytest.raises(InputError) as err:
             load_yaml(path, kind="deployment spec")
         assert str(err.value) == f"{path}: (file): {problem}; valid: {VALID}"
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ('{"all": "advisory", "all": "mandatory"}', "key 'all': appears twice in one object; valid: each key once per object"),
-        ('{"x": NaN}', "(number): NaN is not a finite number; valid: finite numbers only"),
-        ('{"x": 1e999}', "x: inf is not a finite number; valid: finite numbers only"),
-    ],
-    ids=["duplicate-key", "nan", "overflow"],
-)
-def test_json_refusals(tmp_path: Path, text: str, message: str) -> None:
-    path = tmp_path / "policy-config.json"
-    path.write_text(text)
-    with pytest.raises(InputError) as err:
-        load_json(path, kind="policy config")
-    assert str(err.value) == f"{path}: {message}"
 
 
 def test_a_usage_profile_refuses_nan_written_as_a_string(tmp_path: Path) -> None:

@@ -463,13 +463,18 @@ def test_replicated_repositories_follow_ecr_filter_rules(rules: list[dict[str, A
 # --- the command ---------------------------------------------------------------------------------
 
 
-def test_plan_needs_no_credentials_and_prints_json_only_on_stdout(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def no_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No credentials anywhere boto3 looks: environment, shared files, the instance metadata service."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.mark.usefixtures("no_aws_credentials")
+def test_plan_needs_no_credentials_and_prints_json_only_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preflight", str(EXAMPLES / "fraud-tier1.yaml"), "--region", SECONDARY, "--plan", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [(c["service"], c["operation"], c["region"]) for c in out["calls"]] == [
@@ -489,14 +494,8 @@ def test_plan_needs_no_credentials_and_prints_json_only_on_stdout(
     }
 
 
-def test_without_credentials_the_check_stops_with_a_message(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+@pytest.mark.usefixtures("no_aws_credentials")
+def test_without_credentials_the_check_stops_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preflight", str(EXAMPLES / "fraud-tier1.yaml"), "--region", SECONDARY]) == 2
     assert "no AWS credentials found" in capsys.readouterr().err
 

@@ -33,8 +33,7 @@ from drkit.components.resilience import ResilienceAssessment, ResilienceAssessme
 from drkit.core.errors import ComponentValidationError
 from drkit.core.tiers import Tier, default_rpo_seconds, default_rto_seconds
 from drkit.engine.capture import RealisticMocks
-from drkit.stacks.program import region_switch_plans
-from tests.conftest import Registered, example_spec, run_program
+from tests.conftest import Registered, example_graph, example_spec, run_program
 
 ACCOUNT = "123456789012"
 KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/k"
@@ -90,13 +89,11 @@ def fis_args(**change: Any) -> DrExperimentsArgs:
 
 @pytest.mark.parametrize("example", ["search-tier2", "docs-tier3", "fraud-tier1"])
 def test_plans_cover_exactly_the_deployments_regions_with_the_tier_rto(example: str) -> None:
+    """Read from the example's deployed graph: the primary's stack owns one plan per secondary."""
     spec = example_spec(example)
-
-    def program() -> None:
-        for secondary, args in region_switch_plans(spec, tags={}).items():
-            RegionSwitchPlan(f"plan-{secondary}", args)
-
-    plans = run(program).of(PLAN)
+    graph = example_graph(example)
+    plans = [p.inputs for p in graph.primary.of_type(PLAN)]
+    assert not any(g.of_type(PLAN) for g in graph if g is not graph.primary)
     assert len(plans) == len(spec.secondary_regions)
     covered = {region for plan in plans for region in plan["regions"]}
     assert covered == set(spec.regions)

@@ -13,24 +13,25 @@ from drkit.core.inference_router import TYPE_TOKEN as INFERENCE_ROUTER_TYPE
 from drkit.core.rto import record_role
 from drkit.core.spec import parse_spec
 from drkit.core.tiers import RegionRole
+from drkit.core.type_tokens import (
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    HEALTH_CHECK,
+    RECORD,
+    SCALABLE_TARGET,
+    SCHEDULED_ACTION,
+    TABLE,
+    TABLE_REPLICA,
+)
 from drkit.engine.capture import capture
 from drkit.engine.graph import DeploymentGraph, RegionGraph, Resource
 from drkit.policies.resources import is_taggable
 from tests.conftest import example_graph, example_spec
 
-TABLE = "aws:dynamodb/table:Table"
-REPLICA = "aws:dynamodb/tableReplica:TableReplica"
-TARGET = "aws:appautoscaling/target:Target"
-CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
-ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
-CHECK = "aws:route53/healthCheck:HealthCheck"
-RECORD = "aws:route53/record:Record"
-SCHEDULE = "aws:appautoscaling/scheduledAction:ScheduledAction"
-
 
 def deep_check(graph: RegionGraph) -> Resource:
     """The region's one probing health check (its deep /health); the calculated parent only combines."""
-    (check,) = [c for c in graph.of_type(CHECK) if c.inputs.get("type") == "HTTPS"]
+    (check,) = [c for c in graph.of_type(HEALTH_CHECK) if c.inputs.get("type") == "HTTPS"]
     return check
 
 
@@ -40,7 +41,7 @@ def routed_records(graph: RegionGraph) -> list[Resource]:
 
 
 def provisioned_target(graph: RegionGraph, model: str) -> Resource | None:
-    for target in graph.of_type(TARGET):
+    for target in graph.of_type(SCALABLE_TARGET):
         if f"-{model}-provisioned/" in str(target.inputs["resourceId"]):
             return target
     return None
@@ -76,7 +77,7 @@ def test_each_record_fails_over_on_its_deep_check_or_on_an_executed_region_switc
     assert set(arc) == set(graph.regions)
     assert len(arc[graph.spec.primary_region]) == len(graph.spec.secondary_regions)  # one per plan
     for region_graph in graph:
-        (combined,) = [c for c in region_graph.of_type(CHECK) if c.inputs.get("type") == "CALCULATED"]
+        (combined,) = [c for c in region_graph.of_type(HEALTH_CHECK) if c.inputs.get("type") == "CALCULATED"]
         children = combined.inputs["childHealthchecks"]
         assert children == [deep_check(region_graph).id, *arc[region_graph.region]]
         assert combined.inputs["childHealthThreshold"] == len(children)  # every child must be healthy
@@ -103,18 +104,18 @@ def test_tier3_secondary_holds_the_replica_and_serverless_async_only() -> None:
     assert provisioned_target(secondary, "doc-classifier") is None
     modes = sorted(e.inputs["tags"]["InferenceType"] for e in secondary.of_type(ENDPOINT))
     assert modes == ["async", "serverless"]
-    assert len(secondary.of_type(REPLICA)) == 1 and not secondary.of_type(TABLE)
+    assert len(secondary.of_type(TABLE_REPLICA)) == 1 and not secondary.of_type(TABLE)
 
 
 def test_provisioned_endpoints_outside_tier1_scale_down_off_hours_in_the_teams_time_zone() -> None:
     graph = example_graph("docs-tier3")
-    schedules = {s.inputs["name"].rsplit("-", 1)[-1]: s for s in graph.primary.of_type(SCHEDULE)}
+    schedules = {s.inputs["name"].rsplit("-", 1)[-1]: s for s in graph.primary.of_type(SCHEDULED_ACTION)}
     assert set(schedules) == {"down", "up"}
     assert schedules["down"].inputs["schedule"] == "cron(0 19 ? * MON,TUE,WED,THU,FRI *)"
     assert schedules["down"].inputs["timezone"] == "America/Chicago"
     assert schedules["down"].inputs["scalableTargetAction"] == {"minCapacity": 1, "maxCapacity": 3}
     assert schedules["up"].inputs["scalableTargetAction"] == {"minCapacity": 1, "maxCapacity": 3}
-    assert not example_graph("fraud-tier1").primary.of_type(SCHEDULE)
+    assert not example_graph("fraud-tier1").primary.of_type(SCHEDULED_ACTION)
 
 
 # --- the global table ----------------------------------------------------------------------
@@ -138,7 +139,7 @@ def test_each_secondary_owns_a_protected_replica_of_the_primary_table() -> None:
     graph = example_graph("fraud-tier1")
     (table,) = graph.primary.of_type(TABLE)
     for region in ("us-west-2", "eu-west-1"):
-        (replica,) = graph[region].of_type(REPLICA)
+        (replica,) = graph[region].of_type(TABLE_REPLICA)
         assert replica.inputs["globalTableArn"] == table.outputs["arn"]
         assert replica.protect and replica.inputs["deletionProtectionEnabled"] is True
         assert replica.inputs["pointInTimeRecovery"] is True
@@ -153,7 +154,7 @@ def test_strong_consistency_makes_the_primary_own_inline_strong_replicas() -> No
     (table,) = graph.primary.of_type(TABLE)
     assert [(r["regionName"], r["consistencyMode"]) for r in table.inputs["replicas"]] == [("us-east-2", "STRONG"), ("us-west-2", "STRONG")]
     assert table.ignore_changes == ()
-    assert not any(g.of_type(REPLICA) for g in graph)
+    assert not any(g.of_type(TABLE_REPLICA) for g in graph)
 
 
 # --- rules every stack keeps ---------------------------------------------------------------
@@ -163,7 +164,7 @@ def _kms_ref(resource: Resource, graph: RegionGraph) -> Any:
     props = resource.inputs
     if resource.type == TABLE:
         return props.get("serverSideEncryption", {}).get("kmsKeyArn")
-    if resource.type == REPLICA:
+    if resource.type == TABLE_REPLICA:
         return props.get("kmsKeyArn")
     if resource.type in ("aws:sns/topic:Topic", "aws:sqs/queue:Queue"):
         return props.get("kmsMasterKeyId")
@@ -175,7 +176,7 @@ def _kms_ref(resource: Resource, graph: RegionGraph) -> Any:
                 rule = sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
                 return rule["kmsMasterKeyId"] if rule["sseAlgorithm"] == "aws:kms" else None
         return None
-    if resource.type == CONFIG:
+    if resource.type == ENDPOINT_CONFIG:
         variants = props.get("productionVariants", [])
         if all("serverlessConfig" in v for v in variants):
             return "serverless variants have no storage volume"
@@ -183,7 +184,7 @@ def _kms_ref(resource: Resource, graph: RegionGraph) -> Any:
     raise AssertionError(resource.type)
 
 
-STORES = (TABLE, REPLICA, "aws:sns/topic:Topic", "aws:sqs/queue:Queue", "aws:cloudwatch/logGroup:LogGroup", "aws:s3/bucket:Bucket", CONFIG)
+STORES = (TABLE, TABLE_REPLICA, "aws:sns/topic:Topic", "aws:sqs/queue:Queue", "aws:cloudwatch/logGroup:LogGroup", "aws:s3/bucket:Bucket", ENDPOINT_CONFIG)
 
 
 def test_every_store_is_encrypted_with_kms(any_example: DeploymentGraph) -> None:
@@ -270,7 +271,7 @@ def test_each_regional_stack_creates_and_references_only_its_own_region(any_exam
             if "drkit:recovery:RegionSwitchPlan$" in resource.urn:
                 continue  # a Region switch plan spans two regions by design; it runs outside both
             for path, text in _strings(_without_routed_destinations(resource)):
-                if resource.type == REPLICA and path == "globalTableArn":
+                if resource.type == TABLE_REPLICA and path == "globalTableArn":
                     continue  # the global table's own replication is one allowed link
                 for pattern in (ARN_REGION, HOST_REGION):
                     for other in pattern.findall(text):
@@ -311,7 +312,7 @@ def test_provisioned_endpoints_use_blue_green_with_rollback_on_an_existing_alarm
 
 def test_autoscaled_capacity_is_not_reset_by_the_next_pulumi_up(any_example: DeploymentGraph) -> None:
     for graph in any_example:
-        for target in graph.of_type(TARGET):
+        for target in graph.of_type(SCALABLE_TARGET):
             assert set(target.ignore_changes) == {"minCapacity", "maxCapacity"}
 
 
@@ -319,19 +320,19 @@ def test_a_new_model_version_gets_a_new_endpoint_configuration_name() -> None:
     spec = example_spec("docs-tier3")
     data = spec.model_dump(mode="json", by_alias=True)
     data["models"][0]["version"] = "2"
-    before = {c.name: c.inputs["name"] for c in capture(spec, [spec.primary_region]).primary.of_type(CONFIG)}
-    after = {c.name: c.inputs["name"] for c in capture(parse_spec(data), [spec.primary_region]).primary.of_type(CONFIG)}
+    before = {c.name: c.inputs["name"] for c in capture(spec, [spec.primary_region]).primary.of_type(ENDPOINT_CONFIG)}
+    after = {c.name: c.inputs["name"] for c in capture(parse_spec(data), [spec.primary_region]).primary.of_type(ENDPOINT_CONFIG)}
     assert before.keys() == after.keys()
     assert all(before[k] != after[k] for k in before)
 
 
 def test_async_endpoints_notify_on_both_topics_and_scale_to_zero() -> None:
     graph = example_graph("docs-tier3")["us-west-2"]
-    (config,) = [c for c in graph.of_type(CONFIG) if c.inputs.get("asyncInferenceConfig")]
+    (config,) = [c for c in graph.of_type(ENDPOINT_CONFIG) if c.inputs.get("asyncInferenceConfig")]
     notify = config.inputs["asyncInferenceConfig"]["outputConfig"]["notificationConfig"]
     topics = {t.outputs["arn"] for t in graph.of_type("aws:sns/topic:Topic")}
     assert {notify["successTopic"], notify["errorTopic"]} <= topics and notify["successTopic"] != notify["errorTopic"]
-    (target,) = [t for t in graph.of_type(TARGET) if "-async/" in t.inputs["resourceId"]]
+    (target,) = [t for t in graph.of_type(SCALABLE_TARGET) if "-async/" in t.inputs["resourceId"]]
     assert target.inputs["minCapacity"] == 0
     assert any(p.inputs["policyType"] == "StepScaling" for p in graph.of_type("aws:appautoscaling/policy:Policy"))
 
@@ -365,7 +366,7 @@ def test_capturing_one_region_still_resolves_the_primary_outputs() -> None:
     spec = example_spec("search-tier2")
     graph = capture(spec, ["eu-central-1"])
     assert list(graph.regions) == ["eu-central-1"]
-    (replica,) = graph["eu-central-1"].of_type(REPLICA)
+    (replica,) = graph["eu-central-1"].of_type(TABLE_REPLICA)
     assert replica.inputs["globalTableArn"] == "arn:aws:dynamodb:eu-west-1:123456789012:table/drkit-search-tier2-tokens"
 
 

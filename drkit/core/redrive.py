@@ -22,7 +22,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
@@ -103,20 +103,8 @@ class RedriveReport:
         return self.errors == 0 and not self.dry_run
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "lost_region": self.lost_region,
-            "surviving_region": self.surviving_region,
-            "operator": self.operator,
-            "run_id": self.run_id,
-            "dry_run": self.dry_run,
-            "found": self.found,
-            "claimed": self.claimed,
-            "started": self.started,
-            "already_done": self.already_done,
-            "expired": self.expired,
-            "errors": self.errors,
-            "error_messages": dict(self.error_messages),
-        }
+        """Every field but the per-request outcomes, in declaration order."""
+        return {k: v for k, v in asdict(self).items() if k != "outcomes"}
 
 
 def execution_input(record: TokenRecord, run_id: str) -> dict[str, Any]:

@@ -22,12 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drkit.core.catalog import ASYNC_WAKE_ALARM_SECONDS, SERVERLESS_COLD_START_SECONDS, instance_launch_seconds
+from drkit.core.type_tokens import ENDPOINT_CONFIG, HEALTH_CHECK, RECORD, SCALABLE_TARGET
 from drkit.core.values import number
-
-HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
-RECORD = "aws:route53/record:Record"
-ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
-SCALABLE_TARGET = "aws:appautoscaling/target:Target"
 
 
 @dataclass(frozen=True)

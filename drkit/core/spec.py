@@ -8,9 +8,10 @@ never the YAML. `load_spec(path)` either returns a valid `DeploymentSpec` or rai
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
@@ -55,10 +56,22 @@ _NAME = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 _SHA256 = r"^[0-9a-f]{64}$"
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_V = TypeVar("_V")
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False, allow_inf_nan=False)
+
+    _at_most: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """Pairs of fields (low, high) where low may not exceed high."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Any:
+        for low, high in self._at_most:
+            low_value, high_value = getattr(self, low), getattr(self, high)
+            if low_value > high_value:
+                raise ValueError(f"{low} ({low_value}) must be ≤ {high} ({high_value})")
+        return self
 
 
 def _valid_region(value: str) -> str:
@@ -66,6 +79,14 @@ def _valid_region(value: str) -> str:
         hint = closest(value, SAGEMAKER_REGIONS)
         did_you_mean = f" (did you mean {', '.join(hint)}?)" if hint else ""
         raise ValueError(f"unknown AWS region{did_you_mean}; valid: a SageMaker region such as us-east-1")
+    return value
+
+
+def _checked(problem_of: Callable[[_V], str | None], value: _V) -> _V:
+    """`value` when the rule `problem_of` (one of `aws_limits`'s) finds nothing wrong; else its message."""
+    problem = problem_of(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -103,10 +124,7 @@ class ContainerImage(_Frozen):
     @field_validator("repository")
     @classmethod
     def _ecr_name(cls, value: str) -> str:
-        problem = aws_limits.ecr_repository_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+        return _checked(aws_limits.ecr_repository_problem, value)
 
     def uri(self, account: str, region: str) -> str:
         """The in-region image URI, pinned by digest."""
@@ -148,19 +166,12 @@ class ProvisionedCapacity(_Frozen):
     container_startup_timeout_seconds: int = Field(
         default=180, ge=60, le=3600, description="Variant's container startup health-check timeout. Default: 180."
     )
+    _at_most = (("min_instances", "max_instances"),)
 
     @field_validator("instance_type")
     @classmethod
     def _known_instance(cls, value: str) -> str:
         return _valid_instance_type(value)
-
-    @model_validator(mode="after")
-    def _min_le_max(self) -> ProvisionedCapacity:
-        if self.min_instances > self.max_instances:
-            raise ValueError(
-                f"min_instances ({self.min_instances}) must be ≤ max_instances ({self.max_instances})"
-            )
-        return self
 
 
 class ServerlessCapacity(_Frozen):
@@ -169,6 +180,7 @@ class ServerlessCapacity(_Frozen):
     memory_mb: int = Field(description="One of 1024, 2048, 3072, 4096, 5120, 6144.")
     max_concurrency: int = Field(ge=1, le=SERVERLESS_MAX_CONCURRENCY, description="1-200.")
     provisioned_concurrency: int = Field(default=0, ge=0, description="Warm capacity; ≤ max_concurrency. Default: 0.")
+    _at_most = (("provisioned_concurrency", "max_concurrency"),)
 
     @field_validator("memory_mb")
     @classmethod
@@ -176,14 +188,6 @@ class ServerlessCapacity(_Frozen):
         if value not in SERVERLESS_MEMORY_MB:
             raise ValueError(f"must be one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}")
         return value
-
-    @model_validator(mode="after")
-    def _provisioned_le_max(self) -> ServerlessCapacity:
-        if self.provisioned_concurrency > self.max_concurrency:
-            raise ValueError(
-                f"provisioned_concurrency ({self.provisioned_concurrency}) must be ≤ max_concurrency ({self.max_concurrency})"
-            )
-        return self
 
 
 class AsyncCapacity(_Frozen):
@@ -307,10 +311,7 @@ class HealthCheck(_Frozen):
     @field_validator("path")
     @classmethod
     def _probe_path(cls, value: str) -> str:
-        problem = aws_limits.health_path_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+        return _checked(aws_limits.health_path_problem, value)
     request_interval_seconds: int | None = Field(default=None, description="10 or 30. Default: 10 tier 1, 30 otherwise.")
     failure_threshold: int | None = Field(default=None, ge=1, le=HEALTH_CHECK_MAX_FAILURE_THRESHOLD, description="Default: 3.")
 
@@ -400,10 +401,7 @@ class DeploymentSpec(_Frozen):
     @field_validator("tags")
     @classmethod
     def _user_tags(cls, value: dict[str, str]) -> dict[str, str]:
-        problem = aws_limits.spec_tags_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+        return _checked(aws_limits.spec_tags_problem, value)
 
     @field_validator("primary_region")
     @classmethod

@@ -301,22 +301,18 @@ class TokenStore:
             ":now": _n(now),
             **({":path": _s(path_value)} if path_value else {}),
         }
-        try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key={HASH_KEY: _s(request_id)},
-                UpdateExpression="SET task_token = :t, #s = :waiting" + (", #p = :path" if path_value else ""),
-                ConditionExpression="attempt = :a AND #s IN (:pending, :redriven) AND #e >= :now",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
+        written = self._update_if(
+            request_id,
+            update="SET task_token = :t, #s = :waiting" + (", #p = :path" if path_value else ""),
+            condition="attempt = :a AND #s IN (:pending, :redriven) AND #e >= :now",
+            names=names,
+            values=values,
+            return_new=True,
+        )
+        if written is None:
             current = self.get(request_id)
             return AttachResult(attach_outcome(current, task_token, attempt), current)
-        return AttachResult(AttachOutcome.ATTACHED, record_from_item(response["Attributes"], now))
+        return AttachResult(AttachOutcome.ATTACHED, record_from_item(written, now))
 
     def complete(self, request_id: str, output_location: str, *, region: str | None = None) -> CompleteResult:
         """Record success. Returns the token to send SendTaskSuccess with (None if none is stored yet)."""
@@ -351,21 +347,17 @@ class TokenStore:
                 **{f":{k}": _s(v) for k, v in fields.items()},
             }
             sets = ", ".join(["#s = :new", *(f"#{k} = :{k}" for k in fields)])
-            try:
-                response = self.client.update_item(
-                    TableName=self.table_name,
-                    Key={HASH_KEY: _s(request_id)},
-                    UpdateExpression=f"SET {sets}",
-                    ConditionExpression="attempt = :a AND home_region = :r AND #s IN (:pending, :waiting, :redriven) AND #e >= :now",
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                    ReturnValues="ALL_NEW",
-                )
-            except ClientError as exc:
-                if not _conditional_failed(exc):
-                    raise
+            written = self._update_if(
+                request_id,
+                update=f"SET {sets}",
+                condition="attempt = :a AND home_region = :r AND #s IN (:pending, :waiting, :redriven) AND #e >= :now",
+                names=names,
+                values=values,
+                return_new=True,
+            )
+            if written is None:
                 continue
-            record = record_from_item(response["Attributes"], self.clock())
+            record = record_from_item(written, self.clock())
             return CompleteResult(CompleteOutcome.COMPLETED, record.task_token, record)
         current = self.get(request_id)
         return CompleteResult(finish_outcome(current, status, fields, region) or CompleteOutcome.CONFLICT, None, current)
@@ -378,31 +370,28 @@ class TokenStore:
         finished, or it expired.
         """
         now = int(self.clock())
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key={HASH_KEY: _s(record.request_id)},
-                UpdateExpression=(
-                    "SET #s = :redriven, attempt = :next, home_region = :to, redriven_from = :from, "
-                    "redriven_to = :to, redriven_by = :op REMOVE task_token"
-                ),
-                ConditionExpression="attempt = :a AND home_region = :from AND #s IN (:pending, :waiting) AND #e >= :now",
-                ExpressionAttributeNames={"#s": "status", "#e": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={
-                    ":redriven": _s(Status.REDRIVEN.value),
-                    ":pending": _s(Status.PENDING.value),
-                    ":waiting": _s(Status.WAITING.value),
-                    ":a": _n(record.attempt),
-                    ":next": _n(record.attempt + 1),
-                    ":from": _s(record.home_region),
-                    ":to": _s(to_region),
-                    ":op": _s(operator),
-                    ":now": _n(now),
-                },
-            )
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
+        written = self._update_if(
+            record.request_id,
+            update=(
+                "SET #s = :redriven, attempt = :next, home_region = :to, redriven_from = :from, "
+                "redriven_to = :to, redriven_by = :op REMOVE task_token"
+            ),
+            condition="attempt = :a AND home_region = :from AND #s IN (:pending, :waiting) AND #e >= :now",
+            names={"#s": "status", "#e": TTL_ATTRIBUTE},
+            values={
+                ":redriven": _s(Status.REDRIVEN.value),
+                ":pending": _s(Status.PENDING.value),
+                ":waiting": _s(Status.WAITING.value),
+                ":a": _n(record.attempt),
+                ":next": _n(record.attempt + 1),
+                ":from": _s(record.home_region),
+                ":to": _s(to_region),
+                ":op": _s(operator),
+                ":now": _n(now),
+            },
+            return_new=False,
+        )
+        if written is None:
             return None
         # The condition held, so the item is exactly this; no need to have DynamoDB send it back.
         return replace(
@@ -416,6 +405,34 @@ class TokenStore:
             task_token=None,
             read_at=now,
         )
+
+    def _update_if(
+        self,
+        request_id: str,
+        *,
+        update: str,
+        condition: str,
+        names: Mapping[str, str],
+        values: Mapping[str, Mapping[str, str]],
+        return_new: bool,
+    ) -> Mapping[str, Any] | None:
+        """One conditional UpdateItem on the request's item: None when the condition did not hold,
+        else the item as written (ALL_NEW) when `return_new`, or an empty mapping when not asked for."""
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key={HASH_KEY: _s(request_id)},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                **({"ReturnValues": "ALL_NEW"} if return_new else {}),
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            return None
+        return response["Attributes"] if return_new else {}
 
 
 def attach_token_task_parameters(table_name: str, path: str) -> dict[str, Any]:

@@ -30,11 +30,11 @@ from drkit.components.frontdoor import deployed_router_config
 from drkit.components.workflow import transform_job_prefix
 from drkit.core.inference_router import TYPE_TOKEN as INFERENCE_ROUTER
 from drkit.core.inference_router import router_arn
+from drkit.core.type_tokens import ENDPOINT, ENDPOINT_CONFIG, FUNCTION, TABLE, TABLE_REPLICA
 from drkit.engine.iam_eval import Decision, Policy, Request, evaluate
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
 KEY = "aws:kms/key:Key"
 BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
@@ -44,11 +44,7 @@ EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 INTEGRATION = "aws:apigatewayv2/integration:Integration"
 ROUTE = "aws:apigatewayv2/route:Route"
 STAGE = "aws:apigatewayv2/stage:Stage"
-TABLE = "aws:dynamodb/table:Table"
-REPLICA = "aws:dynamodb/tableReplica:TableReplica"
 MODEL = "aws:sagemaker/model:Model"
-ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
-ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 PLAN = "aws:arcregionswitch/plan:Plan"
 EXPERIMENT = "aws:fis/experimentTemplate:ExperimentTemplate"
@@ -237,7 +233,7 @@ class _Stack:
         """(name, KMS key ARN) of the token table in this region: the table itself, or this region's replica."""
         for table in self.of(TABLE):
             return str(table.props.get("name")), str((table.props.get("serverSideEncryption") or {}).get("kmsKeyArn") or "")
-        for replica in self.of(REPLICA):
+        for replica in self.of(TABLE_REPLICA):
             return str(replica.props.get("globalTableArn")).rsplit("/", 1)[-1], str(replica.props.get("kmsKeyArn") or "")
         return None
 
@@ -678,7 +674,7 @@ def _log_encryption_calls(stack: _Stack) -> list[Call]:
             arn = f"arn:aws:logs:{stack.region}:{stack.account}:log-group:{group.props.get('name')}"
             calls.append(Call("CloudWatch Logs", principal, "kms:GenerateDataKey", str(key), f"encrypt log group {group.props.get('name')}",
                               {"kms:EncryptionContext:aws:logs:arn": arn}))
-    for replica in stack.of(REPLICA):
+    for replica in stack.of(TABLE_REPLICA):
         key = str(replica.props.get("kmsKeyArn") or "")
         region = replica.region or stack.region
         if key and key.split(":")[3] != region:

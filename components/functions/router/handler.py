@@ -32,7 +32,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,7 +49,7 @@ from drkit.core.routing import (
     PATH_FALLBACK,
     REALTIME_MAX_PAYLOAD_BYTES,
     SERVERLESS_MAX_PAYLOAD_BYTES,
-    ClassInfo,
+    classes_from,
     route,
 )
 from drkit.core.tokens import TokenStore, TokenStoreError
@@ -59,7 +59,6 @@ from .breakers import BreakerConfig, BreakerState, BreakerStore
 from .budgets import BudgetAction, BudgetStore, decide, request_cost
 from .config import (
     DIRECT_PATHS,
-    ClassConfig,
     ConfigError,
     ModelConfig,
     RouterConfig,
@@ -230,11 +229,6 @@ def _value(path: Any) -> str:
     return str(getattr(path, "value", path))
 
 
-def class_infos(classes: Sequence[ClassConfig]) -> dict[str, ClassInfo]:
-    """The routing engine's ClassInfo for each configured class."""
-    return {c.name: ClassInfo(name=c.name, kind=c.kind, timeout_seconds=c.timeout_seconds) for c in classes}  # type: ignore[arg-type]
-
-
 def parse_infer(body: Any, config: RouterConfig, team: TeamConfig, *, new_id: Callable[[], str]) -> InferRequest:
     """Validate a decoded body from `team`; raises HttpError 400/413 naming the field and what is valid.
 
@@ -367,7 +361,7 @@ class Router:
         self.clock = clock
         self.timer = timer
         self.new_id = new_id
-        self.classes = class_infos(config.classes)
+        self.classes = classes_from(config.classes)
         self.breakers = (
             BreakerStore(
                 config.table_name, config.region, clients.dynamodb, BreakerConfig.from_mapping(dict(config.breaker)), clock=clock

@@ -12,16 +12,19 @@ from typing import Any
 
 from drkit.components.frontdoor import deployed_router_config
 from drkit.core.inference_router import TYPE_TOKEN as INFERENCE_ROUTER
-from drkit.core.rto import HEALTH_CHECK, RECORD, RtoBound, is_probing_check, worst_case_rto
+from drkit.core.rto import RtoBound, is_probing_check, worst_case_rto
+from drkit.core.type_tokens import (
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    FUNCTION,
+    HEALTH_CHECK,
+    RECORD,
+    SCALABLE_TARGET,
+    TABLE,
+    TABLE_REPLICA,
+)
 from drkit.core.values import number
 from drkit.engine.graph import DeploymentGraph, RegionGraph
-
-ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
-ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
-SCALABLE_TARGET = "aws:appautoscaling/target:Target"
-TABLE = "aws:dynamodb/table:Table"
-TABLE_REPLICA = "aws:dynamodb/tableReplica:TableReplica"
-FUNCTION = "aws:lambda/function:Function"
 
 
 @dataclass(frozen=True, kw_only=True)
