@@ -1,5 +1,3 @@
-import sys
+from drkit.cli import run
 
-from drkit.cli import main
-
-sys.exit(main())
+run()

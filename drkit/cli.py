@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from drkit import __version__
 from drkit.commands.console import silence_stdout
+from drkit.core import batch_gc
 from drkit.core.errors import DrkitError
 
 # Each subcommand's module, exposing `register(subparsers)` that adds it with `func` set.
@@ -90,5 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> NoReturn:
+    """The `drkit` executable: `main` with the collector set for a short batch process."""
+    batch_gc.for_batch()
+    code = main()
+    batch_gc.before_exit()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -17,7 +17,7 @@ import threading  # noqa: E402
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
-from drkit.core import aws_limits  # noqa: E402
+from drkit.core import aws_limits, batch_gc  # noqa: E402
 from drkit.engine import iam_actions  # noqa: E402
 from drkit.policies.registry import PACK_NAME, all_policies  # noqa: E402
 
@@ -29,6 +29,7 @@ def _warm() -> None:
     iam_actions.warm()
 
 
+batch_gc.for_batch()
 threading.Thread(target=_warm, name="warm-rule-data", daemon=True).start()
 
 PolicyPack(

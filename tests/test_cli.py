@@ -140,7 +140,10 @@ def test_an_unknown_benchmark_is_refused() -> None:
     assert result.stderr.startswith("bench: unknown benchmark 'nonsense'; valid: bench_check")
 
 
-@pytest.mark.parametrize(("page", "path"), [("spec", "docs/spec-reference.md"), ("policies", "docs/policy-reference.md")])
+@pytest.mark.parametrize(
+    ("page", "path"),
+    [("spec", "docs/spec-reference.md"), ("policies", "docs/policy-reference.md"), ("taggable", "policies/taggable.json")],
+)
 def test_the_generated_reference_pages_are_current(page: str, path: str) -> None:
     result = drkit_cli("reference", page)
     assert result.returncode == 0, result.stderr

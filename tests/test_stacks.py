@@ -25,7 +25,7 @@ from drkit.core.type_tokens import (
 )
 from drkit.engine.capture import capture
 from drkit.engine.graph import DeploymentGraph, RegionGraph, Resource
-from drkit.policies.resources import is_taggable
+from drkit.policies.resources import sdk_is_taggable
 from tests.conftest import example_graph, example_spec
 
 
@@ -214,7 +214,7 @@ def test_every_taggable_resource_carries_the_cost_and_dr_tags(any_example: Deplo
     spec = any_example.spec
     for graph in any_example:
         for resource in graph.custom_resources:
-            if not is_taggable(resource.type):
+            if not sdk_is_taggable(resource.type):
                 continue
             tags = resource.inputs.get("tags") or {}
             missing = [k for k in TAG_KEYS if k not in tags]

@@ -1,4 +1,4 @@
-"""`drkit reference spec|policies`: markdown references generated from the code itself.
+"""`drkit reference spec|policies|taggable`: references generated from the code itself.
 
 docs/spec-reference.md and docs/policy-reference.md are this command's output; a test
 regenerates them, so the pages cannot drift from the pydantic model or the pack.
@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import types
 import typing
 from collections.abc import Iterator
 from enum import Enum
+from importlib import metadata
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,8 +21,6 @@ from pydantic.fields import FieldInfo
 
 from drkit.commands.console import write_stdout
 from drkit.core.spec import DeploymentSpec
-
-PAGES = ("spec", "policies")
 
 
 def _type_name(annotation: Any) -> str:
@@ -122,12 +122,30 @@ def policy_reference() -> str:
     return "\n".join(lines) + "\n"
 
 
+def taggable_table() -> str:
+    """policies/taggable.json: whether pulumi-aws takes `tags` on each type drkit's stacks create,
+    so the pack need not load the SDK's service modules to ask."""
+    from drkit.core.aws_limits import RESOURCE_APIS
+    from drkit.policies.resources import sdk_is_taggable
+
+    types = sorted(t for t in RESOURCE_APIS if t.startswith("aws:"))
+    table = {
+        "generated_by": "drkit reference taggable > policies/taggable.json",
+        "pulumi_aws": metadata.version("pulumi_aws"),
+        "types": {t: sdk_is_taggable(t) for t in types},
+    }
+    return json.dumps(table, indent=1) + "\n"
+
+
+GENERATORS = {"spec": spec_reference, "policies": policy_reference, "taggable": taggable_table}
+
+
 def run(args: argparse.Namespace) -> int:
-    write_stdout(spec_reference() if args.page == "spec" else policy_reference())
+    write_stdout(GENERATORS[args.page]())
     return 0
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("reference", help="Print the spec or policy reference as markdown (the docs/ pages are its output).")
-    parser.add_argument("page", choices=PAGES, help="spec: every field of the deployment spec; policies: every policy of the pack.")
+    parser.add_argument("page", choices=tuple(GENERATORS), help="spec: every field of the deployment spec; policies: every policy of the pack; taggable: the pack's table of pulumi-aws types that take tags.")
     parser.set_defaults(func=run)
