@@ -20,12 +20,17 @@ from pulumi.runtime.sync_await import _sync_await
 
 from drkit.components.bundle import FUNCTIONS
 from drkit.components.table import INDEX_KEYS, KEY_ATTRIBUTES
+from drkit.core import batch_gc
 from drkit.core.spec import DeploymentSpec, load_spec
 from drkit.core.tokens import HASH_KEY, HOME_REGION_INDEX, TTL_ATTRIBUTE
 from drkit.engine.access import HANDLER_CALLS
 from drkit.engine.capture import _CAPTURE_LOCK, capture
 from drkit.engine.graph import DeploymentGraph
 from drkit.engine.handler_scan import ACTION_OF_OPERATION
+
+# Each test worker captures stacks under Pulumi's mocks like a drkit command does: the same
+# collector setting (drkit.core.batch_gc) spares it hundreds of walks over short-lived objects.
+batch_gc.for_batch()
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "stacks" / "examples"

@@ -93,7 +93,7 @@ def test_a_usage_profile_refuses_nan_written_as_a_string(tmp_path: Path) -> None
     """pydantic turns the string "nan" into a float NaN unless told not to."""
     path = tmp_path / "usage.yaml"
     path.write_text("weekend_factor: 'nan'\n")
-    with pytest.raises(SpecError, match="weekend_factor: Input should be a finite number"):
+    with pytest.raises(SpecError, match="weekend_factor: 'nan': Input should be a finite number"):
         load_usage(path)
 
 
