@@ -46,7 +46,6 @@ from drkit.components.endpoint import InferenceMode, async_input_bucket_for, end
 from drkit.components.functions.router.breakers import BreakerConfig
 from drkit.components.functions.router.config import (
     DIRECT_PATHS,
-    ClassConfig,
     ModelConfig,
     OffHoursConfig,
     RouterTarget,
@@ -62,6 +61,7 @@ from drkit.components.workflow import ASYNC_REQUEST_TRANSITIONS
 from drkit.core import inference_router as ir
 from drkit.core import pricing
 from drkit.core.errors import ComponentValidationError
+from drkit.core.routing import ClassInfo, classes_from
 from drkit.core.spec import DeploymentSpec
 
 ROUTER_SOURCE = FUNCTIONS / "router"
@@ -102,7 +102,7 @@ class RegionalFrontDoorArgs:
     """This region's key: table, buckets and log group."""
     teams: Sequence[TeamConfig]
     """Callers: name, HMAC-SHA256 of the key, monthly budget, over-budget action. Empty: /health only, every infer is 403."""
-    classes: Sequence[ClassConfig]
+    classes: Sequence[ClassInfo]
     """Traffic classes the router accepts (from the spec)."""
     models: Sequence[ModelConfig]
     """Each model's endpoints in this region by path, and its per-request cost estimates."""
@@ -249,7 +249,7 @@ def router_config(args: RegionalFrontDoorArgs) -> dict[str, object]:
         "audit_bucket": audit_bucket_name(args.deployment, args.region),
         "input_bucket": input_bucket_name(args.deployment, args.region),
         "teams": [asdict(t) for t in args.teams],
-        "classes": [asdict(c) for c in args.classes],
+        "classes": [{"name": c.name, "kind": c.kind.value, "timeout_seconds": c.timeout_seconds} for c in args.classes],
         "models": {
             m.name: {"endpoints": dict(m.endpoints), "costs_usd": dict(m.costs_usd), "batch": m.batch,
                      **({"inference_router": {"router": m.inference_router.router, "target": m.inference_router.target}}
@@ -391,7 +391,7 @@ def args_from_spec(
             )
             for t in spec.teams
         ],
-        classes=[ClassConfig(name=c.name, kind=c.kind.value, timeout_seconds=c.timeout_seconds) for c in spec.traffic_classes],
+        classes=list(classes_from(spec.traffic_classes).values()),
         models=models,
         state_machine_arn=state_machine_arn,
         off_hours=OffHoursConfig(timezone=off.timezone, start=off.scale_down_at, end=off.scale_up_at, days=off.days)

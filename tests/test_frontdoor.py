@@ -28,8 +28,9 @@ from drkit.components.frontdoor import (
     route_keys,
     router_config,
 )
-from drkit.components.functions.router.config import ClassConfig, ModelConfig, TeamConfig, parse_config
+from drkit.components.functions.router.config import ModelConfig, TeamConfig, parse_config
 from drkit.core.errors import ComponentValidationError
+from drkit.core.routing import ClassInfo, ClassKind
 from drkit.engine.capture import RealisticMocks
 from tests.conftest import Registered, example_spec, run_program
 
@@ -53,7 +54,7 @@ ARGS = RegionalFrontDoorArgs(
     kms_key_arn=KEY,
     teams=[TeamConfig(name="card-auth", key_digest=DIGEST, monthly_budget_usd=100.0)],
     team_key_secret="drkit/fraud/team-keys",
-    classes=[ClassConfig(name="critical", kind="critical", timeout_seconds=5)],
+    classes=[ClassInfo(name="critical", kind=ClassKind.CRITICAL, timeout_seconds=5)],
     models=[
         ModelConfig(
             name="xgb",

@@ -877,6 +877,10 @@ def test_config_errors_name_the_field() -> None:
     bad["teams"][1]["over_budget"] = "ignore"
     with pytest.raises(ConfigError, match=r"config.teams\[1\].over_budget: 'ignore' is not valid; valid: refuse, degrade"):
         parse_config(bad)
+    bad = config_data()
+    bad["classes"][2]["kind"] = "urgent"  # parsed into drkit.core.routing.ClassInfo, whose RoutingError becomes a ConfigError
+    with pytest.raises(ConfigError, match=r"config.classes\[2\]: traffic class 'reports': kind 'urgent' is unknown; valid: critical, standard, bulk"):
+        parse_config(bad)
 
 
 def test_config_never_holds_a_key() -> None:

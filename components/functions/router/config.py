@@ -5,7 +5,7 @@ ROUTER_CONFIG_PATH. It holds only HMAC-SHA256 digests of team keys (drkit/core/k
 keys, and names the Secrets Manager secret that keys them; the router reads that secret at cold
 start. A leaked config (or bundle) therefore grants nothing.
 
-Stdlib only: this module is packaged into the router Lambda.
+Stdlib and drkit.core only: this module is packaged into the router Lambda.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
+
+from drkit.core.routing import ClassInfo, RoutingError
 
 PATHS = ("realtime", "serverless", "async", "batch")
 DIRECT_PATHS = ("realtime", "serverless")  # invoked by the router itself
@@ -43,15 +45,6 @@ class TeamConfig:
     priority: str = "normal"
     """high | normal | low: recorded on the team's async/batch requests; redrive starts high first."""
     over_budget: str = "degrade"  # refuse | degrade
-
-
-@dataclass(frozen=True, kw_only=True)
-class ClassConfig:
-    """A traffic class, as drkit.core.routing.ClassInfo needs it."""
-
-    name: str
-    kind: str
-    timeout_seconds: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,7 +100,7 @@ class RouterConfig:
     input_bucket: str
     state_machine_arn: str
     teams: tuple[TeamConfig, ...]
-    classes: tuple[ClassConfig, ...]
+    classes: tuple[ClassInfo, ...]
     models: Mapping[str, ModelConfig]
     max_inline_bytes: int = 6 * 1024 * 1024
     off_hours: OffHoursConfig | None = None
@@ -154,14 +147,7 @@ def parse_config(data: Any) -> RouterConfig:
                 over_budget=over,
             )
         )
-    classes = tuple(
-        ClassConfig(
-            name=_require(raw, "name", str, f"config.classes[{i}]"),
-            kind=_require(raw, "kind", str, f"config.classes[{i}]"),
-            timeout_seconds=int(_require(raw, "timeout_seconds", int, f"config.classes[{i}]")),
-        )
-        for i, raw in enumerate(_require(data, "classes", list, "config"))
-    )
+    classes = tuple(_class(raw, f"config.classes[{i}]") for i, raw in enumerate(_require(data, "classes", list, "config")))
     models: dict[str, ModelConfig] = {}
     for name, raw in _require(data, "models", dict, "config").items():
         where = f"config.models.{name}"
@@ -192,6 +178,14 @@ def parse_config(data: Any) -> RouterConfig:
         breaker=dict(data.get("breaker", {})),
         team_key_secret=str(data.get("team_key_secret") or ""),
     )
+
+
+def _class(raw: Any, where: str) -> ClassInfo:
+    name, kind = _require(raw, "name", str, where), _require(raw, "kind", str, where)
+    try:
+        return ClassInfo(name=name, kind=kind, timeout_seconds=_require(raw, "timeout_seconds", int, where))
+    except RoutingError as exc:  # an unknown kind: a cold-start ConfigError like every other bad field
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _router_target(raw: Any, where: str) -> RouterTarget | None:
