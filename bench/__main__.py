@@ -11,6 +11,8 @@ import pkgutil
 import sys
 from pathlib import Path
 
+from drkit.core import batch_gc
+
 
 def available() -> list[str]:
     here = Path(__file__).parent
@@ -34,4 +36,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    batch_gc.for_batch()  # in-process timings under the collector setting drkit's own processes use
     sys.exit(main(sys.argv[1:]))

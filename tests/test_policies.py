@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from drkit.commands.check.analyzer import PolicyPackProcess, reconcile_config
+from drkit.commands.check.analyzer import PolicyPackError, PolicyPackProcess, reconcile_config
 from drkit.commands.check.run import DEFAULT_PACK_DIR, Finding, check_stacks
 from drkit.core.errors import SpecError
 from drkit.engine.graph import RegionGraph
@@ -471,3 +471,21 @@ def test_a_table_for_another_pulumi_aws_is_ignored(tmp_path: Path, monkeypatch: 
     finally:
         resources._taggable_table.cache_clear()
         resources.is_taggable.cache_clear()
+
+
+def test_a_rule_that_raises_is_reported_as_a_pack_failure_naming_the_resource(tmp_path: Path) -> None:
+    """A bug in a rule is not a violation: the check stops with one line naming the pack and the
+    resource it was analyzing (every Analyze call is in flight at once; the failed one is found)."""
+    (tmp_path / "PulumiPolicy.yaml").write_text("description: broken\nversion: 0.0.1\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        "from pulumi_policy import PolicyPack, ResourceValidationPolicy\n"
+        "def validate(args, report):\n"
+        "    if args.resource_type == 'aws:dynamodb/table:Table':\n"
+        "        raise RuntimeError('rule bug')\n"
+        "PolicyPack(name='broken', policies=[ResourceValidationPolicy(name='buggy', description='d', validate=validate)])\n"
+    )
+    graph = example_graph("fraud-tier1").primary
+    (table,) = graph.of_type("aws:dynamodb/table:Table")
+    with PolicyPackProcess(tmp_path) as broken, pytest.raises(PolicyPackError) as caught:
+        check_stacks(broken, [graph], config={})
+    assert str(tmp_path) in str(caught.value) and table.urn in str(caught.value) and "rule bug" in str(caught.value)
