@@ -4,7 +4,8 @@ One synthetic tier-1 primary stack with 200 models (2,000+ resources) is capture
 once; its first N resources are then checked by the running pack (Analyze per resource +
 AnalyzeStack), so only the check is timed. Ratios are against the 10-resource check in
 the same run. Also reported: the whole `drkit check` of the 3-region example (capture,
-pack start-up and check) as a whole process, as a ratio to importing the SDKs it needs (target <= 5x),
+pack start-up and check) as a whole process, as a ratio to importing the SDKs it needs (target <= 5x)
+and to importing the pulumi-aws classes its stacks register (the bare import loads none of them),
 and the same check with the deploy rules (`policies/deploy_rules.py`: botocore limits, documented
 limits, input safety) against it with them disabled, as a ratio (target <= 1.20).
 """

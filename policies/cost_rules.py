@@ -257,8 +257,8 @@ def _validate_off_hours(args: StackValidationArgs, report: Report) -> None:
 
 def _validate_cost_tags(args: ResourceValidationArgs, report: Report) -> None:
     missing = [key for key in COST_TAGS if not tags(args.props).get(key)]
-    # Whether the type takes tags is read from pulumi_aws's service module (up to 0.3 s to load
-    # one): only asked of resources that lack a tag.
+    # Only a resource that lacks a tag is asked whether its type takes tags: for a type outside
+    # policies/taggable.json the answer loads a pulumi_aws service module (up to 0.3 s).
     if missing and is_taggable(args.resource_type):
         report(
             f"{where(args)} lacks cost tags {', '.join(missing)}. Create it through a drkit component "
