@@ -162,6 +162,18 @@ def test_stacks_are_analyzed_while_the_next_is_captured_with_the_same_findings(t
         assert [g.region for g in lazy.graphs] == pulled == list(spec.regions)
         assert sorted((f.stack, f.urn, f.policy) for f in lazy.findings) == sorted((f.stack, f.urn, f.policy) for f in eager.findings)
         assert any(f.policy == "tier1-multi-az" for f in lazy.findings)
+    # Resources handed to the pack as the capture registers them (from Pulumi's worker threads)
+    # give the same findings, in the same order, as whole stacks: here all of them arrive before
+    # the pack is configured, so they wait for it (the `drkit check` path, live, is in test_cli).
+    with PolicyPackProcess(DEFAULT_PACK_DIR) as early:
+        graphs = list(capture_regions(spec, on_resource=early.analyze))
+        assert len(early._early) == sum(len(g.resources) for g in graphs)
+        streamed = check_stacks(early, graphs, config=config)
+        assert early._early == [] and early._sent == {}  # every call was sent, and read back by its stack
+    assert [(f.stack, f.urn, f.policy, f.message) for f in streamed.findings] == [
+        (f.stack, f.urn, f.policy, f.message) for f in eager.findings
+    ]
+    with PolicyPackProcess(DEFAULT_PACK_DIR) as pack:
         # A config the pack refuses is an error, raised without waiting for every stack to be captured.
         pulled.clear()
         with pytest.raises(SpecError, match="no-such-policy: no such policy in the pack"):

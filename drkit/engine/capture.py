@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -202,19 +202,31 @@ class RealisticMocks(mocks.Mocks):
         return rid, out
 
 
-class RecordingMonitor(mocks.MockMonitor):
-    """A mock engine monitor that keeps each registration's options for the graph."""
+OnResource = Callable[[Resource], None]
 
-    def __init__(self, mock: RealisticMocks) -> None:
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A mock engine monitor that keeps each registration's options for the graph, and hands each
+    resource to `on_resource` as it is registered, as the engine hands it to an analyzer (its
+    inputs are final; a component's outputs may still grow)."""
+
+    def __init__(self, mock: RealisticMocks, on_resource: OnResource | None = None) -> None:
         super().__init__(mock)
+        self.mock = mock
+        self.on_resource = on_resource
         self.requests: dict[str, Any] = {}
+        self.inputs: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
-        self.requests[response.urn] = request
-        self.order.append(response.urn)
+        urn = response.urn
+        self.requests[urn] = request
+        self.inputs[urn] = _to_plain(pulumi.runtime.rpc.deserialize_properties(request.object)) if request.object else {}
+        self.order.append(urn)
+        if self.on_resource is not None and request.type != "pulumi:pulumi:Stack":
+            self.on_resource(_resource(self, urn))
         return response
 
 
@@ -245,38 +257,35 @@ def _to_plain(value: Any) -> Any:
     return value
 
 
-def _resources(monitor: RecordingMonitor, mock: RealisticMocks) -> tuple[Resource, ...]:
-    out = []
-    for urn in monitor.order:
-        request = monitor.requests[urn]
-        if request.type == "pulumi:pulumi:Stack":
-            continue
-        registration = monitor.resources.get(urn)
-        state = dict(registration.state) if registration else {}
-        inputs = _to_plain(pulumi.runtime.rpc.deserialize_properties(request.object)) if request.object else {}
-        region = None
-        if request.custom and not request.type.startswith("pulumi:"):
-            region = mock.provider_regions.get(request.provider.rsplit("::", 1)[-1])
-            if request.type == INFERENCE_ROUTER_TYPE:  # drkit's provider: the region is the resource's input
-                region = inputs.get("region") or region
-        out.append(
-            Resource(
-                urn=urn,
-                type=request.type,
-                name=request.name,
-                id=registration.id if registration else "",
-                custom=bool(request.custom),
-                region=region,
-                parent=request.parent or None,
-                inputs=inputs,
-                outputs=_to_plain(state),
-                protect=bool(request.protect),
-                ignore_changes=tuple(request.ignoreChanges),
-                retain_on_delete=bool(request.retainOnDelete),
-                dependencies=tuple(sorted(set(request.dependencies))),  # a set: registration order varies
-            )
-        )
-    return _stable_order(out)
+def _resource(monitor: RecordingMonitor, urn: str) -> Resource:
+    request = monitor.requests[urn]
+    registration = monitor.resources.get(urn)
+    state = dict(registration.state) if registration else {}
+    inputs = monitor.inputs[urn]
+    region = None
+    if request.custom and not request.type.startswith("pulumi:"):
+        region = monitor.mock.provider_regions.get(request.provider.rsplit("::", 1)[-1])
+        if request.type == INFERENCE_ROUTER_TYPE:  # drkit's provider: the region is the resource's input
+            region = inputs.get("region") or region
+    return Resource(
+        urn=urn,
+        type=request.type,
+        name=request.name,
+        id=registration.id if registration else "",
+        custom=bool(request.custom),
+        region=region,
+        parent=request.parent or None,
+        inputs=inputs,
+        outputs=_to_plain(state),
+        protect=bool(request.protect),
+        ignore_changes=tuple(request.ignoreChanges),
+        retain_on_delete=bool(request.retainOnDelete),
+        dependencies=tuple(sorted(set(request.dependencies))),  # a set: registration order varies
+    )
+
+
+def _resources(monitor: RecordingMonitor) -> tuple[Resource, ...]:
+    return _stable_order([_resource(monitor, urn) for urn in monitor.order if monitor.requests[urn].type != "pulumi:pulumi:Stack"])
 
 
 def _stable_order(resources: list[Resource]) -> tuple[Resource, ...]:
@@ -312,15 +321,17 @@ def capture_region(
     region: str,
     *,
     primary_exports: Mapping[str, Any] | None = None,
+    on_resource: OnResource | None = None,
 ) -> RegionGraph:
-    """Run `drkit.stacks.program.build_region` for one region under mocks and return its graph."""
+    """Run `drkit.stacks.program.build_region` for one region under mocks and return its graph
+    (`on_resource` is given each resource as it is registered, from Pulumi's worker threads)."""
     from drkit.stacks.program import build_region, primary_stack_reference_name
 
     stack_outputs = {}
     if primary_exports is not None:
         stack_outputs[primary_stack_reference_name(spec, ORGANIZATION, PROJECT)] = primary_exports
     mock = RealisticMocks(spec.account_id, stack_outputs)
-    monitor = RecordingMonitor(mock)
+    monitor = RecordingMonitor(mock, on_resource)
     exports: dict[str, Any] = {}
     with _CAPTURE_LOCK:
         set_root_resource(None)  # type: ignore[arg-type]  # each capture is a fresh stack
@@ -338,7 +349,7 @@ def capture_region(
 
         with _without_source_positions():
             _sync_await(run_pulumi_func(program))
-        resources = _resources(monitor, mock)
+        resources = _resources(monitor)
     return RegionGraph(
         deployment=spec.deployment,
         stack=spec.stack_name(region),
@@ -350,10 +361,13 @@ def capture_region(
     )
 
 
-def capture_regions(spec: DeploymentSpec, regions: list[str] | None = None) -> Iterator[RegionGraph]:
+def capture_regions(
+    spec: DeploymentSpec, regions: list[str] | None = None, *, on_resource: OnResource | None = None
+) -> Iterator[RegionGraph]:
     """Each requested region's graph as soon as it is captured: the primary first (always
     captured, its exports feed the secondaries), then the secondaries in spec order.
-    Unknown regions are refused before anything is captured.
+    Unknown regions are refused before anything is captured. `on_resource` is given each
+    resource of the requested regions as it is registered (see `RecordingMonitor`).
 
     One process, on purpose: capturing secondaries in forked processes saved a fraction of a
     second, and a fork taken after the policy pack's gRPC client had run crashed the child.
@@ -361,12 +375,12 @@ def capture_regions(spec: DeploymentSpec, regions: list[str] | None = None) -> I
     wanted = list(regions) if regions else list(spec.regions)
     for region in wanted:
         spec.role(region)  # raises a SpecError naming valid regions
-    primary = capture_region(spec, spec.primary_region)
+    primary = capture_region(spec, spec.primary_region, on_resource=on_resource if spec.primary_region in wanted else None)
     if spec.primary_region in wanted:
         yield primary
     for region in spec.secondary_regions:
         if region in wanted:
-            yield capture_region(spec, region, primary_exports=primary.exports)
+            yield capture_region(spec, region, primary_exports=primary.exports, on_resource=on_resource)
 
 
 def capture(spec: DeploymentSpec, regions: list[str] | None = None) -> DeploymentGraph:

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,12 @@ class PolicyPackProcess:
         )
         self._channel: grpc.Channel | None = None
         self._analyzer: analyzer_pb2_grpc.AnalyzerStub | None = None
+        # Resources handed to `analyze` before the pack is configured wait in `_early`; then each
+        # Analyze call is in flight (`_sent`, by URN) until its stack is analyzed.
+        self._lock = threading.Lock()
+        self._configured = False
+        self._early: list[Resource] = []
+        self._sent: dict[str, grpc.Future] = {}
 
     @property
     def _stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
@@ -153,39 +160,44 @@ class PolicyPackProcess:
         for name, (level, properties) in config.items():
             request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(enforcementLevel=LEVELS[level], properties=_struct(properties)))
         self._stub.Configure(request)
+        with self._lock:
+            self._configured = True
+            early, self._early = self._early, []
+        for resource in early:
+            self._send(resource)
+
+    def analyze(self, resource: Resource) -> None:
+        """Send `Analyze` for one resource now, as the engine does when its step runs (the reply
+        is read by `analyze_stack`). Before the pack is configured, the resource waits for it.
+        Safe from any thread: a capture calls it from Pulumi's worker threads."""
+        with self._lock:
+            if not self._configured:
+                self._early.append(resource)
+                return
+        self._send(resource)
+
+    def _send(self, resource: Resource) -> None:
+        self._sent[resource.urn] = self._stub.Analyze.future(analyzer_pb2.AnalyzeRequest(**_fields(resource)))
 
     def analyze_stack(self, graph: RegionGraph) -> list[Diagnostic]:
-        """`Analyze` for each resource, then `AnalyzeStack` for the whole stack, as the engine does.
+        """`Analyze` for each resource (those not sent by `analyze` already), then `AnalyzeStack`
+        for the whole stack, as the engine does.
 
         Component resources are included (policies see them as parents); the stack root is not.
+        All of a stack's Analyze calls are in flight at once: one blocking round trip each would
+        wait on this process's interpreter, busy capturing the next stack, at every step.
         """
         resources = [r for r in graph.resources if r.type != "pulumi:pulumi:Stack"]
-        # What the engine sends for a resource, converted to protobuf once for both calls.
-        fields = [
-            {
-                "type": r.type,
-                "properties": _struct(r.inputs),
-                "urn": r.urn,
-                "name": r.name,
-                "options": _options(r),
-                "provider": _provider(r),
-            }
-            for r in resources
-        ]
-        # All of a stack's Analyze calls are in flight at once, as the engine's parallel steps send
-        # them: one blocking round trip each would wait on this process's GIL (busy capturing the
-        # next stack) at every step.
-        pending = [
-            (resource.urn, self._stub.Analyze.future(analyzer_pb2.AnalyzeRequest(**common)))
-            for resource, common in zip(resources, fields, strict=True)
-        ]
+        for resource in resources:
+            if resource.urn not in self._sent:
+                self._send(resource)
         diagnostics: list[Diagnostic] = []
-        for urn, reply in pending:
-            diagnostics += _diagnostics(self._call(urn, reply.result), default_urn=urn)
+        for resource in resources:
+            reply = self._sent.pop(resource.urn)
+            diagnostics += _diagnostics(self._call(resource.urn, reply.result), default_urn=resource.urn)
         stack_request = analyzer_pb2.AnalyzeStackRequest(
             resources=[
-                analyzer_pb2.AnalyzerResource(**common, parent=r.parent or "", dependencies=list(r.dependencies))
-                for r, common in zip(resources, fields, strict=True)
+                analyzer_pb2.AnalyzerResource(**_fields(r), parent=r.parent or "", dependencies=list(r.dependencies)) for r in resources
             ]
         )
         diagnostics += _diagnostics(self._call(graph.stack, lambda: self._stub.AnalyzeStack(stack_request)), default_urn="")
@@ -197,6 +209,18 @@ class PolicyPackProcess:
         except grpc.RpcError as exc:
             details = exc.details() if hasattr(exc, "details") else str(exc)
             raise PolicyPackError(f"the policy pack in {self.pack_dir} failed while analyzing {subject}: {details}") from None
+
+
+def _fields(resource: Resource) -> dict[str, Any]:
+    """What the engine sends about a resource in both `Analyze` and `AnalyzeStack`."""
+    return {
+        "type": resource.type,
+        "properties": _struct(resource.inputs),
+        "urn": resource.urn,
+        "name": resource.name,
+        "options": _options(resource),
+        "provider": _provider(resource),
+    }
 
 
 def _options(resource: Resource) -> analyzer_pb2.AnalyzerResourceOptions:

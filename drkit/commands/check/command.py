@@ -62,8 +62,8 @@ def check_specs(
 ) -> CheckResult:
     """The pack over every stack of every spec, then the names across all of them.
 
-    The pack starts first: it boots while the specs are read and the primary is captured, and
-    analyzes each stack while the next is captured.
+    The pack starts first: it boots while the specs are read, analyzes each resource as soon as
+    the capture registers it, and each stack as a whole once it is captured.
     """
     with PolicyPackProcess(pack_dir) as pack:
         specs = [(path, load_spec(path)) for path in paths]  # every spec is valid before anything is captured
@@ -75,7 +75,11 @@ def check_specs(
         with status(f"checking {deployments}'s stacks with the policy pack"):
             results = [
                 run_check(
-                    spec, _kept(capture_regions(spec, regions), spec, path, checked), spec_path=path, config_path=config_path, pack=pack
+                    spec,
+                    _kept(capture_regions(spec, regions, on_resource=pack.analyze), spec, path, checked),
+                    spec_path=path,
+                    config_path=config_path,
+                    pack=pack,
                 )
                 for path, spec in specs
             ]
