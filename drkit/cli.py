@@ -51,9 +51,14 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def _chosen(argv: Sequence[str]) -> str | None:
-    """The subcommand named on the command line (its first word), if it is one of ours."""
-    first = next((arg for arg in argv if not arg.startswith("-")), None)
-    return first if first in COMMANDS else None
+    """The subcommand named on the command line (its first word), if it is one of ours and the
+    words before it do not ask for drkit's own help or version (which list every command)."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+        if arg in ("-h", "--help", "--version"):
+            return None
+    return None
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -110,9 +110,10 @@ def test_a_command_imports_only_its_own_module() -> None:
     assert "drkit.commands.route.command" in loaded
     for other in ("drkit.commands.drill", "drkit.commands.check", "drkit.commands.preflight", "pulumi_policy"):
         assert other not in loaded
-    # With no command named (`drkit --help`), every command is registered and listed.
-    listed = next(a for a in build_parser([])._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert set(listed) == set(drkit.cli.COMMANDS)
+    # With no command named, or drkit's own help asked for first (`drkit -h check`), every command is listed.
+    for top_level in ([], ["-h", "check"], ["--help", "route"]):
+        listed = next(a for a in build_parser(top_level)._actions if isinstance(a, argparse._SubParsersAction)).choices
+        assert set(listed) == set(drkit.cli.COMMANDS), top_level
 
 
 def test_route_without_spec_outside_a_checkout_names_the_flag(tmp_path: Path) -> None:

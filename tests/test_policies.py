@@ -489,3 +489,22 @@ def test_a_rule_that_raises_is_reported_as_a_pack_failure_naming_the_resource(tm
     with PolicyPackProcess(tmp_path) as broken, pytest.raises(PolicyPackError) as caught:
         check_stacks(broken, [graph], config={})
     assert str(tmp_path) in str(caught.value) and table.urn in str(caught.value) and "rule bug" in str(caught.value)
+
+
+def test_a_pack_that_dies_mid_analysis_is_reported_with_its_exit_code_and_last_words(tmp_path: Path) -> None:
+    """Every Analyze call in flight fails when the pack dies, so the report names the stack, the
+    exit code and what the pack said, not whichever resource's reply was read first."""
+    (tmp_path / "PulumiPolicy.yaml").write_text("description: dies\nversion: 0.0.1\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        "import os, sys\n"
+        "from pulumi_policy import PolicyPack, ResourceValidationPolicy\n"
+        "def validate(args, report):\n"
+        "    if args.resource_type == 'aws:sns/topic:Topic':\n"
+        "        print('out of memory, say', file=sys.stderr, flush=True)\n"
+        "        os._exit(3)\n"
+        "PolicyPack(name='dies', policies=[ResourceValidationPolicy(name='fatal', description='d', validate=validate)])\n"
+    )
+    graph = example_graph("fraud-tier1").primary
+    with PolicyPackProcess(tmp_path) as dying, pytest.raises(PolicyPackError) as caught:
+        check_stacks(dying, [graph], config={})
+    assert str(caught.value) == f"the policy pack in {tmp_path} exited (code 3) while analyzing stack {graph.stack}: out of memory, say"

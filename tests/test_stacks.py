@@ -389,3 +389,28 @@ def test_each_region_has_a_dashboard_charting_its_own_endpoints_and_table(any_ex
         charted = {m[3] for w in body["widgets"] for m in w["properties"]["metrics"] if m[2] == "EndpointName"}
         assert charted == {e.inputs["name"] for e in graph.of_type(ENDPOINT)}
         assert {w["properties"]["region"] for w in body["widgets"]} == {graph.region}
+
+
+@pytest.mark.timeout(60)
+def test_a_resource_passed_as_an_input_is_recorded_as_the_engine_hands_it_to_an_analyzer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`role=role` is an ordinary Pulumi pattern: the graph (and the pack, streamed or not) sees the
+    role's ID, as the engine marshals resource references for analyzers. Decoding the reference into
+    a Role object on a registration's worker thread hung the capture."""
+    import pulumi_aws as aws
+
+    import drkit.stacks.program as program
+    from drkit.engine.capture import capture_regions
+
+    def build_region(spec: Any, region: str, **_: Any) -> dict[str, Any]:
+        role = aws.iam.Role("r", assume_role_policy="{}")
+        aws.iam.RolePolicyAttachment("a", role=role, policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+        return {}
+
+    monkeypatch.setattr(program, "build_region", build_region)
+    spec = example_spec("fraud-tier1")
+    streamed: list[Resource] = []
+    (graph,) = capture_regions(spec, [spec.primary_region], on_resource=streamed.append)
+    (role,) = graph.of_type("aws:iam/role:Role")
+    (attachment,) = graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert attachment.inputs["role"] == role.id != ""
+    assert [r.inputs for r in streamed if r.urn == attachment.urn] == [attachment.inputs]

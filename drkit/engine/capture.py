@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime.proto import source_pb2
@@ -38,6 +39,11 @@ _CAPTURE_LOCK = threading.Lock()
 
 
 ARC_HEALTH_CHECKS = "aws:arcregionswitch/getRoute53HealthChecks:getRoute53HealthChecks"
+
+# Pulumi's wire format marks special values (assets, secrets, resource references) with this key
+# and a signature (pulumi/sdk/proto "special signatures").
+SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"
+RESOURCE_REFERENCE = "5cf8f73096256a8f31e491e813e4eb8e"
 
 
 def _digest(*parts: str, length: int = 17) -> str:
@@ -223,11 +229,38 @@ class RecordingMonitor(mocks.MockMonitor):
         response = super().RegisterResource(request)
         urn = response.urn
         self.requests[urn] = request
-        self.inputs[urn] = _to_plain(pulumi.runtime.rpc.deserialize_properties(request.object)) if request.object else {}
+        self.inputs[urn] = _inputs(request.object) if request.object else {}
         self.order.append(urn)
         if self.on_resource is not None and request.type != "pulumi:pulumi:Stack":
             self.on_resource(_resource(self, urn))
         return response
+
+
+def _inputs(properties: struct_pb2.Struct) -> dict[str, Any]:
+    """A registration's inputs as plain values. A resource reference becomes what the engine hands
+    an analyzer (it marshals without keeping resources): the resource's ID, or its URN when it has
+    no ID. Pulumi's own decoding would rebuild the resource object instead, which waits on an event
+    loop that a registration's worker thread never runs."""
+    return _to_plain(pulumi.runtime.rpc.deserialize_properties(_without_references(properties)))
+
+
+def _without_references(struct: struct_pb2.Struct) -> struct_pb2.Struct:
+    if RESOURCE_REFERENCE.encode() not in struct.SerializeToString():
+        return struct  # the common case, decided without a copy
+    plain = json_format.MessageToDict(struct)
+    out = struct_pb2.Struct()
+    out.update(_referenced(plain))
+    return out
+
+
+def _referenced(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SIGNATURE_KEY) == RESOURCE_REFERENCE:
+            return value.get("id") or value["urn"]
+        return {k: _referenced(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_referenced(v) for v in value]
+    return value
 
 
 def _asset(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:

@@ -10,6 +10,7 @@ real pack reports, from the same code, with no Pulumi CLI and no credentials.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -20,10 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
-import jsonschema
-from google.protobuf import empty_pb2, json_format, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+# gRPC's core logs each cancelled call at INFO when a pack dies mid-analysis; drkit reports the
+# failure itself, once. Set before grpc initialises (a user's own setting wins).
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+import grpc  # noqa: E402
+import jsonschema  # noqa: E402
+from google.protobuf import empty_pb2, json_format, struct_pb2  # noqa: E402
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc  # noqa: E402
 
 from drkit.core.catalog import closest
 from drkit.core.errors import DrkitError, SpecError
@@ -166,6 +171,12 @@ class PolicyPackProcess:
         for resource in early:
             self._send(resource)
 
+    def hold(self) -> None:
+        """Resources handed to `analyze` from now on wait for the next `configure` (each spec's
+        check configures the pack anew)."""
+        with self._lock:
+            self._configured = False
+
     def analyze(self, resource: Resource) -> None:
         """Send `Analyze` for one resource now, as the engine does when its step runs (the reply
         is read by `analyze_stack`). Before the pack is configured, the resource waits for it.
@@ -194,20 +205,31 @@ class PolicyPackProcess:
         diagnostics: list[Diagnostic] = []
         for resource in resources:
             reply = self._sent.pop(resource.urn)
-            diagnostics += _diagnostics(self._call(resource.urn, reply.result), default_urn=resource.urn)
+            diagnostics += _diagnostics(self._call(graph.stack, resource.urn, reply.result), default_urn=resource.urn)
         stack_request = analyzer_pb2.AnalyzeStackRequest(
             resources=[
                 analyzer_pb2.AnalyzerResource(**_fields(r), parent=r.parent or "", dependencies=list(r.dependencies)) for r in resources
             ]
         )
-        diagnostics += _diagnostics(self._call(graph.stack, lambda: self._stub.AnalyzeStack(stack_request)), default_urn="")
+        diagnostics += _diagnostics(self._call(graph.stack, graph.stack, lambda: self._stub.AnalyzeStack(stack_request)), default_urn="")
         return diagnostics
 
-    def _call(self, subject: str, call: Callable[[], Any]) -> Any:
+    def _call(self, stack: str, subject: str, call: Callable[[], Any]) -> Any:
         try:
             return call()
         except grpc.RpcError as exc:
             details = exc.details() if hasattr(exc, "details") else str(exc)
+            if hasattr(exc, "code") and exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+                with contextlib.suppress(subprocess.TimeoutExpired):  # the connection went: is the pack exiting?
+                    self._process.wait(timeout=2)
+            if self._process.poll() is not None:
+                # The pack died: every call in flight fails with it, so no one resource is to blame.
+                assert self._process.stderr is not None
+                said = self._process.stderr.read().decode(errors="replace").strip()[-2000:]
+                raise PolicyPackError(
+                    f"the policy pack in {self.pack_dir} exited (code {self._process.returncode}) while analyzing stack {stack}"
+                    + (f": {said}" if said else "")
+                ) from None
             raise PolicyPackError(f"the policy pack in {self.pack_dir} failed while analyzing {subject}: {details}") from None
 
 

@@ -102,6 +102,7 @@ def check_stacks(
     first stack is captured, then each stack's analysis while the next is captured (`graphs`
     may be lazy, as `capture_regions` is). A config the pack refuses stops the capture.
     """
+    pack.hold()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyze") as worker:
         setup = worker.submit(_configure, pack, config, config_source)
         jobs = []

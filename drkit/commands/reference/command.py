@@ -146,6 +146,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("reference", help="Print the spec or policy reference as markdown (the docs/ pages are its output).")
+    parser = subparsers.add_parser("reference", help="Print a reference generated from the code: the spec or the policies as markdown (docs/), or the pack's taggable-types table as JSON (policies/taggable.json).")
     parser.add_argument("page", choices=tuple(GENERATORS), help="spec: every field of the deployment spec; policies: every policy of the pack; taggable: the pack's table of pulumi-aws types that take tags.")
     parser.set_defaults(func=run)
