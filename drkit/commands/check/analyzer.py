@@ -103,7 +103,7 @@ class PolicyPackProcess:
         self._lock = threading.Lock()
         self._configured = False
         self._early: list[Resource] = []
-        self._sent: dict[str, grpc.Future] = {}
+        self._sent: dict[str, tuple[dict[str, Any], grpc.Future]] = {}  # the request's fields, its reply
 
     @property
     def _stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
@@ -188,7 +188,8 @@ class PolicyPackProcess:
         self._send(resource)
 
     def _send(self, resource: Resource) -> None:
-        self._sent[resource.urn] = self._stub.Analyze.future(analyzer_pb2.AnalyzeRequest(**_fields(resource)))
+        fields = _fields(resource)  # kept: AnalyzeStack sends the same again
+        self._sent[resource.urn] = (fields, self._stub.Analyze.future(analyzer_pb2.AnalyzeRequest(**fields)))
 
     def analyze_stack(self, graph: RegionGraph) -> list[Diagnostic]:
         """`Analyze` for each resource (those not sent by `analyze` already), then `AnalyzeStack`
@@ -202,13 +203,14 @@ class PolicyPackProcess:
         for resource in resources:
             if resource.urn not in self._sent:
                 self._send(resource)
+        sent = [self._sent.pop(resource.urn) for resource in resources]
         diagnostics: list[Diagnostic] = []
-        for resource in resources:
-            reply = self._sent.pop(resource.urn)
+        for resource, (_, reply) in zip(resources, sent, strict=True):
             diagnostics += _diagnostics(self._call(graph.stack, resource.urn, reply.result), default_urn=resource.urn)
         stack_request = analyzer_pb2.AnalyzeStackRequest(
             resources=[
-                analyzer_pb2.AnalyzerResource(**_fields(r), parent=r.parent or "", dependencies=list(r.dependencies)) for r in resources
+                analyzer_pb2.AnalyzerResource(**fields, parent=r.parent or "", dependencies=list(r.dependencies))
+                for r, (fields, _) in zip(resources, sent, strict=True)
             ]
         )
         diagnostics += _diagnostics(self._call(graph.stack, graph.stack, lambda: self._stub.AnalyzeStack(stack_request)), default_urn="")
