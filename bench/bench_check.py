@@ -32,6 +32,7 @@ from drkit.core.spec import load_spec
 from drkit.engine.capture import capture_region, capture_regions
 from drkit.engine.graph import RegionGraph
 from drkit.policies.deploy_rules import POLICIES as DEPLOY_RULES
+from drkit.policies.resources import sdk_class_path
 from tests.conftest import EXAMPLES
 
 SIZES = (10, 100, 500, 1000, 2000)
@@ -81,8 +82,8 @@ def _seconds(argv: list[str]) -> float:
 def _resource_classes_import() -> tuple[list[str], int]:
     """A process that imports the pulumi_aws class of every type the example's stacks register:
     `import pulumi_aws` alone loads none of them (its service modules load on first use)."""
-    types = sorted({r.type for g in capture_regions(load_spec(EXAMPLES / "fraud-tier1.yaml")) for r in g.resources if r.type.startswith("aws:")})
-    classes = [f"pulumi_aws.{t.split(':')[1].split('/')[0].replace('lambda', 'lambda_')}.{t.rsplit(':', 1)[1]}" for t in types]
+    types = sorted({r.type for g in capture_regions(load_spec(EXAMPLES / "fraud-tier1.yaml")) for r in g.resources})
+    classes = [f"{module}.{name}" for module, name in filter(None, map(sdk_class_path, types))]
     return [sys.executable, "-c", f"import pulumi_aws, pulumi_policy; [{', '.join(classes)}]"], len(classes)
 
 

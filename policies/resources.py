@@ -78,18 +78,26 @@ def is_taggable(type_token: str) -> bool:
     return known if known is not None else sdk_is_taggable(type_token)
 
 
-def sdk_is_taggable(type_token: str) -> bool:
-    """Whether the installed pulumi-aws's class for this type has a `tags` argument."""
+def sdk_class_path(type_token: str) -> tuple[str, str] | None:
+    """The pulumi-aws module and class of a type (`aws:lambda/function:Function` is
+    `pulumi_aws.lambda_`, `Function`); None for a type that is not pulumi-aws's."""
     package, _, rest = type_token.partition(":")
     if package != "aws" or ":" not in rest:
-        return False
+        return None
     module_path, _, class_name = rest.partition(":")
     package_name = module_path.split("/")[0]
     if keyword.iskeyword(package_name):
         package_name += "_"  # pulumi_aws.lambda_: Python keywords get a trailing underscore
+    return f"pulumi_aws.{package_name}", class_name
+
+
+def sdk_is_taggable(type_token: str) -> bool:
+    """Whether the installed pulumi-aws's class for this type has a `tags` argument."""
+    path = sdk_class_path(type_token)
+    if path is None:
+        return False
     try:
-        module = importlib.import_module(f"pulumi_aws.{package_name}")
-        cls = getattr(module, class_name)
+        cls = getattr(importlib.import_module(path[0]), path[1])
     except (ImportError, AttributeError):
         return False
     return "tags" in inspect.signature(cls._internal_init).parameters

@@ -216,9 +216,10 @@ class RecordingMonitor(mocks.MockMonitor):
     resource to `on_resource` as it is registered, as the engine hands it to an analyzer (its
     inputs are final; a component's outputs may still grow)."""
 
+    mocks: RealisticMocks
+
     def __init__(self, mock: RealisticMocks, on_resource: OnResource | None = None) -> None:
         super().__init__(mock)
-        self.mock = mock
         self.on_resource = on_resource
         self.requests: dict[str, Any] = {}
         self.inputs: dict[str, dict[str, Any]] = {}
@@ -297,7 +298,7 @@ def _resource(monitor: RecordingMonitor, urn: str) -> Resource:
     inputs = monitor.inputs[urn]
     region = None
     if request.custom and not request.type.startswith("pulumi:"):
-        region = monitor.mock.provider_regions.get(request.provider.rsplit("::", 1)[-1])
+        region = monitor.mocks.provider_regions.get(request.provider.rsplit("::", 1)[-1])
         if request.type == INFERENCE_ROUTER_TYPE:  # drkit's provider: the region is the resource's input
             region = inputs.get("region") or region
     return Resource(
