@@ -496,12 +496,14 @@ def test_a_pack_that_dies_mid_analysis_is_reported_with_its_exit_code_and_last_w
     exit code and what the pack said, not whichever resource's reply was read first."""
     (tmp_path / "PulumiPolicy.yaml").write_text("description: dies\nversion: 0.0.1\nruntime: python\n")
     (tmp_path / "__main__.py").write_text(
-        "import os, sys\n"
+        "import os, sys, threading\n"
         "from pulumi_policy import PolicyPack, ResourceValidationPolicy\n"
+        "dying = threading.Lock()\n"
         "def validate(args, report):\n"
         "    if args.resource_type == 'aws:sns/topic:Topic':\n"
-        "        print('out of memory, say', file=sys.stderr, flush=True)\n"
-        "        os._exit(3)\n"
+        "        with dying:  # the pack validates resources on several threads: only one gets to speak\n"
+        "            print('out of memory, say', file=sys.stderr, flush=True)\n"
+        "            os._exit(3)\n"
         "PolicyPack(name='dies', policies=[ResourceValidationPolicy(name='fatal', description='d', validate=validate)])\n"
     )
     graph = example_graph("fraud-tier1").primary

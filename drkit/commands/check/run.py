@@ -100,14 +100,16 @@ def check_stacks(
 
     The pack's work runs in one worker thread, in order: connecting and configuring while the
     first stack is captured, then each stack's analysis while the next is captured (`graphs`
-    may be lazy, as `capture_regions` is). A config the pack refuses stops the capture.
+    may be lazy, as `capture_regions` is). A config the pack refuses stops the capture after the first stack.
     """
     pack.hold()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyze") as worker:
         setup = worker.submit(_configure, pack, config, config_source)
         jobs = []
         for graph in graphs:
-            if setup.done() and setup.exception() is not None:
+            # Waits for Configure once, while the first stack is in hand: the pack is configured long
+            # before a capture ends, and a config it refuses stops the capture after one stack.
+            if setup.exception() is not None:
                 break
             jobs.append((graph, worker.submit(pack.analyze_stack, graph)))
         name, version, infos, levels = setup.result()
