@@ -46,6 +46,7 @@ from drkit.components.endpoint import InferenceMode, async_input_bucket_for, end
 from drkit.components.functions.router.breakers import BreakerConfig
 from drkit.components.functions.router.config import (
     DIRECT_PATHS,
+    HealthProbe,
     ModelConfig,
     OffHoursConfig,
     RouterTarget,
@@ -253,7 +254,8 @@ def router_config(args: RegionalFrontDoorArgs) -> dict[str, object]:
         "models": {
             m.name: {"endpoints": dict(m.endpoints), "costs_usd": dict(m.costs_usd), "batch": m.batch,
                      **({"inference_router": {"router": m.inference_router.router, "target": m.inference_router.target}}
-                        if m.inference_router else {})}
+                        if m.inference_router else {}),
+                     **({"health_probe": asdict(m.health_probe)} if m.health_probe else {})}
             for m in args.models
         },  # fmt: skip
         "max_inline_bytes": args.max_inline_bytes,
@@ -366,6 +368,8 @@ def args_from_spec(
                 name=model.name, endpoints=endpoints, costs_usd=costs, batch=batch and InferenceMode.ASYNC in modes,
                 inference_router=router_target(spec, region, model.name)
                 if model.inference_router and InferenceMode.PROVISIONED in modes else None,
+                health_probe=HealthProbe(body=model.health_probe.body, content_type=model.health_probe.content_type)
+                if model.health_probe else None,
             )
         )  # fmt: skip
     off = spec.off_hours

@@ -704,17 +704,87 @@ def test_health_is_503_when_the_table_is_unreachable(world: World) -> None:
     assert status == 503 and f"table:{world.table}" in body["failed"]
 
 
-def test_health_is_503_only_when_every_breaker_is_open(world: World) -> None:
+def test_health_is_503_once_a_model_has_every_direct_breaker_open(world: World) -> None:
     router = world.router()
     assert router.breakers is not None
     for _ in range(4):
         router.breakers.record("fraud-realtime", False, 1)
-    assert get(router, "/health", key=None)[0] == 200
+    assert get(router, "/health", key=None)[0] == 200  # fraud still has its serverless endpoint
     for _ in range(4):
         router.breakers.record("fraud-serverless", False, 1)
     status, body = get(router, "/health", key=None)
     assert (status, body["failed"]) == (503, ["breakers"])
-    assert check_breakers([]).ok
+    assert check_breakers({}).ok
+
+
+def test_health_is_503_when_one_of_several_models_has_no_path_left(world: World) -> None:
+    """A hung endpoint stays InService and only its breaker sees it: while another model's endpoint
+    still answers, the region must still leave DNS, or the hung model's requests fail there forever."""
+    world.config_data["models"] = {
+        "fraud": {"endpoints": {"realtime": ENDPOINTS["realtime"]}},
+        "tiny": {"endpoints": {"serverless": ENDPOINTS["serverless"]}},
+    }
+    router = world.router()
+    assert router.breakers is not None
+    for _ in range(4):
+        router.breakers.record("fraud-realtime", False, 1)
+    status, body = get(router, "/health", key=None)
+    assert (status, body["failed"]) == (503, ["breakers"])
+    (breakers,) = (c for c in body["checks"] if c["name"] == "breakers")
+    assert breakers["detail"] == "1/2 open: fraud-realtime; no path left for fraud"
+
+
+def test_health_probes_a_half_open_endpoint_and_the_region_returns_only_once_it_answers(world: World) -> None:
+    """Out of DNS, the region gets no request to test a half-open breaker with: /health sends the
+    model's probe instead, so a hung endpoint keeps its region out until it answers again."""
+    world.config_data["models"] = {
+        "fraud": {"endpoints": {"realtime": ENDPOINTS["realtime"]}, "health_probe": {"body": '{"features": [0]}'}},
+    }
+    router = world.router()
+    assert router.breakers is not None
+    for _ in range(4):
+        router.breakers.record("fraud-realtime", False, 1)
+    assert get(router, "/health", key=None)[0] == 503
+    assert world.runtime.calls == []  # open: nothing to learn until the cool-down ends
+    world.clock.advance(30)
+    world.runtime.script["fraud-realtime"] = ["fail"]
+    assert get(router, "/health", key=None)[0] == 503  # half-open, probed, failed: open again
+    assert world.runtime.calls == ["fraud-realtime"]
+    world.clock.advance(30)
+    world.runtime.script["fraud-realtime"] = [("slow", 600)]  # over the breaker's 500 ms: still not well
+    assert get(router, "/health", key=None)[0] == 503
+    world.clock.advance(30)
+    assert [get(router, "/health", key=None)[0] for _ in range(2)] == [200, 200]
+    assert router.breakers.state("fraud-realtime") is br.BreakerState.CLOSED  # two probes answered (half_open_probes)
+    assert len(world.runtime.calls) == 4
+
+
+@pytest.mark.parametrize(
+    ("probe", "message"),
+    [
+        ("{}", "config.models.fraud.health_probe: '{}' is not valid; expected an object with body and content_type"),
+        ({"content_type": "text/plain"}, "config.models.fraud.health_probe.body: None is not valid; expected str"),
+    ],
+)
+def test_a_bad_health_probe_is_a_cold_start_error_naming_it(probe: Any, message: str) -> None:
+    data = config_data()
+    data["models"]["fraud"]["health_probe"] = probe
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    assert str(caught.value).startswith(message)
+
+
+def test_health_probe_is_not_sent_while_the_breaker_is_closed_or_without_a_probe(world: World) -> None:
+    router = world.router()  # the default config's models have no health_probe
+    assert router.breakers is not None
+    for _ in range(4):
+        router.breakers.record("fraud-realtime", False, 1)
+    world.clock.advance(30)
+    get(router, "/health", key=None)
+    assert world.runtime.calls == []
+    world.config_data["models"]["fraud"]["health_probe"] = {"body": "{}"}
+    get(world.router(), "/health", key=None)
+    assert world.runtime.calls == ["fraud-realtime"]  # only the half-open endpoint, not fraud-serverless
 
 
 # --- bad requests: always a 4xx JSON body, never a 500 ----------------------------------------------------

@@ -207,6 +207,20 @@ class AsyncCapacity(_Frozen):
         return _valid_instance_type(value)
 
 
+class HealthProbe(_Frozen):
+    """A small request the region's deep health sends to an endpoint whose breaker is half-open.
+
+    Once a hung or failing endpoint has taken its region out of DNS, no request reaches it again:
+    the probe is how the region learns the endpoint answers before DNS sends traffic back. It must
+    answer within 1 s (Route 53 wants the health status within 2 s).
+    """
+
+    body: str = Field(min_length=1, max_length=4096, description="Request body the model answers quickly, e.g. a minimal feature vector.")
+    content_type: str = Field(
+        default="application/json", pattern=r"^[\x20-\x7e]{1,1024}$", description="ContentType header. Default: application/json."
+    )
+
+
 class ModelSpec(_Frozen):
     """One model, served in every region of the deployment."""
 
@@ -222,6 +236,12 @@ class ModelSpec(_Frozen):
         description="Send this model's real-time requests through a SageMaker AI cross-Region inference router "
         "in each region, listing the model's provisioned endpoints in every region, own region first "
         "(tiers 1-2; docs/routers.md). Async stays regional. Default: false.",
+    )
+    health_probe: HealthProbe | None = Field(
+        default=None,
+        description="Request deep health sends to a half-open real-time or serverless endpoint, so a region that "
+        "left DNS returns only once the endpoint answers (docs/failure-model.md). Default: none — the region "
+        "returns when the breaker's cool-down ends, untested.",
     )
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)

@@ -61,6 +61,14 @@ class RouterTarget:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HealthProbe:
+    """A small request deep health sends to an endpoint whose breaker is half-open (drkit.core.spec.HealthProbe)."""
+
+    body: str
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     """One model in this region: its endpoints by path and the estimated cost of a request on each."""
 
@@ -73,6 +81,9 @@ class ModelConfig:
     """True when the workflow can run this model as a batch transform."""
     inference_router: RouterTarget | None = None
     """The router its real-time requests go through, instead of the endpoint. Default: none."""
+    health_probe: HealthProbe | None = None
+    """What deep health sends to a half-open endpoint to learn it answers again. Default: none (no
+    traffic, no probe: the breaker half-opens after its cool-down and the region returns untested)."""
 
     def serves(self, path: str) -> bool:
         """True when this region can serve `path` for this model."""
@@ -159,6 +170,7 @@ def parse_config(data: Any) -> RouterConfig:
         models[name] = ModelConfig(
             name=name, endpoints=dict(endpoints), costs_usd=costs, batch=bool(raw.get("batch", False)),
             inference_router=_router_target(raw.get("inference_router"), f"{where}.inference_router"),
+            health_probe=_health_probe(raw.get("health_probe"), f"{where}.health_probe"),
         )  # fmt: skip
     off = data.get("off_hours")
     return RouterConfig(
@@ -194,6 +206,14 @@ def _router_target(raw: Any, where: str) -> RouterTarget | None:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: {raw!r} is not valid; expected an object with router and target")
     return RouterTarget(router=_require(raw, "router", str, where), target=_require(raw, "target", str, where))
+
+
+def _health_probe(raw: Any, where: str) -> HealthProbe | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: {raw!r} is not valid; expected an object with body and content_type")
+    return HealthProbe(body=_require(raw, "body", str, where), content_type=str(raw.get("content_type", "application/json")))
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> RouterConfig:

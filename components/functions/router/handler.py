@@ -106,6 +106,9 @@ FALLBACKS: Mapping[str, tuple[str, ...]] = {p.value: tuple(q.value for q in PATH
 # Counting them would open every breaker of a standby region during the cold start a failover
 # causes, and deep health would then take the one region left out of DNS (found by the tier-3 drill).
 CAPACITY_WARMING = frozenset({"ModelNotReadyException"})
+# Route 53 wants a health check's status within 2 s of connecting (Route 53 Developer Guide, "How Amazon
+# Route 53 determines whether a health check is healthy"): a probe that has not answered by then fails.
+HEALTH_PROBE_TIMEOUT_SECONDS = 1.0
 
 
 _default_route = route
@@ -149,6 +152,8 @@ class Clients:
     s3: Any
     inference_router_runtime: Any = None
     """sagemaker-inference-router-runtime, for models whose real-time path goes through a router."""
+    health_runtime: Any = None
+    """sagemaker-runtime for deep health's probes, with a read timeout inside Route 53's. Default: sagemaker_runtime."""
 
     @classmethod
     def for_region(cls, region: str) -> Clients:
@@ -161,7 +166,10 @@ class Clients:
         runtime, sagemaker, stepfunctions, dynamodb, s3 = (boto3.client(s, region_name=region) for s in
                      ("sagemaker-runtime", "sagemaker", "stepfunctions", "dynamodb", "s3"))  # fmt: skip
         router = boto3.client("sagemaker-inference-router-runtime", region_name=region, config=routed)
-        return cls(runtime, sagemaker, stepfunctions, dynamodb, s3, inference_router_runtime=router)
+        probing = Config(connect_timeout=HEALTH_PROBE_TIMEOUT_SECONDS, read_timeout=HEALTH_PROBE_TIMEOUT_SECONDS,
+                         retries={"mode": "standard", "total_max_attempts": 1})  # fmt: skip
+        health = boto3.client("sagemaker-runtime", region_name=region, config=probing)
+        return cls(runtime, sagemaker, stepfunctions, dynamodb, s3, inference_router_runtime=router, health_runtime=health)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -733,14 +741,46 @@ class Router:
     # GET /health
 
     def health_report(self) -> HealthReport:
+        self._probe_half_open()
         endpoints = sorted({e for m in self.config.models.values() for e in m.endpoints.values()})
-        direct = sorted({e for m in self.config.models.values() for p, e in m.endpoints.items() if p in DIRECT_PATHS})
+        direct = {name: sorted(e for p, e in m.endpoints.items() if p in DIRECT_PATHS) for name, m in sorted(self.config.models.items())}
         breakers = self.breakers
         return deep_health(
-            region=self.config.region, endpoints=endpoints, direct_endpoints=direct if breakers else [],
+            region=self.config.region, endpoints=endpoints, direct_endpoints=direct if breakers else {},
             table_name=self.config.table_name, sagemaker=self.clients.sagemaker, dynamodb=self.clients.dynamodb,
             breaker_state=breakers.state if breakers else (lambda _e: BreakerState.CLOSED),
         )  # fmt: skip
+
+    def _probe_half_open(self) -> None:
+        """Send each half-open endpoint its model's health probe, through its breaker.
+
+        Once DNS has moved away no request reaches the region, so without a probe a breaker that
+        opened on a hung endpoint half-opens after its cool-down, the region reads healthy, DNS
+        fails back and the hung endpoint fails requests again: a flap every cool-down.
+        """
+        if self.breakers is None:
+            return
+        runtime = self.clients.health_runtime or self.clients.sagemaker_runtime
+        for model in self.config.models.values():
+            probe = model.health_probe
+            for path, endpoint in model.endpoints.items():
+                if probe is None or path not in DIRECT_PATHS or self.breakers.state(endpoint) is not BreakerState.HALF_OPEN:
+                    continue
+                if not self.breakers.admit(endpoint):  # every probe slot is taken by a request or another check
+                    continue
+                started = self.timer()
+                try:
+                    runtime.invoke_endpoint(EndpointName=endpoint, Body=probe.body.encode(), ContentType=probe.content_type)["Body"].read()
+                except ClientError as exc:
+                    error = exc.response.get("Error", {})
+                    if error.get("Code") in CAPACITY_WARMING:
+                        continue  # capacity still coming: neither outcome
+                    answered = error.get("Code") == "ModelError" and 400 <= int(exc.response.get("OriginalStatusCode") or 0) < 500
+                    self._record(endpoint, answered, (self.timer() - started) * 1000)
+                except BotoCoreError:
+                    self._record(endpoint, False, (self.timer() - started) * 1000)
+                else:
+                    self._record(endpoint, True, (self.timer() - started) * 1000)
 
     def health(self) -> Response:
         report = self.health_report()

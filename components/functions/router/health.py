@@ -1,7 +1,9 @@
 """Deep health: can this region serve? The answer Route 53's health check acts on.
 
 A region is healthy when every one of its endpoints is InService, its copy of the token
-table is ACTIVE and readable, and at least one endpoint's breaker is not open. Shallow
+table is ACTIVE and readable, and every model it serves inline has a direct endpoint whose breaker
+is not open. DNS moves whole regions, so a region that can no longer serve one of its models
+leaves it (a hung endpoint stays InService: only its breaker sees it). Shallow
 "the Lambda ran" checks would keep DNS on a region whose endpoints are gone; this one turns
 a region's failure into a 503 within one health-check interval.
 
@@ -10,7 +12,7 @@ Each check is one AWS call and never raises: a failed call is a failed check wit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -83,30 +85,36 @@ def check_table(dynamodb: Any, table_name: str, hash_key: str = "request_id") ->
     return Check(name, status == "ACTIVE", status)
 
 
-def check_breakers(states: Sequence[tuple[str, BreakerState]]) -> Check:
-    """Fails only when every direct endpoint's breaker is open (some path must still flow)."""
+def check_breakers(states: Mapping[str, Sequence[tuple[str, BreakerState]]]) -> Check:
+    """Fails when some model has every direct endpoint's breaker open (that model has no path left here)."""
     if not states:
         return Check("breakers", True, "no direct endpoints")
-    open_ = [e for e, s in states if s is BreakerState.OPEN]
-    detail = f"{len(open_)}/{len(states)} open" + (f": {', '.join(open_)}" if open_ else "")
-    return Check("breakers", len(open_) < len(states), detail)
+    stuck = [model for model, endpoints in states.items() if all(s is BreakerState.OPEN for _, s in endpoints)]
+    open_ = [e for endpoints in states.values() for e, s in endpoints if s is BreakerState.OPEN]
+    total = sum(len(endpoints) for endpoints in states.values())
+    detail = f"{len(open_)}/{total} open" + (f": {', '.join(open_)}" if open_ else "")
+    if stuck:
+        detail += f"; no path left for {', '.join(stuck)}"
+    return Check("breakers", not stuck, detail)
 
 
 def deep_health(
     *,
     region: str,
     endpoints: Sequence[str],
-    direct_endpoints: Sequence[str],
+    direct_endpoints: Mapping[str, Sequence[str]],
     table_name: str,
     sagemaker: Any,
     dynamodb: Any,
     breaker_state: Callable[[str], BreakerState],
 ) -> HealthReport:
-    """Run every check; `breaker_state` reads one endpoint's breaker (errors fail that check)."""
+    """Run every check; `direct_endpoints` lists each model's real-time and serverless endpoints and
+    `breaker_state` reads one endpoint's breaker (errors fail that check)."""
     checks = [check_endpoint(sagemaker, e) for e in endpoints]
     checks.append(check_table(dynamodb, table_name))
     try:
-        checks.append(check_breakers([(e, breaker_state(e)) for e in direct_endpoints]))
+        states = {model: [(e, breaker_state(e)) for e in names] for model, names in direct_endpoints.items() if names}
+        checks.append(check_breakers(states))
     except (ClientError, BotoCoreError) as exc:
         checks.append(Check("breakers", False, _error(exc)))
     return HealthReport(region, tuple(checks))

@@ -176,6 +176,9 @@ def probe_payload(client: int, size: int) -> dict[str, Any]:
     return {"client": client, "pad": "x" * max(0, size - 32)}
 
 
+HEALTH_PROBE_CLIENT = -2  # a deep-health probe (spec.models[].health_probe) names no client
+
+
 def payload_client(body: bytes) -> int:
     """The synthetic client a payload came from (see `probe_payload`)."""
-    return int(json.loads(body)["client"])
+    return int(json.loads(body).get("client", HEALTH_PROBE_CLIENT))
