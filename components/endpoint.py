@@ -26,7 +26,7 @@ import pulumi_aws as aws
 
 from drkit.components.alarms import EndpointAlarms, EndpointAlarmsArgs
 from drkit.components.iam import Statement, assume_role_policy, policy_document
-from drkit.components.naming import content_hash, physical_name
+from drkit.components.naming import content_hash, physical_name, s3_bucket_name
 from drkit.components.storage import EncryptedBucket
 from drkit.core.errors import ComponentValidationError
 
@@ -132,14 +132,16 @@ def model_name_for(deployment: str, model: str, mode: InferenceMode, version: st
     return physical_name(deployment, model, mode.value, label)
 
 
-def async_input_bucket_for(deployment: str, region: str) -> str:
-    """The region's input bucket, where the router writes the payloads the async endpoint reads."""
-    return physical_name("drkit", deployment, "inputs", region)
+def async_input_bucket_for(deployment: str, *, account_id: str, region: str) -> str:
+    """The region's input bucket, where the router writes the payloads the async endpoint reads:
+    drkit-<deployment>-inputs-<account>-<region>."""
+    return s3_bucket_name("drkit", deployment, "inputs", account_id=account_id, region=region)
 
 
-def async_output_bucket_for(deployment: str, model: str, region: str) -> str:
-    """The async endpoint's output bucket; batch transform output lands beside it."""
-    return physical_name(deployment, model, InferenceMode.ASYNC.value, region)
+def async_output_bucket_for(deployment: str, model: str, *, account_id: str, region: str) -> str:
+    """The async endpoint's output bucket, <deployment>-<model>-async-<account>-<region>; batch
+    transform output lands beside it."""
+    return s3_bucket_name(deployment, model, InferenceMode.ASYNC.value, account_id=account_id, region=region)
 
 
 def _validate(name: str, args: RegionalInferenceEndpointArgs) -> None:
@@ -188,7 +190,7 @@ class RegionalInferenceEndpoint(pulumi.ComponentResource):
         if args.mode is InferenceMode.ASYNC:
             bucket = EncryptedBucket(
                 f"{name}-output",
-                bucket_name=async_output_bucket_for(args.deployment, args.model, args.region),
+                bucket_name=async_output_bucket_for(args.deployment, args.model, account_id=args.account_id, region=args.region),
                 kms_key_arn=args.kms_key_arn,
                 tags=tags,
                 opts=child,
@@ -297,7 +299,7 @@ class RegionalInferenceEndpoint(pulumi.ComponentResource):
         if output_bucket_arn is not None:
             # SageMaker reads each async input with this role (its key: UseRegionKey); a batch request's
             # transform job runs this model with this role and lists its S3Prefix input first.
-            inputs = async_input_bucket_for(a.deployment, a.region)
+            inputs = async_input_bucket_for(a.deployment, account_id=a.account_id, region=a.region)
             statements.append(Statement("ReadAsyncInputs", ("s3:GetObject",), [f"arn:aws:s3:::{inputs}/*"]))
             statements.append(Statement("ListBatchInputs", ("s3:ListBucket",), [f"arn:aws:s3:::{inputs}"]))
             statements.append(

@@ -33,7 +33,7 @@ import pulumi_aws as aws
 
 from drkit.components.frontdoor import router_function_name
 from drkit.components.iam import Statement, service_role
-from drkit.components.naming import physical_name
+from drkit.components.naming import physical_name, s3_bucket_name
 from drkit.components.observability import encrypted_log_group
 from drkit.core.errors import ComponentValidationError
 from drkit.core.tiers import Tier
@@ -74,6 +74,11 @@ class ScenarioTemplate:
 
 
 # --- pure decisions -------------------------------------------------------------------
+
+
+def report_bucket_for(deployment: str, *, account_id: str, region: str) -> str:
+    """The region's bucket for experiment reports: drkit-<deployment>-fis-reports-<account>-<region>."""
+    return s3_bucket_name("drkit", deployment, "fis-reports", account_id=account_id, region=region)
 
 
 def iso_duration(seconds: int) -> str:

@@ -55,7 +55,7 @@ from drkit.components.functions.router.config import (
 from drkit.components.iam import Statement, write_logs
 from drkit.components.inference_router import InferenceRouter, InferenceRouterArgs, RoutingTarget
 from drkit.components.lambda_function import lambda_function
-from drkit.components.naming import physical_name
+from drkit.components.naming import physical_name, s3_bucket_name
 from drkit.components.observability import encrypted_log_group
 from drkit.components.storage import EncryptedBucket
 from drkit.components.workflow import ASYNC_REQUEST_TRANSITIONS
@@ -221,8 +221,9 @@ def router_function_name(deployment: str, region: str) -> str:
     return physical_name("drkit", deployment, region, "router", limit=64)
 
 
-def audit_bucket_name(deployment: str, region: str) -> str:
-    return physical_name("drkit", deployment, "audit", region)
+def audit_bucket_name(deployment: str, *, account_id: str, region: str) -> str:
+    """The region's object-locked audit bucket: drkit-<deployment>-audit-<account>-<region>."""
+    return s3_bucket_name("drkit", deployment, "audit", account_id=account_id, region=region)
 
 
 input_bucket_name = async_input_bucket_for
@@ -247,8 +248,8 @@ def router_config(args: RegionalFrontDoorArgs) -> dict[str, object]:
         "region": args.region,
         "regions": list(args.regions),
         "table_name": args.table_name,
-        "audit_bucket": audit_bucket_name(args.deployment, args.region),
-        "input_bucket": input_bucket_name(args.deployment, args.region),
+        "audit_bucket": audit_bucket_name(args.deployment, account_id=args.account_id, region=args.region),
+        "input_bucket": input_bucket_name(args.deployment, account_id=args.account_id, region=args.region),
         "teams": [asdict(t) for t in args.teams],
         "classes": [{"name": c.name, "kind": c.kind.value, "timeout_seconds": c.timeout_seconds} for c in args.classes],
         "models": {
@@ -533,7 +534,7 @@ class RegionalFrontDoor(pulumi.ComponentResource):
         audit, inputs = (
             EncryptedBucket(
                 f"{name}-{label}",
-                bucket_name=bucket_name(args.deployment, args.region),
+                bucket_name=bucket_name(args.deployment, account_id=args.account_id, region=args.region),
                 kms_key_arn=args.kms_key_arn,
                 tags=tags,
                 object_lock=object_lock,

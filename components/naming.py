@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
+
+from drkit.core.errors import ComponentValidationError
 
 TAG_KEYS = ("InferenceType", "DRTier", "Model", "CostCenter", "Deployment")
 
@@ -15,6 +18,19 @@ def physical_name(*parts: str, limit: int = 63) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+def s3_bucket_name(*parts: str, account_id: str, region: str) -> str:
+    """A bucket drkit creates: `parts`, then the deploying account and the region, as AWS CDK names
+    its bootstrap bucket (cdk-<qualifier>-assets-<account>-<region>).
+
+    S3 bucket names are unique across every AWS account, so a name made only of the deployment and
+    region collides when the same spec deploys to a second account (staging and prod). A name too
+    long for S3 keeps its uniqueness through physical_name's digest of the full name.
+    """
+    if not re.fullmatch(r"[0-9]{12}", account_id):
+        raise ComponentValidationError(f"bucket {physical_name(*parts)}: account_id {account_id!r} is not a 12-digit AWS account id")
+    return physical_name(*parts, account_id, region)
 
 
 def content_hash(*values: object, length: int = 8) -> str:

@@ -31,7 +31,7 @@ from drkit.components.endpoint import (
     model_name_for,
 )
 from drkit.components.failover import RegionalFailoverRecord, RegionalFailoverRecordArgs
-from drkit.components.fis import DrExperiments, DrExperimentsArgs
+from drkit.components.fis import DrExperiments, DrExperimentsArgs, report_bucket_for
 from drkit.components.frontdoor import RegionalFrontDoor
 from drkit.components.frontdoor import args_from_spec as frontdoor_args
 from drkit.components.lifecycle import RequestLifecycle, RequestLifecycleArgs, redrive_function_name
@@ -247,7 +247,7 @@ class RegionalDeployment(pulumi.ComponentResource):
             arc_checks = arc_health_checks_by_region([p.plan_arn for p in plans], opts=pulumi.InvokeOutputOptions(parent=self))
         reports = EncryptedBucket(
             "fis-reports",
-            bucket_name=physical_name("drkit", spec.deployment, "fis-reports", region),
+            bucket_name=report_bucket_for(spec.deployment, account_id=spec.account_id, region=region),
             kms_key_arn=site["kms_key_arn"],
             tags=site["tags"],
             opts=child,
@@ -358,7 +358,7 @@ def workflow_targets(spec: DeploymentSpec, plan: RegionPlan) -> list[WorkflowTar
                 async_endpoint=name(InferenceMode.ASYNC),
                 # Batch runs the async endpoint's model and writes beside its async results.
                 batch_model_name=model_name_for(spec.deployment, model.name, InferenceMode.ASYNC, model.version) if has_async else None,
-                batch_output_path=f"s3://{async_output_bucket_for(spec.deployment, model.name, plan.region)}/batch/" if has_async else None,
+                batch_output_path=f"s3://{async_output_bucket_for(spec.deployment, model.name, account_id=spec.account_id, region=plan.region)}/batch/" if has_async else None,
                 batch_instance_type=model.async_.instance_type if has_async and model.async_ else None,
             )
         )

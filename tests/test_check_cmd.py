@@ -121,6 +121,20 @@ def test_two_specs_that_create_the_same_names_fail_across_deployments(tmp_path: 
     assert uris == {second.as_posix()}
 
 
+def test_the_same_spec_in_another_account_collides_only_on_what_the_user_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN docs-tier3 and the same spec for another account (staging and prod)
+    prod = variant(tmp_path, "docs-tier3", 'account_id: "123456789012"', 'account_id: "210987654321"')
+    # WHEN both are checked against each other
+    main(["check", str(EXAMPLES / "docs-tier3.yaml"), str(prod), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    across = [f for f in report["findings"] if f["policy"] == "unique-names-across-deployments"]
+    # THEN drkit's own buckets carry the account: only the model-data buckets (named by the spec's
+    # bucket_prefix) and the DNS records in the one hosted zone the two specs share are created twice
+    buckets = sorted(f["message"].split("'")[1] for f in across if f["type"] == "aws:s3/bucket:Bucket")
+    assert buckets == ["acme-ml-models-docs-tier3-us-east-2", "acme-ml-models-docs-tier3-us-west-2"]
+    assert {f["type"] for f in across} == {"aws:s3/bucket:Bucket", "aws:route53/record:Record"}
+
+
 def test_markdown_comment_leads_with_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = variant(tmp_path, "fraud-tier1", "min_instances: 2", "min_instances: 1")
     code = main(["check", str(spec), "--region", "us-east-1", "--format", "markdown", "--policy-pack-config", POLICY_CONFIG])

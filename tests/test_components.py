@@ -8,11 +8,19 @@ from pathlib import Path
 import pytest
 
 from drkit.components.artifacts import ModelArtifactStore, ModelArtifactStoreArgs
-from drkit.components.endpoint import InferenceMode, RegionalInferenceEndpoint, RegionalInferenceEndpointArgs
+from drkit.components.endpoint import (
+    InferenceMode,
+    RegionalInferenceEndpoint,
+    RegionalInferenceEndpointArgs,
+    async_output_bucket_for,
+)
 from drkit.components.failover import RecordRole, RegionalFailoverRecord, RegionalFailoverRecordArgs
+from drkit.components.fis import report_bucket_for
+from drkit.components.frontdoor import audit_bucket_name, input_bucket_name
 from drkit.components.iam import Statement, policy_document
-from drkit.components.naming import physical_name
+from drkit.components.naming import physical_name, s3_bucket_name
 from drkit.components.table import TaskTokenTable, TaskTokenTableArgs
+from drkit.core.aws_limits import s3_bucket_name_problem
 from drkit.core.errors import ComponentValidationError
 from drkit.engine.graph import DeploymentGraph
 from tests.conftest import example_graph
@@ -123,6 +131,52 @@ def test_physical_names_fit_aws_limits_and_stay_stable() -> None:
     long = physical_name("a-very-long-deployment-name-for-testing", "an-equally-long-model-name", "provisioned")
     assert len(long) == 63 and long == physical_name("a-very-long-deployment-name-for-testing", "an-equally-long-model-name", "provisioned")
     assert physical_name("fraud", "xgb", "async") == "fraud-xgb-async"
+
+
+# --- S3 bucket names: unique across every AWS account, so each carries the account ---------------
+
+STAGING, PROD = "111111111111", "222222222222"
+LONGEST_DEPLOYMENT = "fraud-" + "x" * 34  # the spec allows 40 characters
+LONGEST_MODEL = "model-" + "y" * 34
+
+
+def bucket_names(deployment: str, model: str, account_id: str, region: str) -> dict[str, str]:
+    """Every bucket name drkit derives (the model-data bucket is the user's own: not here)."""
+    where = {"account_id": account_id, "region": region}
+    return {
+        "audit": audit_bucket_name(deployment, **where),
+        "inputs": input_bucket_name(deployment, **where),
+        "async output": async_output_bucket_for(deployment, model, **where),
+        "fis reports": report_bucket_for(deployment, **where),
+    }
+
+
+def test_bucket_names_carry_the_account_before_the_region() -> None:
+    assert bucket_names("fraud", "xgb", STAGING, "us-east-1") == {
+        "audit": "drkit-fraud-audit-111111111111-us-east-1",
+        "inputs": "drkit-fraud-inputs-111111111111-us-east-1",
+        "async output": "fraud-xgb-async-111111111111-us-east-1",
+        "fis reports": "drkit-fraud-fis-reports-111111111111-us-east-1",
+    }
+
+
+def test_two_accounts_get_two_valid_bucket_names_even_when_the_name_is_cut_to_fit() -> None:
+    # GIVEN the longest deployment and model names the spec allows, in a long region name
+    staging = bucket_names(LONGEST_DEPLOYMENT, LONGEST_MODEL, STAGING, "ap-southeast-2")
+    prod = bucket_names(LONGEST_DEPLOYMENT, LONGEST_MODEL, PROD, "ap-southeast-2")
+    for role in staging:
+        # THEN each name was cut to fit S3's 63 characters, and the account fell off the end ...
+        assert len(staging[role]) <= 63 and STAGING not in staging[role] and PROD not in prod[role], role
+        # ... yet the digest of the full name keeps the two accounts apart
+        assert staging[role] != prod[role], role
+    short = bucket_names("fraud", "xgb", STAGING, "us-east-1")
+    for name in [*staging.values(), *prod.values(), *short.values()]:
+        assert s3_bucket_name_problem(name) is None, name
+
+
+def test_bucket_names_refuse_an_account_id_that_is_not_12_digits() -> None:
+    with pytest.raises(ComponentValidationError, match=r"^bucket drkit-fraud-audit: account_id '12345' is not a 12-digit AWS account id$"):
+        s3_bucket_name("drkit", "fraud", "audit", account_id="12345", region="us-east-1")
 
 
 # --- log groups: one shape, through drkit.components.observability.encrypted_log_group ------------

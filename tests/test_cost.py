@@ -198,6 +198,7 @@ def test_front_door_budgets_price_the_same_transitions_as_the_cost_model() -> No
 # --- the front door and the Lambdas -------------------------------------------------------------
 
 FRAUD = "fraud-tier1"
+ACCOUNT = "123456789012"  # every example's account_id: it names their buckets (S3 names are global)
 GIB = 1024**3
 
 
@@ -377,10 +378,10 @@ def test_audit_record_size_matches_a_measured_record() -> None:
 def test_audit_records_one_put_per_request_and_their_retention_of_storage() -> None:
     usage = fraud_usage()
     estimate = priced(triples(FRAUD, "us-east-1"), usage)
-    put = one(estimate, "-audit-us-east-1", "requests")
+    put = one(estimate, f"-audit-{ACCOUNT}-us-east-1", "requests")
     assert put.quantity == pytest.approx(usage.monthly_requests)
     assert put.unit_price_usd == pytest.approx(0.005 / 1000)
-    stored = one(estimate, "-audit-us-east-1", "GB-month")
+    stored = one(estimate, f"-audit-{ACCOUNT}-us-east-1", "GB-month")
     # the 365-day object lock holds a year of records at once: 12 months' worth in steady state
     assert stored.quantity == pytest.approx(usage.monthly_requests * AUDIT_RECORD_BYTES / GIB * 12)
     assert "365-day object lock" in stored.description and "12.0 months" in stored.description
@@ -408,7 +409,7 @@ def test_an_idle_failover_secondary_pays_for_health_probes_only() -> None:
     assert one(estimate, "-router", "GB", "embedded-metric").quantity == 0
     assert one(estimate, "-router", "metric-month").quantity == 0
     assert one(estimate, "-router", "Lambda GB-s", "waiting").quantity == 0
-    assert one(estimate, "-audit-eu-central-1", "requests").quantity == 0
+    assert one(estimate, f"-audit-{ACCOUNT}-eu-central-1", "requests").quantity == 0
 
 
 def test_without_usage_the_front_door_still_pays_for_its_probes() -> None:
@@ -483,9 +484,9 @@ def test_async_objects_are_stored_for_the_buckets_expiry() -> None:
     usage = fraud_usage()
     estimate = monthly_cost(triples(FRAUD, "us-east-1"), usage)
     queued = usage.monthly_requests / 3 * 0.02
-    inputs = one(estimate, "-inputs-us-east-1", "GB-month")
+    inputs = one(estimate, f"-inputs-{ACCOUNT}-us-east-1", "GB-month")
     assert inputs.quantity == pytest.approx(queued * 4 / 1_048_576 * 7 / 30.4)  # 4 KB each, 7-day lifecycle expiry
-    assert one(estimate, "-inputs-us-east-1", "requests").quantity == pytest.approx(queued)
+    assert one(estimate, f"-inputs-{ACCOUNT}-us-east-1", "requests").quantity == pytest.approx(queued)
 
 
 def test_an_arc_plan_is_a_marked_gap_not_a_silent_zero() -> None:

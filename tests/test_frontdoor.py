@@ -39,6 +39,9 @@ REGION = "us-east-1"
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k"
 MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:fraud-workflow"
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/drkit-fraud-tokens"
+# S3 names are global across accounts: the front door's buckets carry the account before the region.
+AUDIT_BUCKET = f"drkit-fraud-audit-{ACCOUNT}-{REGION}"
+INPUT_BUCKET = f"drkit-fraud-inputs-{ACCOUNT}-{REGION}"
 DIGEST = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
 
 ARGS = RegionalFrontDoorArgs(
@@ -190,8 +193,8 @@ def test_no_regional_record_when_the_caller_owns_it() -> None:
 
 def test_audit_bucket_is_object_locked_versioned_kms_encrypted_and_private(graph: Registered) -> None:
     buckets = {b["bucket"]: b for b in graph.of("aws:s3/bucket:Bucket")}
-    assert set(buckets) == {"drkit-fraud-audit-us-east-1", "drkit-fraud-inputs-us-east-1"}
-    assert buckets["drkit-fraud-audit-us-east-1"]["objectLockEnabled"] is True
+    assert set(buckets) == {AUDIT_BUCKET, INPUT_BUCKET}
+    assert buckets[AUDIT_BUCKET]["objectLockEnabled"] is True
     lock = graph.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
     assert lock["rule"]["defaultRetention"] == {"mode": "GOVERNANCE", "days": 365}
     sse = graph.of("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
@@ -228,7 +231,7 @@ def test_router_policy_is_least_privilege(graph: Registered) -> None:
     assert by_sid["TableItems"]["Resource"] == [TABLE_ARN]
     assert by_sid["WriteAudit"] == by_sid["WriteAudit"] | {
         "Action": ["s3:PutObject"],
-        "Resource": ["arn:aws:s3:::drkit-fraud-audit-us-east-1/audit/*"],
+        "Resource": [f"arn:aws:s3:::{AUDIT_BUCKET}/audit/*"],
     }
     assert by_sid["StartWorkflow"]["Resource"] == [MACHINE]
     assert by_sid["DataKey"]["Resource"] == [KEY]
@@ -344,7 +347,7 @@ def test_bundle_runs_without_pulumi_or_pydantic(tmp_path: Path) -> None:
         [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [MACHINE, "drkit-fraud-inputs-us-east-1"]
+    assert result.stdout.split() == [MACHINE, INPUT_BUCKET]
 
 
 def test_request_costs_follow_the_pricing_table_line_by_line() -> None:

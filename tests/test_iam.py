@@ -344,9 +344,9 @@ NEGATIVE_CORPUS: list[tuple[str, Callable[[], RegionGraph], str, str]] = [
     ("active tracing without X-Ray rights", lambda: edit(fraud(), "frontdoor-policy", statement_edit("WriteTraces", lambda s: None)),
      "access-contract-allows", "is denied xray:PutTraceSegments on *"),
     ("async endpoint cannot read its inputs", lambda: edit(fraud(), "fraud-xgb-async-role-policy", statement_edit("ReadAsyncInputs", lambda s: None)),
-     "access-contract-allows", "is denied s3:GetObject on arn:aws:s3:::drkit-fraud-tier1-inputs-us-east-1/"),
+     "access-contract-allows", f"is denied s3:GetObject on arn:aws:s3:::drkit-fraud-tier1-inputs-{ACCOUNT}-us-east-1/"),
     ("transform job that cannot list its input prefix", lambda: edit(fraud(), "fraud-xgb-async-role-policy", statement_edit("ListBatchInputs", lambda s: None)),
-     "access-contract-allows", "is denied s3:ListBucket on arn:aws:s3:::drkit-fraud-tier1-inputs-us-east-1"),
+     "access-contract-allows", f"is denied s3:ListBucket on arn:aws:s3:::drkit-fraud-tier1-inputs-{ACCOUNT}-us-east-1"),
     ("FIS report on an SSE-KMS bucket without the key", lambda: edit(fraud(), "fis-policy", statement_edit("EncryptReport", lambda s: None)),
      "access-contract-allows", "FIS template fis-pause-token-replication (arn:aws:iam::123456789012:role/drkit-fraud-tier1-us-east-1-fis) is denied kms:GenerateDataKey"),
     ("service invocation without a matching Lambda permission", lambda: edit(fraud(), "lifecycle-sns-0", lambda i: i.update(

@@ -38,8 +38,8 @@ from tests.conftest import create_token_table
 REGION = "us-east-1"
 OTHER = "us-west-2"
 TABLE = "drkit-fraud-tokens"
-AUDIT = "drkit-fraud-audit-us-east-1"
-INPUTS = "drkit-fraud-inputs-us-east-1"
+AUDIT = f"drkit-fraud-audit-{DEFAULT_ACCOUNT_ID}-{REGION}"  # as the front door names them (S3 names are global)
+INPUTS = f"drkit-fraud-inputs-{DEFAULT_ACCOUNT_ID}-{REGION}"
 NOW = 1_767_268_800.0  # 2026-01-01T12:00:00Z, a Thursday
 KEYS = {"alpha": "alpha-secret-key", "broke": "broke-secret-key", "thrifty": "thrifty-secret-key"}
 SECRET = b"team-key-secret-of-this-test-0123456789"  # what read_key_secret returns at cold start

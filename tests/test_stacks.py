@@ -26,7 +26,7 @@ from drkit.core.type_tokens import (
 from drkit.engine.capture import capture
 from drkit.engine.graph import DeploymentGraph, RegionGraph, Resource
 from drkit.policies.resources import sdk_is_taggable
-from tests.conftest import example_graph, example_spec
+from tests.conftest import EXAMPLE_NAMES, example_graph, example_spec
 
 
 def deep_check(graph: RegionGraph) -> Resource:
@@ -185,6 +185,22 @@ def _kms_ref(resource: Resource, graph: RegionGraph) -> Any:
 
 
 STORES = (TABLE, TABLE_REPLICA, "aws:sns/topic:Topic", "aws:sqs/queue:Queue", "aws:cloudwatch/logGroup:LogGroup", "aws:s3/bucket:Bucket", ENDPOINT_CONFIG)
+
+
+def _bucket_names(graph: DeploymentGraph) -> set[str]:
+    return {str(b.inputs["bucket"]) for region in graph for b in region.of_type("aws:s3/bucket:Bucket")}
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_the_same_spec_in_another_account_creates_none_of_the_same_buckets(name: str) -> None:
+    # GIVEN an example and the same spec for another account (staging and prod)
+    spec = example_spec(name)
+    other = capture(spec.model_copy(update={"account_id": "210987654321"}))
+    # WHEN both are deployed: S3 bucket names are global across every AWS account
+    shared = _bucket_names(example_graph(name)) & _bucket_names(other)
+    # THEN they share only the model-data buckets, which the user names (bucket_prefix) and uploads to
+    model_data = {m.model_data.bucket(r, spec.deployment) for m in spec.models for r in (spec.primary_region, *spec.secondary_regions)}
+    assert shared == model_data
 
 
 def test_every_store_is_encrypted_with_kms(any_example: DeploymentGraph) -> None:

@@ -384,7 +384,7 @@ class DeploymentSpec(_Frozen):
     primary_region: str
     secondary_regions: tuple[str, ...] = Field(min_length=1, description="At least one region other than the primary.")
     allowed_regions: tuple[str, ...] | None = Field(default=None, description="Data residency allowlist. Default: no limit.")
-    account_id: str = Field(pattern=r"^[0-9]{12}$", description="AWS account that holds the ECR repositories.")
+    account_id: str = Field(pattern=r"^[0-9]{12}$", description="AWS account the stacks deploy to; holds the ECR repositories and names drkit's S3 buckets.")
     cost_center: str = Field(pattern=r"^[A-Za-z0-9_.:/=+@-]{1,128}$", description="Value of the CostCenter tag.")
     consistency: Literal["eventual", "strong"] = Field(
         default="eventual",

@@ -324,7 +324,7 @@ def _handler_calls(stack: _Stack) -> list[Call]:
     endpoints = [str(e.props.get("name")) for e in stack.of(ENDPOINT)]
     direct = [str(e.props.get("name")) for e in stack.of(ENDPOINT) if e.props.get("endpointConfigName") not in async_configs]
     deployment = _deployment(stack)
-    buckets = {b.removeprefix(f"drkit-{deployment}-").removesuffix(f"-{stack.region}"): b for b in _bucket_names(stack, deployment)}
+    buckets = _front_door_buckets(stack)
     for function in stack.of(FUNCTION):
         name, role = str(function.props.get("name")), str(function.props.get("role"))
         kind = handler_kind(name)
@@ -378,8 +378,16 @@ def _deployment(stack: _Stack) -> str:
     return "?"
 
 
-def _bucket_names(stack: _Stack, deployment: str) -> list[str]:
-    return [str(n.props.get("bucket")) for n in stack.of(BUCKET_SSE) if str(n.props.get("bucket")).startswith(f"drkit-{deployment}-")]
+def _front_door_buckets(stack: _Stack) -> dict[str, str]:
+    """The front door's buckets by role (`audit`, `inputs`), named as the router's bundled config
+    names them (the names carry the account: S3 names are global), kept when the stack creates them."""
+    created = {str(n.props.get("bucket")) for n in stack.of(BUCKET_SSE)}
+    for function in stack.of(FUNCTION):
+        config = deployed_router_config(function.props)
+        if config is not None:
+            named = {"audit": config.get("audit_bucket"), "inputs": config.get("input_bucket")}
+            return {role: str(bucket) for role, bucket in named.items() if str(bucket) in created}
+    return {}
 
 
 def _resolve(
@@ -436,8 +444,7 @@ def _sagemaker_calls(stack: _Stack) -> list[Call]:
     calls: list[Call] = []
     configs = {str(c.props.get("name")): c for c in stack.of(ENDPOINT_CONFIG)}
     models = {str(m.props.get("name")): m for m in stack.of(MODEL)}
-    deployment = _deployment(stack)
-    inputs = next((b for b in _bucket_names(stack, deployment) if b.endswith(f"-inputs-{stack.region}")), None)
+    inputs = _front_door_buckets(stack).get("inputs")
     for endpoint in stack.of(ENDPOINT):
         name = str(endpoint.props.get("name"))
         config = configs.get(str(endpoint.props.get("endpointConfigName")))
@@ -532,7 +539,7 @@ def _transform_job_calls(stack: _Stack) -> list[Call]:
     bucket's batch/ prefix (SageMaker developer guide, "CreateTransformJob API: Execution Role Permissions")."""
     calls: list[Call] = []
     models = {str(m.props.get("name")): m for m in stack.of(MODEL)}
-    inputs = next((b for b in _bucket_names(stack, _deployment(stack)) if b.endswith(f"-inputs-{stack.region}")), None)
+    inputs = _front_door_buckets(stack).get("inputs")
     for config in stack.of(ENDPOINT_CONFIG):
         output = ((config.props.get("asyncInferenceConfig") or {}).get("outputConfig")) or {}
         if not output:

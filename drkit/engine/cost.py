@@ -317,6 +317,8 @@ class _Stack:
     lock_days: dict[str, float] = field(default_factory=dict)
     expiry_days: dict[str, float] = field(default_factory=dict)
     regions: tuple[str, ...] = ()  # every region of the deployment, from the router's bundled config
+    audit_bucket: str | None = None  # the front door's buckets, as the router's bundled config names them
+    input_bucket: str | None = None
     replication_destinations: int = 0  # ECR replication rule destinations: this stack is the source
 
     def __post_init__(self) -> None:
@@ -342,6 +344,7 @@ class _Stack:
                 config = deployed_router_config(props)
                 if config is not None:
                     self.regions = tuple(config.get("regions") or ())
+                    self.audit_bucket, self.input_bucket = config.get("audit_bucket"), config.get("input_bucket")
             elif t == "aws:ecr/replicationConfiguration:ReplicationConfiguration":
                 rules = ((props.get("replicationConfiguration") or {}).get("rules")) or []
                 self.replication_destinations = max((len(r.get("destinations") or []) for r in rules), default=0)
@@ -565,9 +568,9 @@ def _fixed_lines(stack: _Stack, usage: UsageProfile | None, traffic: _Traffic, s
             if stack.replication_destinations:
                 gb = usage.model_data_gb * usage.releases_per_month * stack.replication_destinations
                 add(name, region, f"S3 replication of model data to {stack.replication_destinations} regions × {usage.releases_per_month:g} releases", gb, "GB", "datatransfer", "inter-region")
-        elif t == "aws:s3/bucket:Bucket" and usage is not None and name.endswith(f"-audit-{region}"):
+        elif t == "aws:s3/bucket:Bucket" and usage is not None and name == stack.audit_bucket:
             lines.extend(_audit_lines(name, region, requests, stack.lock_days.get(name)))
-        elif t == "aws:s3/bucket:Bucket" and usage is not None and name.endswith(f"-inputs-{region}"):
+        elif t == "aws:s3/bucket:Bucket" and usage is not None and name == stack.input_bucket:
             kept = stack.expiry_days.get(name, 30.4)
             gb = async_requests * usage.mean_payload_kb / 1_048_576
             add(name, region, "async inputs: one PUT per queued request", async_requests, "requests", "s3", "put")
