@@ -494,3 +494,21 @@ def test_an_arc_plan_is_a_marked_gap_not_a_silent_zero() -> None:
     plans = [line for line in estimate.lines if line.unit == "plan-month"]
     assert len(plans) == 2 and all(line.is_gap and "Region switch plan" in line.gap for line in plans)
     assert not estimate.complete
+
+
+def test_buckets_are_priced_by_what_uses_them_not_by_words_in_their_names() -> None:
+    """Model data is the bucket a SageMaker model reads, async output the one an endpoint writes: a
+    bucket prefix without "model" and a model named "...-model" price exactly as the example does."""
+    usage = load_usage(EXAMPLES / "usage" / "docs-tier3.yaml")
+    original = triples("docs-tier3", "us-east-2")
+    renamed = json.loads(json.dumps(original).replace("acme-ml-models", "acme-artifacts").replace("doc-classifier", "doc-model"))
+
+    def bucket_lines(resources: Any, *, rename: bool) -> list[tuple[str, str, float]]:
+        buckets = {props["bucket"] for t, props, _ in resources if t == "aws:s3/bucket:Bucket"}
+        lines = [line for line in monthly_cost(resources, usage).lines if line.resource in buckets]
+        back = (lambda s: s.replace("acme-artifacts", "acme-ml-models").replace("doc-model", "doc-classifier")) if rename else str
+        return sorted((back(line.resource), back(line.description), line.quantity) for line in lines)
+
+    assert any("model artifacts" in d for _, d, _ in bucket_lines(original, rename=False))
+    assert any("async outputs" in d for _, d, _ in bucket_lines(original, rename=False))
+    assert bucket_lines(renamed, rename=True) == bucket_lines(original, rename=False)

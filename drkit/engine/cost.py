@@ -319,6 +319,8 @@ class _Stack:
     regions: tuple[str, ...] = ()  # every region of the deployment, from the router's bundled config
     audit_bucket: str | None = None  # the front door's buckets, as the router's bundled config names them
     input_bucket: str | None = None
+    model_data_buckets: set[str] = field(default_factory=set)  # where SageMaker models read their artifacts
+    async_output_buckets: set[str] = field(default_factory=set)  # where async endpoints write results
     replication_destinations: int = 0  # ECR replication rule destinations: this stack is the source
 
     def __post_init__(self) -> None:
@@ -332,8 +334,13 @@ class _Stack:
                 days = [number((r.get("expiration") or {}).get("days")) for r in props.get("rules") or [] if r.get("status") == "Enabled"]
                 if any(days):
                     self.expiry_days[str(props.get("bucket"))] = min(d for d in days if d)
+            elif t == "aws:sagemaker/model:Model":
+                containers = [props.get("primaryContainer") or {}, *(props.get("containers") or [])]
+                self.model_data_buckets |= {b for c in containers if (b := _s3_bucket(c.get("modelDataUrl")))}
             elif t == "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
                 self.configs[str(props.get("name"))] = props
+                output = (props.get("asyncInferenceConfig") or {}).get("outputConfig") or {}
+                self.async_output_buckets |= {b for k in ("s3OutputPath", "s3FailurePath") if (b := _s3_bucket(output.get(k)))}
             elif t == "aws:appautoscaling/target:Target":
                 self.targets[str(props.get("resourceId"))] = props
             elif t == "aws:appautoscaling/scheduledAction:ScheduledAction":
@@ -348,6 +355,13 @@ class _Stack:
             elif t == "aws:ecr/replicationConfiguration:ReplicationConfiguration":
                 rules = ((props.get("replicationConfiguration") or {}).get("rules")) or []
                 self.replication_destinations = max((len(r.get("destinations") or []) for r in rules), default=0)
+
+
+def _s3_bucket(url: Any) -> str | None:
+    """The bucket of an s3:// URL; None for anything else (an unknown preview value, say)."""
+    if not isinstance(url, str) or not url.startswith("s3://"):
+        return None
+    return url[len("s3://"):].split("/", 1)[0] or None
 
 
 def traffic_share(resources: Iterable[tuple[str, Mapping[str, Any], str | None]]) -> tuple[float, str]:
@@ -562,7 +576,7 @@ def _fixed_lines(stack: _Stack, usage: UsageProfile | None, traffic: _Traffic, s
         elif t == "aws:ecr/replicationConfiguration:ReplicationConfiguration" and usage is not None and stack.replication_destinations:
             gb = usage.image_gb * usage.releases_per_month * len(models) * stack.replication_destinations
             add("ecr-replication", region, f"ECR replication: {len(models)} images × {usage.image_gb:g} GB × {usage.releases_per_month:g} releases × {stack.replication_destinations} regions", gb, "GB", "datatransfer", "inter-region")
-        elif t == "aws:s3/bucket:Bucket" and usage is not None and "model" in name:
+        elif t == "aws:s3/bucket:Bucket" and usage is not None and name in stack.model_data_buckets:
             add(name, region, "model artifacts", usage.model_data_gb, "GB-month", "s3", "standard:storage")
             add(name, region, f"container images in this region's ECR: {len(models)} × {usage.image_gb:g} GB", len(models) * usage.image_gb, "GB-month", "ecr", "storage")
             if stack.replication_destinations:
@@ -575,7 +589,7 @@ def _fixed_lines(stack: _Stack, usage: UsageProfile | None, traffic: _Traffic, s
             gb = async_requests * usage.mean_payload_kb / 1_048_576
             add(name, region, "async inputs: one PUT per queued request", async_requests, "requests", "s3", "put")
             add(name, region, f"async inputs kept {kept:g} days (lifecycle expiry): {async_requests:,.0f} × {usage.mean_payload_kb:g} KB", gb * kept / 30.4, "GB-month", "s3", "standard:storage")
-        elif t == "aws:s3/bucket:Bucket" and usage is not None and "-async-" in name:
+        elif t == "aws:s3/bucket:Bucket" and usage is not None and name in stack.async_output_buckets:
             gb = async_requests * usage.mean_payload_kb / 1_048_576
             add(name, region, "async outputs: SageMaker PUTs one per request, the completion GETs it", async_requests, "requests", "s3", "put")
             add(name, region, "async outputs: one GET per request", async_requests, "requests", "s3", "get")
