@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from drkit import __version__
+from drkit.commands import interrupt
 from drkit.commands.console import silence_stdout
 from drkit.core import batch_gc
 from drkit.core.errors import DrkitError
@@ -97,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> NoReturn:
-    """The `drkit` executable: `main` with the collector set for a short batch process."""
+    """The `drkit` executable: `main` with Ctrl-C ending it at once (drkit.commands.interrupt) and the
+    collector set for a short batch process."""
+    interrupt.stop_at_once()
     batch_gc.for_batch()
     code = main()
     batch_gc.before_exit()

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +80,70 @@ def test_a_closed_pipe_ends_quietly() -> None:
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0, stderr
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def _children_of(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    return [int(c) for t in tasks.iterdir() for c in (t / "children").read_text().split()] if tasks.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from Linux's /proc")
+def test_ctrl_c_ends_a_check_at_once_with_130_and_its_policy_pack_with_it() -> None:
+    """Interrupting a capture used to be lost in a finalizer (the check went on and exited 0) or
+    swallowed by Pulumi's event loop (the check hung); now it ends the process and the pack."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "drkit", "check", TIER1], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    for _ in range(600):  # the pack starts once the handler is in place and before the capture
+        children = _children_of(process.pid)
+        if children:
+            break
+        time.sleep(0.01)
+    assert children, "the policy pack did not start"
+    time.sleep(0.3)  # inside the capture
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert (process.returncode, stdout) == (130, b""), stderr.decode()
+    assert stderr.decode().splitlines()[-1] == "drkit: interrupted" and b"Traceback" not in stderr
+    assert not any(_alive(child) for child in children)
+
+
+FINALIZER_PROGRAM = """
+import gc, sys, time
+from drkit.commands import interrupt
+if sys.argv[1] == "drkit":
+    interrupt.stop_at_once()
+class Slow:
+    def __del__(self):
+        print("in finalizer", flush=True)
+        time.sleep(3)
+a = Slow(); b = Slow(); a.other, b.other = b, a  # a cycle: freed by the collector, as Pulumi's objects are
+del a, b
+gc.collect()
+print("finished", flush=True)
+"""
+
+
+@pytest.mark.parametrize(("handler", "code", "finished"), [("python", 0, True), ("drkit", 130, False)])
+def test_ctrl_c_inside_a_finalizer_is_lost_to_python_but_not_to_drkit(handler: str, code: int, finished: bool) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", FINALIZER_PROGRAM, handler], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, text=True
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "in finalizer"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == code, stderr
+    assert ("finished" in stdout) is finished  # Python prints "Exception ignored in ... __del__" and goes on
+    assert finished or stderr.splitlines()[-1] == "drkit: interrupted"
 
 
 def test_version_answers_with_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:

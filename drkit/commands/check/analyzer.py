@@ -30,6 +30,7 @@ import jsonschema  # noqa: E402
 from google.protobuf import empty_pb2, json_format, struct_pb2  # noqa: E402
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc  # noqa: E402
 
+from drkit.commands import interrupt
 from drkit.core.catalog import closest
 from drkit.core.errors import DrkitError, SpecError
 from drkit.core.loader import load_json, load_yaml
@@ -96,6 +97,7 @@ class PolicyPackProcess:
             stderr=subprocess.PIPE,
             env=env,
         )
+        interrupt.track(self._process)
         self._channel: grpc.Channel | None = None
         self._analyzer: analyzer_pb2_grpc.AnalyzerStub | None = None
         # Resources handed to `analyze` before the pack is configured wait in `_early`; then each
@@ -141,6 +143,7 @@ class PolicyPackProcess:
         for stream in (self._process.stdout, self._process.stderr):
             if stream is not None:
                 stream.close()
+        interrupt.untrack(self._process)
 
     def info(self) -> tuple[str, str, list[PolicyInfo]]:
         """The pack's name, version and policies (GetAnalyzerInfo)."""

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from drkit.commands import interrupt
 from drkit.commands.console import note
 from drkit.commands.drill.backends import Backend, BackendName, switch_value
 from drkit.commands.drill.journal import Journal
@@ -75,9 +76,10 @@ class _StopError(Exception):
 
 
 @contextmanager
-def _terminate_as_stop() -> Iterator[None]:
-    """While a drill runs, SIGTERM (a CI job cancelled, `kill`) stops it like a stop condition, so it rolls
-    back instead of dying with its injection in place. Only the main thread can set signal handlers."""
+def _signals_stop_the_drill() -> Iterator[None]:
+    """While a drill runs, SIGTERM (a CI job cancelled, `kill`) and Ctrl-C stop it like a stop condition,
+    so it rolls back instead of dying with its injection in place (the `drkit` executable otherwise
+    exits at once on Ctrl-C). Only the main thread can set signal handlers."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -87,7 +89,8 @@ def _terminate_as_stop() -> Iterator[None]:
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        yield
+        with interrupt.raising():
+            yield
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -178,7 +181,7 @@ class DrillRunner:
 
     def run(self) -> DrillResult:
         """Run the drill holding the working directory's lock (and, on a real account, the account's)."""
-        with self.journal.lock(f"drill {self.drill_id}"), _terminate_as_stop():
+        with self.journal.lock(f"drill {self.drill_id}"), _signals_stop_the_drill():
             return self._run_locked()
 
     def _run_locked(self) -> DrillResult:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -99,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
         found = hosting_prices(price_list_items(client, region), wanted, today)
         print(f"{region}: {len(found)} hosting prices from the Price List API", file=sys.stderr)
         fetched += found
-    path.write_text(dump(refreshed(data, fetched)), encoding="utf-8")
+    partial = path.with_name(path.name + ".partial")  # renamed over the table whole: never half a table
+    partial.write_text(dump(refreshed(data, fetched)), encoding="utf-8")
+    os.replace(partial, path)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
