@@ -177,19 +177,21 @@ def test_measured_rto_lies_within_the_computed_bound_and_tiers_order_1_2_3(scena
 
 
 def _route53_reports(spec_name: str, *, probes: bool) -> tuple[list[str], list[str]]:
-    """What Route 53 said of the primary in 10 virtual minutes with its model's endpoint hung, then
-    in 5 minutes after the hang cleared; with and without the spec's health probes."""
-    spec = example_spec(spec_name)
-    if not probes:
-        spec = spec.model_copy(update={"models": tuple(m.model_copy(update={"health_probe": None}) for m in spec.models)})
-    t = topology_of(capture(spec))
-    sim = DeploymentSim(t, SimSettings())
+    """What Route 53 said of the primary in 5 virtual minutes (ten breaker cool-downs) with its model's
+    endpoint hung, then in 2.5 minutes after the hang cleared; with and without the spec's health probes."""
+    if probes:
+        graph = example_graph(spec_name)
+    else:
+        spec = example_spec(spec_name)
+        graph = capture(spec.model_copy(update={"models": tuple(m.model_copy(update={"health_probe": None}) for m in spec.models)}))
+    t = topology_of(graph)
+    sim = DeploymentSim(t, SimSettings(clients=4))
     sim.cut(outage=set(), inverted=set(), failed=set(), hung={(t.primary, t.models[0])})
-    for _ in range(600):
+    for _ in range(300):
         sim.tick()
     hung = [e for _, e in sim.m.timeline if e.startswith(f"{t.primary}: Route 53")]
     sim.restore()
-    for _ in range(300):
+    for _ in range(150):
         sim.tick(measure=False)
     after = [e for _, e in sim.m.timeline if e.startswith(f"{t.primary}: Route 53")][len(hung):]
     return hung, after
