@@ -14,6 +14,7 @@ if os.path.isfile(os.path.join(_CHECKOUT, "drkit", "__init__.py")):
     sys.path.insert(0, _CHECKOUT)
 
 import threading  # noqa: E402
+import time  # noqa: E402
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
@@ -29,8 +30,18 @@ def _warm() -> None:
     iam_actions.warm()
 
 
+def _exit_with(parent: int) -> None:
+    """End when the `drkit check` that started the pack is gone: killed (SIGKILL, SIGTERM) it cannot
+    stop its children, and an orphaned pack would serve forever."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
 batch_gc.for_batch()
 threading.Thread(target=_warm, name="warm-rule-data", daemon=True).start()
+if os.environ.get("DRKIT_PARENT_PID", "").isdigit():  # set by drkit check, not by the Pulumi CLI
+    threading.Thread(target=_exit_with, args=(int(os.environ["DRKIT_PARENT_PID"]),), name="exit-with-drkit", daemon=True).start()
 
 PolicyPack(
     name=PACK_NAME,

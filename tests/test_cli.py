@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -113,6 +114,42 @@ def test_ctrl_c_ends_a_check_at_once_with_130_and_its_policy_pack_with_it() -> N
     stdout, stderr = process.communicate(timeout=30)
     assert (process.returncode, stdout) == (130, b""), stderr.decode()
     assert stderr.decode().splitlines()[-1] == "drkit: interrupted" and b"Traceback" not in stderr
+    assert not any(_alive(child) for child in children)
+
+
+def _listening(pid: int) -> bool:
+    """True once `pid` holds a listening TCP socket (the pack's gRPC server)."""
+    try:
+        sockets = {os.readlink(fd)[8:-1] for fd in Path(f"/proc/{pid}/fd").iterdir() if os.readlink(fd).startswith("socket:[")}
+    except OSError:
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in sockets:  # 0A: LISTEN
+                return True
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from Linux's /proc")
+def test_a_killed_check_does_not_leave_its_policy_pack_running() -> None:
+    process = subprocess.Popen([sys.executable, "-m", "drkit", "check", TIER1], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    for _ in range(600):
+        children = _children_of(process.pid)
+        if children:
+            break
+        time.sleep(0.01)
+    assert children, "the policy pack did not start"
+    for _ in range(600):  # killed while it starts, the pack dies writing its port to a closed pipe anyway
+        if _listening(children[0]):
+            break
+        time.sleep(0.01)
+    process.kill()
+    process.wait(timeout=30)
+    for _ in range(100):  # the pack looks for its parent every 0.5 s
+        if not any(_alive(child) for child in children):
+            break
+        time.sleep(0.1)
     assert not any(_alive(child) for child in children)
 
 

@@ -89,7 +89,7 @@ class PolicyPackProcess:
         self.pack_dir = Path(pack_dir)
         if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
             raise SpecError(str(self.pack_dir), ["not a policy pack: PulumiPolicy.yaml is missing"], kind="policy pack")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", DRKIT_PARENT_PID=str(os.getpid()))  # the pack ends with this process
         self._process = subprocess.Popen(
             [python, "-u", str(self.pack_dir)],
             cwd=self.pack_dir,
