@@ -183,6 +183,21 @@ def test_ctrl_c_inside_a_finalizer_is_lost_to_python_but_not_to_drkit(handler: s
     assert finished or stderr.splitlines()[-1] == "drkit: interrupted"
 
 
+def test_a_drkit_started_with_ctrl_c_ignored_keeps_ignoring_it() -> None:
+    """`drkit check … &` in a script starts with SIGINT ignored; Ctrl-C meant for the script must not end it."""
+    program = "import sys, time\nfrom drkit.commands import interrupt\ninterrupt.stop_at_once()\nprint('ready', flush=True)\ntime.sleep(30)\n"
+    process = subprocess.Popen(
+        [sys.executable, "-c", program], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509 - the shell's doing
+    )  # fmt: skip
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    process.send_signal(signal.SIGINT)
+    with pytest.raises(subprocess.TimeoutExpired):
+        process.wait(timeout=1)
+    process.kill()
+    process.wait()
+
+
 def test_version_answers_with_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
@@ -252,3 +267,14 @@ def test_the_generated_reference_pages_are_current(page: str, path: str) -> None
     result = drkit_cli("reference", page)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (ROOT / path).read_text(), f"{path} is stale: run `drkit reference {page} > {path}`"
+
+
+def test_ctrl_c_during_a_rollback_is_held_off_until_it_is_done(capsys: pytest.CaptureFixture[str]) -> None:
+    from drkit.commands import interrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with interrupt.held("rolling back"):
+        os.kill(os.getpid(), signal.SIGINT)  # delivered at the next bytecode: no KeyboardInterrupt here
+        time.sleep(0.01)
+    assert signal.getsignal(signal.SIGINT) is before
+    assert capsys.readouterr().err == "drkit: rolling back\n"

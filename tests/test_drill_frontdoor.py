@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from drkit.commands.drill.doubles import MemoryDynamo, UnsupportedCallError
-from drkit.commands.drill.frontdoor import DRILL_TEAM, FrontDoors
+from drkit.commands.drill.frontdoor import DRILL_TEAM, HEALTH_PROBE_CLIENT, FrontDoors, payload_client, probe_payload
 from drkit.commands.drill.scenarios import Scenario
 from drkit.commands.drill.topology import topology_of
 from drkit.commands.drill.traffic import DeploymentSim, SimSettings
@@ -183,3 +183,10 @@ class _HealthyWorld:
 
     def workflow_started(self, region: str, execution_input: Any) -> None:
         return None
+
+
+@pytest.mark.parametrize("body", [b'{"features": [0.0]}', b"1.0,2.0", b"[0.0]", b"\x00\xff"])
+def test_a_health_probe_in_any_format_is_nobodys_request(body: bytes) -> None:
+    """A CSV probe (natural for an XGBoost model) once crashed the simulator's capacity model."""
+    assert payload_client(body) == HEALTH_PROBE_CLIENT
+    assert payload_client(json.dumps(probe_payload(3, 200)).encode()) == 3

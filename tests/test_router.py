@@ -731,7 +731,7 @@ def test_health_is_503_when_one_of_several_models_has_no_path_left(world: World)
     status, body = get(router, "/health", key=None)
     assert (status, body["failed"]) == (503, ["breakers"])
     (breakers,) = (c for c in body["checks"] if c["name"] == "breakers")
-    assert breakers["detail"] == "1/2 open: fraud-realtime; no path left for fraud"
+    assert breakers["detail"] == "1/2 open: fraud-realtime; no inline path left for fraud"
 
 
 def test_health_probes_a_half_open_endpoint_and_the_region_returns_only_once_it_answers(world: World) -> None:
@@ -754,9 +754,50 @@ def test_health_probes_a_half_open_endpoint_and_the_region_returns_only_once_it_
     world.runtime.script["fraud-realtime"] = [("slow", 600)]  # over the breaker's 500 ms: still not well
     assert get(router, "/health", key=None)[0] == 503
     world.clock.advance(30)
-    assert [get(router, "/health", key=None)[0] for _ in range(2)] == [200, 200]
-    assert router.breakers.state("fraud-realtime") is br.BreakerState.CLOSED  # two probes answered (half_open_probes)
+    # Half-open is not yet well: the region returns once half_open_probes (2 here) probes answered.
+    assert [get(router, "/health", key=None)[0] for _ in range(2)] == [503, 200]
+    assert router.breakers.state("fraud-realtime") is br.BreakerState.CLOSED
     assert len(world.runtime.calls) == 4
+
+
+def _half_open(world: World, *endpoints: str) -> Router:
+    world.config_data["models"] = {
+        "fraud": {"endpoints": {"realtime": ENDPOINTS["realtime"], "serverless": ENDPOINTS["serverless"]}, "health_probe": {"body": "1.0"}},
+    }
+    router = world.router()
+    assert router.breakers is not None
+    for endpoint in endpoints:
+        for _ in range(4):
+            router.breakers.record(endpoint, False, 1)
+    world.clock.advance(30)
+    return router
+
+
+def test_health_sends_one_probe_per_call_so_it_answers_within_route53s_two_seconds(world: World) -> None:
+    router = _half_open(world, "fraud-realtime", "fraud-serverless")
+    world.runtime.script.update({"fraud-realtime": [("slow", 400)], "fraud-serverless": [("slow", 400)]})
+    started = world.clock()
+    assert get(router, "/health", key=None)[0] == 503
+    assert (world.runtime.calls, world.clock() - started) == (["fraud-realtime"], pytest.approx(0.4))
+
+
+def test_a_probe_that_meets_a_cold_endpoint_gives_its_slot_back(world: World) -> None:
+    router = _half_open(world, "fraud-realtime", "fraud-serverless")
+    world.runtime.script["fraud-realtime"] = ["cold", "cold", "cold"]
+    assert [get(router, "/health", key=None)[0] for _ in range(3)] == [503, 503, 503]  # nothing proven yet
+    assert router.breakers is not None and router.breakers.admit("fraud-realtime")  # a request still gets a slot
+
+
+def test_health_answers_with_its_report_when_the_probe_path_fails(world: World) -> None:
+    router = _half_open(world, "fraud-realtime", "fraud-serverless")
+    assert router.breakers is not None
+
+    def throttled(endpoint: str) -> bool:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "PutItem")
+
+    router.breakers.admit = throttled  # type: ignore[method-assign]
+    status, body = get(router, "/health", key=None)
+    assert (status, body["failed"]) == (503, ["breakers"])
 
 
 @pytest.mark.parametrize(

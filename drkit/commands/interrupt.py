@@ -7,7 +7,8 @@ waiting forever. Both were seen when interrupting `drkit check` (about 3 interru
 commands change nothing outside the process, and the ones that do survive a kill at any instant
 (docs/failure-model.md), so the executable's handler kills the children it started, says so and
 exits 130 without unwinding. Code that rolls back on an interrupt (a running drill) asks for the
-exception back with `raising()` for as long as it needs it.
+exception back with `raising()` for as long as it needs it, and holds further ones off with
+`held()` while it rolls back.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ def exit_now(signum: int = signal.SIGINT, frame: FrameType | None = None) -> NoR
 
 
 def stop_at_once() -> None:
-    """Make Ctrl-C end the process at once; call from the executable's entry point only."""
-    signal.signal(signal.SIGINT, exit_now)
+    """Make Ctrl-C end the process at once; call from the executable's entry point only. A process
+    started with SIGINT ignored (`drkit … &` in a script) keeps ignoring it, as Python does."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, exit_now)
 
 
 @contextlib.contextmanager
@@ -58,6 +61,24 @@ def raising() -> Iterator[None]:
         yield
         return
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def held(message: str) -> Iterator[None]:
+    """Within the block (a rollback) Ctrl-C only prints `message`: cutting it short would leave the
+    account half restored. A no-op off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def say(signum: int, frame: FrameType | None) -> None:
+        sys.stderr.write(f"drkit: {message}\n")
+
+    previous = signal.signal(signal.SIGINT, say)
     try:
         yield
     finally:

@@ -166,6 +166,14 @@ def admit(snapshot: BreakerSnapshot, now: float, config: BreakerConfig) -> Admis
     return Admission(False, current, changed)
 
 
+def release(snapshot: BreakerSnapshot, now: float, config: BreakerConfig) -> BreakerSnapshot:
+    """Give back a half-open probe slot whose request learned nothing (capacity still warming)."""
+    current = advance(snapshot, now, config)
+    if current.state is BreakerState.HALF_OPEN and current.probes_started > current.probe_successes:
+        return replace(current, probes_started=current.probes_started - 1)
+    return current
+
+
 def record(snapshot: BreakerSnapshot, now: float, ok: bool, latency_ms: float, config: BreakerConfig) -> BreakerSnapshot:
     """The snapshot after one outcome. A slow success counts as slow, not as an error."""
     current = advance(snapshot, now, config)
@@ -302,6 +310,10 @@ class BreakerStore:
     def record(self, endpoint: str, ok: bool, latency_ms: float) -> BreakerSnapshot:
         """Count one outcome; returns the stored snapshot."""
         return self._update(endpoint, lambda s: (record(s, self.clock(), ok, latency_ms, self.config), True))
+
+    def release(self, endpoint: str) -> None:
+        """Give back the probe slot `admit` took for a request that ended with no outcome."""
+        self._update(endpoint, lambda s: (release(s, self.clock(), self.config), True))
 
     def state(self, endpoint: str) -> BreakerState:
         """The endpoint's state now (OPEN past its cool-down reads as HALF_OPEN)."""

@@ -60,6 +60,7 @@ from .budgets import BudgetAction, BudgetStore, decide, request_cost
 from .config import (
     DIRECT_PATHS,
     ConfigError,
+    HealthProbe,
     ModelConfig,
     RouterConfig,
     RouterTarget,
@@ -109,6 +110,7 @@ CAPACITY_WARMING = frozenset({"ModelNotReadyException"})
 # Route 53 wants a health check's status within 2 s of connecting (Route 53 Developer Guide, "How Amazon
 # Route 53 determines whether a health check is healthy"): a probe that has not answered by then fails.
 HEALTH_PROBE_TIMEOUT_SECONDS = 1.0
+HEALTH_PROBE_CONNECT_SECONDS = 0.3
 
 
 _default_route = route
@@ -166,7 +168,7 @@ class Clients:
         runtime, sagemaker, stepfunctions, dynamodb, s3 = (boto3.client(s, region_name=region) for s in
                      ("sagemaker-runtime", "sagemaker", "stepfunctions", "dynamodb", "s3"))  # fmt: skip
         router = boto3.client("sagemaker-inference-router-runtime", region_name=region, config=routed)
-        probing = Config(connect_timeout=HEALTH_PROBE_TIMEOUT_SECONDS, read_timeout=HEALTH_PROBE_TIMEOUT_SECONDS,
+        probing = Config(connect_timeout=HEALTH_PROBE_CONNECT_SECONDS, read_timeout=HEALTH_PROBE_TIMEOUT_SECONDS,
                          retries={"mode": "standard", "total_max_attempts": 1})  # fmt: skip
         health = boto3.client("sagemaker-runtime", region_name=region, config=probing)
         return cls(runtime, sagemaker, stepfunctions, dynamodb, s3, inference_router_runtime=router, health_runtime=health)
@@ -593,7 +595,9 @@ class Router:
                 return 424, {"error": "model_rejected_input", "message": error.get("Message", ""), "model_status": original,
                              "request_id": request.request_id}  # fmt: skip
             LOG.warning("endpoint %s failed: %s", endpoint, error)
-            if error.get("Code") not in CAPACITY_WARMING:
+            if error.get("Code") in CAPACITY_WARMING:
+                self._release(endpoint)  # no outcome: a half-open slot taken for it must come back
+            else:
                 self._record(endpoint, False, latency)
             return None
         except BotoCoreError as exc:  # timeouts, connection errors
@@ -613,6 +617,10 @@ class Router:
     def _record(self, endpoint: str, ok: bool, latency_ms: float) -> None:
         if self.breakers is not None:
             self.breakers.record(endpoint, ok, latency_ms)
+
+    def _release(self, endpoint: str) -> None:
+        if self.breakers is not None:
+            self.breakers.release(endpoint)
 
     def _conflict(self, request: InferRequest) -> HttpError:
         return HttpError(
@@ -741,46 +749,65 @@ class Router:
     # GET /health
 
     def health_report(self) -> HealthReport:
-        self._probe_half_open()
+        probed = self._probe_half_open()
         endpoints = sorted({e for m in self.config.models.values() for e in m.endpoints.values()})
         direct = {name: sorted(e for p, e in m.endpoints.items() if p in DIRECT_PATHS) for name, m in sorted(self.config.models.items())}
         breakers = self.breakers
+
+        def breaker_state(endpoint: str) -> BreakerState:
+            if breakers is None:
+                return BreakerState.CLOSED
+            state = breakers.state(endpoint)
+            # Half-open is not yet well: where a probe can prove it, the region returns once the breaker closes.
+            return BreakerState.OPEN if state is BreakerState.HALF_OPEN and endpoint in probed else state
+
         return deep_health(
             region=self.config.region, endpoints=endpoints, direct_endpoints=direct if breakers else {},
             table_name=self.config.table_name, sagemaker=self.clients.sagemaker, dynamodb=self.clients.dynamodb,
-            breaker_state=breakers.state if breakers else (lambda _e: BreakerState.CLOSED),
+            breaker_state=breaker_state,
         )  # fmt: skip
 
-    def _probe_half_open(self) -> None:
-        """Send each half-open endpoint its model's health probe, through its breaker.
+    def _probe_half_open(self) -> set[str]:
+        """Send one half-open endpoint its model's health probe, through its breaker; returns every
+        endpoint a probe can speak for (those of models with a `health_probe`).
 
         Once DNS has moved away no request reaches the region, so without a probe a breaker that
         opened on a hung endpoint half-opens after its cool-down, the region reads healthy, DNS
-        fails back and the hung endpoint fails requests again: a flap every cool-down.
+        fails back and the hung endpoint fails requests again: a flap every cool-down. One probe
+        per call keeps /health inside Route 53's 2 s however many endpoints are recovering.
         """
+        probed = {e for m in self.config.models.values() if m.health_probe for p, e in m.endpoints.items() if p in DIRECT_PATHS}
         if self.breakers is None:
-            return
+            return set()
         runtime = self.clients.health_runtime or self.clients.sagemaker_runtime
         for model in self.config.models.values():
-            probe = model.health_probe
             for path, endpoint in model.endpoints.items():
-                if probe is None or path not in DIRECT_PATHS or self.breakers.state(endpoint) is not BreakerState.HALF_OPEN:
+                if model.health_probe is None or path not in DIRECT_PATHS:
                     continue
-                if not self.breakers.admit(endpoint):  # every probe slot is taken by a request or another check
-                    continue
-                started = self.timer()
                 try:
-                    runtime.invoke_endpoint(EndpointName=endpoint, Body=probe.body.encode(), ContentType=probe.content_type)["Body"].read()
-                except ClientError as exc:
-                    error = exc.response.get("Error", {})
-                    if error.get("Code") in CAPACITY_WARMING:
-                        continue  # capacity still coming: neither outcome
-                    answered = error.get("Code") == "ModelError" and 400 <= int(exc.response.get("OriginalStatusCode") or 0) < 500
-                    self._record(endpoint, answered, (self.timer() - started) * 1000)
-                except BotoCoreError:
-                    self._record(endpoint, False, (self.timer() - started) * 1000)
-                else:
-                    self._record(endpoint, True, (self.timer() - started) * 1000)
+                    if self.breakers.state(endpoint) is BreakerState.HALF_OPEN and self.breakers.admit(endpoint):
+                        self._probe(runtime, endpoint, model.health_probe)
+                        return probed
+                except Exception as exc:  # noqa: BLE001 - /health must answer; the breaker check reports the state
+                    LOG.warning("health probe of %s failed: %s", endpoint, exc)
+                    return probed
+        return probed
+
+    def _probe(self, runtime: Any, endpoint: str, probe: HealthProbe) -> None:
+        started = self.timer()
+        try:
+            runtime.invoke_endpoint(EndpointName=endpoint, Body=probe.body.encode(), ContentType=probe.content_type)["Body"].read()
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") in CAPACITY_WARMING:
+                self._release(endpoint)  # capacity still coming: no outcome, and the slot comes back
+                return
+            answered = error.get("Code") == "ModelError" and 400 <= int(exc.response.get("OriginalStatusCode") or 0) < 500
+            self._record(endpoint, answered, (self.timer() - started) * 1000)
+        except BotoCoreError:
+            self._record(endpoint, False, (self.timer() - started) * 1000)
+        else:
+            self._record(endpoint, True, (self.timer() - started) * 1000)
 
     def health(self) -> Response:
         report = self.health_report()

@@ -1,8 +1,9 @@
 """Deep health: can this region serve? The answer Route 53's health check acts on.
 
 A region is healthy when every one of its endpoints is InService, its copy of the token
-table is ACTIVE and readable, and every model it serves inline has a direct endpoint whose breaker
-is not open. DNS moves whole regions, so a region that can no longer serve one of its models
+table is ACTIVE and readable, and every model it serves inline has a real-time or serverless
+endpoint whose breaker is not open (the router reports half-open as open where a health probe can
+prove it). DNS moves whole regions, so a region that can no longer serve one of its models inline
 leaves it (a hung endpoint stays InService: only its breaker sees it). Shallow
 "the Lambda ran" checks would keep DNS on a region whose endpoints are gone; this one turns
 a region's failure into a 503 within one health-check interval.
@@ -86,7 +87,7 @@ def check_table(dynamodb: Any, table_name: str, hash_key: str = "request_id") ->
 
 
 def check_breakers(states: Mapping[str, Sequence[tuple[str, BreakerState]]]) -> Check:
-    """Fails when some model has every direct endpoint's breaker open (that model has no path left here)."""
+    """Fails when some model has every direct endpoint's breaker open (no inline path left for it here)."""
     if not states:
         return Check("breakers", True, "no direct endpoints")
     stuck = [model for model, endpoints in states.items() if all(s is BreakerState.OPEN for _, s in endpoints)]
@@ -94,7 +95,7 @@ def check_breakers(states: Mapping[str, Sequence[tuple[str, BreakerState]]]) -> 
     total = sum(len(endpoints) for endpoints in states.values())
     detail = f"{len(open_)}/{total} open" + (f": {', '.join(open_)}" if open_ else "")
     if stuck:
-        detail += f"; no path left for {', '.join(stuck)}"
+        detail += f"; no inline path left for {', '.join(stuck)}"
     return Check("breakers", not stuck, detail)
 
 

@@ -228,7 +228,8 @@ class DrillRunner:
     def _roll_back(self, reason: str) -> str:
         """`recover` from inside the drill; if even that fails, say so and how to finish by hand."""
         try:
-            return "; ".join(recover(self.args.workdir, self.backend, journal=self.journal))
+            with interrupt.held("rolling back the drill; Ctrl-C is held off until the account is restored"):
+                return "; ".join(recover(self.args.workdir, self.backend, journal=self.journal))
         except Exception as exc:
             raise DrillSafetyError(
                 f"drill {self.drill_id} stopped ({reason}) and rolling back failed too: {exc};"

@@ -180,5 +180,9 @@ HEALTH_PROBE_CLIENT = -2  # a deep-health probe (spec.models[].health_probe) nam
 
 
 def payload_client(body: bytes) -> int:
-    """The synthetic client a payload came from (see `probe_payload`)."""
-    return int(json.loads(body).get("client", HEALTH_PROBE_CLIENT))
+    """The synthetic client a payload came from (see `probe_payload`); a health probe's body, in any format, names none."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return HEALTH_PROBE_CLIENT
+    return int(data["client"]) if isinstance(data, dict) and "client" in data else HEALTH_PROBE_CLIENT
