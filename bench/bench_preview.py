@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from drkit.core.inference_router import MAX_ROUTING_TARGETS
 from drkit.core.spec import DeploymentSpec, parse_spec
 from drkit.engine.capture import capture
 from tests.conftest import EXAMPLES
@@ -24,7 +25,11 @@ def synthetic_spec(regions: int, models: int) -> DeploymentSpec:
     data: dict[str, Any] = yaml.safe_load((EXAMPLES / "fraud-tier1.yaml").read_text())
     data.update(primary_region=REGIONS[0], secondary_regions=REGIONS[1 : max(regions, 2)], allowed_regions=None)
     template = data["models"][0]
-    data["models"] = [{**template, "name": f"model-{i:02d}", "async": None} for i in range(models)]
+    # A router takes at most MAX_ROUTING_TARGETS models; the rest invoke their endpoints directly.
+    data["models"] = [
+        {**template, "name": f"model-{i:02d}", "async": None, "inference_router": template.get("inference_router", False) and i < MAX_ROUTING_TARGETS}
+        for i in range(models)
+    ]
     for model in data["models"]:
         model.pop("async")
     spec = parse_spec(data)

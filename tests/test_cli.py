@@ -18,6 +18,8 @@ import pytest
 
 import drkit
 import drkit.cli
+from bench.bench_preview import SIZES as BENCH_SIZES
+from bench.bench_preview import synthetic_spec
 from drkit.cli import build_parser, main
 from drkit.commands.console import make_console
 from drkit.commands.preview.command import summary_table
@@ -278,3 +280,10 @@ def test_ctrl_c_during_a_rollback_is_held_off_until_it_is_done(capsys: pytest.Ca
         time.sleep(0.01)
     assert signal.getsignal(signal.SIGINT) is before
     assert capsys.readouterr().err == "drkit: rolling back\n"
+
+
+@pytest.mark.parametrize(("regions", "models"), [*BENCH_SIZES, (2, 200)])
+def test_the_benchmarks_synthetic_specs_are_valid_specs(regions: int, models: int) -> None:
+    """bench_check's 2 x 200 spec once gave 200 models a router, which takes 20 (the bench then failed)."""
+    spec = synthetic_spec(regions, models)
+    assert (len(spec.regions), len(spec.models)) == (max(regions, 2), models)
