@@ -3,7 +3,7 @@
 Raising KeyboardInterrupt wherever the main thread happens to be can lose it. Python ignores it
 inside a finalizer (`Exception ignored in ... __del__`, after which `drkit check` finished and
 exited 0), and inside Pulumi's event loop a capture's task can swallow it and leave the capture
-waiting forever. Both were seen when interrupting `drkit check` (about 3 interrupts in 40). Most
+waiting forever. Both were seen when interrupting `drkit check` (4 interrupts in 105). Most
 commands change nothing outside the process, and the ones that do survive a kill at any instant
 (docs/failure-model.md), so the executable's handler kills the children it started, says so and
 exits 130 without unwinding. Code that rolls back on an interrupt (a running drill) asks for the
@@ -56,8 +56,9 @@ def stop_at_once() -> None:
 @contextlib.contextmanager
 def raising() -> Iterator[None]:
     """Within the block, Ctrl-C raises KeyboardInterrupt as Python's default does, so the block can
-    roll back; afterwards the handler that was in place returns. A no-op off the main thread."""
-    if threading.current_thread() is not threading.main_thread():
+    roll back; afterwards the handler that was in place returns. A no-op off the main thread, or
+    where SIGINT is ignored."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield
         return
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -776,9 +776,9 @@ class Router:
         fails back and the hung endpoint fails requests again: a flap every cool-down. One probe
         per call keeps /health inside Route 53's 2 s however many endpoints are recovering.
         """
-        probed = {e for m in self.config.models.values() if m.health_probe for p, e in m.endpoints.items() if p in DIRECT_PATHS}
         if self.breakers is None:
             return set()
+        probed = {e for m in self.config.models.values() if m.health_probe for p, e in m.endpoints.items() if p in DIRECT_PATHS}
         runtime = self.clients.health_runtime or self.clients.sagemaker_runtime
         for model in self.config.models.values():
             for path, endpoint in model.endpoints.items():
