@@ -27,7 +27,7 @@ from drkit.commands.drill.fidelity import (
     dns_answer,
 )
 from drkit.commands.drill.journal import Journal
-from drkit.commands.drill.scenarios import SIM_SCENARIOS, Action, ActionKind, Scenario
+from drkit.commands.drill.scenarios import SIM_SCENARIOS, Action, ActionKind, Scenario, worst_case
 from drkit.commands.drill.topology import topology_of
 from drkit.commands.drill.traffic import DeploymentSim, SimSettings
 from drkit.core.errors import DrillSafetyError
@@ -169,11 +169,22 @@ def test_measured_rto_lies_within_the_computed_bound_and_tiers_order_1_2_3(scena
     measured = {}
     for name in ("fraud-tier1", "search-tier2", "docs-tier3"):
         sim = simulate(name, scenario)
-        bound = sim.topo.regions[sim.takeover].bound.total_seconds
+        bound = worst_case(sim.topo, sim.takeover, scenario).total_seconds
         rto = max(sim.m.rto_by_class.values())
         assert 0 < rto <= bound, f"{name}: measured {rto} s, bound {bound} s"
         measured[sim.topo.tier] = rto
     assert measured[1] < measured[2] < measured[3], measured
+
+
+def test_a_hung_endpoint_is_seen_a_breaker_window_later_than_the_health_check_sees_a_failure():
+    """Found by the any-seed test: with 12 clients a tier-1 hung endpoint recovered at 61 s against a
+    60 s bound that left out the breakers' trip. The bound for endpoint-timeout now carries it."""
+    t = topo("fraud-tier1")
+    plain, hung = worst_case(t, t.secondaries[0], Scenario.ENDPOINT_FAILURE), worst_case(t, t.secondaries[0], Scenario.ENDPOINT_TIMEOUT)
+    assert hung.total_seconds - plain.total_seconds == hung.breaker_seconds == 60
+    assert hung.explain().startswith("120 s = breaker trip 60 s + detection 30 s")
+    sim = simulate("fraud-tier1", Scenario.ENDPOINT_TIMEOUT, seed=1, replication_lag_seconds=1.0, in_flight=300, clients=12)
+    assert plain.total_seconds < max(sim.m.rto_by_class.values()) <= hung.total_seconds
 
 
 def _route53_reports(spec_name: str, *, probes: bool) -> tuple[list[str], list[str]]:
@@ -428,7 +439,7 @@ def test_any_seed_and_lag_loses_nothing_runs_nothing_twice_and_stays_within_the_
     sim = simulate(name, scenario, seed=seed, replication_lag_seconds=lag, in_flight=300, clients=12)
     assert sim.m.lost == [] and sim.m.run_twice == []
     assert sim.m.rpo_seconds <= lag + 0.0005  # the report rounds RPO to the millisecond
-    assert max(sim.m.rto_by_class.values()) <= sim.topo.regions[sim.takeover].bound.total_seconds
+    assert max(sim.m.rto_by_class.values()) <= worst_case(sim.topo, sim.takeover, scenario).total_seconds
 
 
 def _fis_template(t, region):

@@ -1,7 +1,8 @@
 """Worst-case RTO of one regional stack, computed from its resources alone.
 
     RTO = detection + DNS + capacity
-    detection = health check request interval x failure threshold
+    detection = health check request interval x failure threshold (+ one breaker window when only the
+                front door's breakers can see the failure: a hung endpoint still reads InService)
     DNS       = record TTL (resolvers may keep the old answer that long)
     capacity  = the slowest model's time to serve in the region taking over:
                 provisioned, already at full capacity (tier 1 latency records): 0
@@ -35,15 +36,19 @@ class RtoBound:
     capacity_seconds: float
     record_role: str | None
     capacity_by_endpoint: Mapping[str, float] = field(default_factory=dict)
+    breaker_seconds: float = 0.0
+    """Time for the front door's breakers to trip first, when the health check cannot see the failure
+    on its own (a hung endpoint). Default: 0."""
 
     @property
     def total_seconds(self) -> float:
-        return self.detection_seconds + self.dns_seconds + self.capacity_seconds
+        return self.breaker_seconds + self.detection_seconds + self.dns_seconds + self.capacity_seconds
 
     def explain(self) -> str:
         slowest = max(self.capacity_by_endpoint.items(), key=lambda kv: kv[1], default=("none", 0.0))
+        breaker = f"breaker trip {self.breaker_seconds:.0f} s + " if self.breaker_seconds else ""
         return (
-            f"{self.total_seconds:.0f} s = detection {self.detection_seconds:.0f} s"
+            f"{self.total_seconds:.0f} s = {breaker}detection {self.detection_seconds:.0f} s"
             f" + DNS TTL {self.dns_seconds:.0f} s + capacity {self.capacity_seconds:.0f} s"
             f" (slowest: {slowest[0]})"
         )

@@ -14,11 +14,12 @@ from typing import Any
 
 from drkit.commands.drill.journal import write_atomic
 from drkit.commands.drill.result import DrillResult
+from drkit.commands.drill.scenarios import worst_case
 
 
 def report_data(result: DrillResult) -> dict[str, Any]:
     m = result.measurement
-    bound = result.topology.regions[result.takeover].bound
+    bound = worst_case(result.topology, result.takeover, result.scenario)
     measured = max((v for v in m.rto_by_class.values() if v is not None), default=None) if m else None
     return {
         "drill": result.drill_id,
@@ -38,6 +39,7 @@ def report_data(result: DrillResult) -> dict[str, Any]:
                 "detection_seconds": bound.detection_seconds,
                 "dns_seconds": bound.dns_seconds,
                 "capacity_seconds": bound.capacity_seconds,
+                "breaker_seconds": bound.breaker_seconds,
                 "explain": bound.explain(),
             },
             "within_bound": measured is not None and measured <= bound.total_seconds,

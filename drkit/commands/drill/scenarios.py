@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from typing import Any
 
 from drkit.commands.drill.topology import Topology
+from drkit.components.functions.router.breakers import BreakerConfig
+from drkit.core.rto import RtoBound
 
 
 class Scenario(str, Enum):
@@ -24,6 +26,17 @@ class Scenario(str, Enum):
     FIS_REPLICATION_PAUSE = "fis-replication-pause"
     """Start the deployment's FIS template pausing token-table replication into the takeover
     region (aws only: FIS acts on a real account; its alarms stop it)."""
+
+
+def worst_case(topology: Topology, takeover: str, scenario: Scenario) -> RtoBound:
+    """The takeover region's computed RTO bound for `scenario`. A hung endpoint still reads InService,
+    so the health check sees it only once the front door's breakers have tripped: that needs
+    `min_requests` failures inside one breaker window, so up to a window more, given that many
+    requests reach it per window (with fewer, the breakers never trip and nothing fails over)."""
+    bound = topology.regions[takeover].bound
+    if scenario is Scenario.ENDPOINT_TIMEOUT:
+        return replace(bound, breaker_seconds=float(BreakerConfig().window_seconds))
+    return bound
 
 
 class ActionKind(str, Enum):
