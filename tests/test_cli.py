@@ -188,10 +188,9 @@ def test_ctrl_c_inside_a_finalizer_is_lost_to_python_but_not_to_drkit(handler: s
 def test_a_drkit_started_with_ctrl_c_ignored_keeps_ignoring_it() -> None:
     """`drkit check … &` in a script starts with SIGINT ignored; Ctrl-C meant for the script must not end it."""
     program = "import sys, time\nfrom drkit.commands import interrupt\ninterrupt.stop_at_once()\nprint('ready', flush=True)\ntime.sleep(30)\n"
-    process = subprocess.Popen(
-        [sys.executable, "-c", program], stdout=subprocess.PIPE, text=True, cwd=ROOT,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509 - the shell's doing
-    )  # fmt: skip
+    process = subprocess.Popen(  # `trap "" INT` ignores SIGINT, and exec hands that on as a shell's `&` does
+        ["sh", "-c", 'trap "" INT; exec "$0" -c "$1"', sys.executable, program], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
     assert process.stdout is not None and process.stdout.readline().strip() == "ready"
     process.send_signal(signal.SIGINT)
     with pytest.raises(subprocess.TimeoutExpired):
