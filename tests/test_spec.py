@@ -71,6 +71,7 @@ MALFORMED: list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], None], str
     ("tier1-without-provisioned", TIER1, _delete("models.0.provisioned"), "models[0] (fraud-xgb): tier 1 (hot) needs provisioned capacity in every region"),
     ("tier3-without-serverless", yaml.safe_load((EXAMPLES / "docs-tier3.yaml").read_text()), lambda d: (d["models"][0].pop("serverless"), d["models"][0].pop("async")), "tier 3 (pilot light) secondaries serve only serverless/async"),
     ("model-without-capacity", BASE, lambda d: [d["models"][1].pop(k) for k in ("provisioned", "async")], "models[1]: a model needs at least one of provisioned, serverless or async"),
+    ("health-probe-on-async-only", BASE, _delete("models.1.provisioned"), "models[1]: health_probe is sent to a real-time or serverless endpoint; this model has only async (remove it)"),
     ("bad-serverless-memory", BASE, _set("models.0.serverless.memory_mb", 1500), "models[0].serverless.memory_mb: 1500: must be one of 1024, 2048, 3072, 4096, 5120, 6144"),
     ("serverless-concurrency-too-high", BASE, _set("models.0.serverless.max_concurrency", 500), "models[0].serverless.max_concurrency: 500: Input should be less than or equal to 200"),
     ("provisioned-concurrency-above-max", BASE, _set("models.0.serverless.provisioned_concurrency", 50), "provisioned_concurrency (50) must be ≤ max_concurrency (20)"),

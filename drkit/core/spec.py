@@ -250,6 +250,8 @@ class ModelSpec(_Frozen):
     def _some_capacity(self) -> ModelSpec:
         if not (self.provisioned or self.serverless or self.async_):
             raise ValueError("a model needs at least one of provisioned, serverless or async")
+        if self.health_probe and not (self.provisioned or self.serverless):
+            raise ValueError("health_probe is sent to a real-time or serverless endpoint; this model has only async (remove it)")
         return self
 
 
