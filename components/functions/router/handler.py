@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -586,23 +586,12 @@ class Router:
                     EndpointName=endpoint, Body=body, ContentType=request.content_type
                 )
             output = response["Body"].read()
-        except ClientError as exc:
-            latency = (self.timer() - started) * 1000
-            error = exc.response.get("Error", {})
-            original = int(exc.response.get("OriginalStatusCode") or 0)
-            if error.get("Code") == "ModelError" and 400 <= original < 500:
-                self._record(endpoint, True, latency)  # the model rejected the input: not an endpoint fault
-                return 424, {"error": "model_rejected_input", "message": error.get("Message", ""), "model_status": original,
-                             "request_id": request.request_id}  # fmt: skip
-            LOG.warning("endpoint %s failed: %s", endpoint, error)
-            if error.get("Code") in CAPACITY_WARMING:
-                self._release(endpoint)  # no outcome: a half-open slot taken for it must come back
-            else:
-                self._record(endpoint, False, latency)
-            return None
-        except BotoCoreError as exc:  # timeouts, connection errors
-            LOG.warning("endpoint %s failed: %s", endpoint, exc)
-            self._record(endpoint, False, (self.timer() - started) * 1000)
+        except (ClientError, BotoCoreError) as exc:  # BotoCoreError: timeouts, connection errors
+            self._count_failure(endpoint, exc, started)
+            if _rejected_input(exc):
+                return 424, {"error": "model_rejected_input", "message": exc.response["Error"].get("Message", ""),
+                             "model_status": int(exc.response["OriginalStatusCode"]), "request_id": request.request_id}  # fmt: skip
+            LOG.warning("endpoint %s failed: %s", endpoint, exc.response.get("Error", {}) if isinstance(exc, ClientError) else exc)
             return None
         self._record(endpoint, True, (self.timer() - started) * 1000)
         try:
@@ -621,6 +610,15 @@ class Router:
     def _release(self, endpoint: str) -> None:
         if self.breakers is not None:
             self.breakers.release(endpoint)
+
+    def _count_failure(self, endpoint: str, exc: ClientError | BotoCoreError, started: float) -> None:
+        """An invocation that raised, on the endpoint's breaker: capacity still warming is no outcome
+        (a half-open slot taken for it comes back), a model rejecting its input is a working endpoint,
+        anything else a failure."""
+        if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in CAPACITY_WARMING:
+            self._release(endpoint)
+        else:
+            self._record(endpoint, _rejected_input(exc), (self.timer() - started) * 1000)
 
     def _conflict(self, request: InferRequest) -> HttpError:
         return HttpError(
@@ -778,40 +776,39 @@ class Router:
         """
         if self.breakers is None:
             return set()
-        probed = {e for m in self.config.models.values() if m.health_probe for p, e in m.endpoints.items() if p in DIRECT_PATHS}
+        probes = [(e, m.health_probe) for m in self.config.models.values() if m.health_probe
+                  for p, e in m.endpoints.items() if p in DIRECT_PATHS]  # fmt: skip
         runtime = self.clients.health_runtime or self.clients.sagemaker_runtime
-        for model in self.config.models.values():
-            for path, endpoint in model.endpoints.items():
-                if model.health_probe is None or path not in DIRECT_PATHS:
-                    continue
-                try:
-                    if self.breakers.state(endpoint) is BreakerState.HALF_OPEN and self.breakers.admit(endpoint):
-                        self._probe(runtime, endpoint, model.health_probe)
-                        return probed
-                except Exception as exc:  # noqa: BLE001 - /health must answer; the breaker check reports the state
-                    LOG.warning("health probe of %s failed: %s", endpoint, exc)
-                    return probed
-        return probed
+        for endpoint, probe in probes:
+            try:
+                if self.breakers.state(endpoint) is BreakerState.HALF_OPEN and self.breakers.admit(endpoint):
+                    self._probe(runtime, endpoint, probe)
+                    break
+            except Exception as exc:  # noqa: BLE001 - /health must answer; the breaker check reports the state
+                LOG.warning("health probe of %s failed: %s", endpoint, exc)
+                break
+        return {e for e, _ in probes}
 
     def _probe(self, runtime: Any, endpoint: str, probe: HealthProbe) -> None:
         started = self.timer()
         try:
             runtime.invoke_endpoint(EndpointName=endpoint, Body=probe.body.encode(), ContentType=probe.content_type)["Body"].read()
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") in CAPACITY_WARMING:
-                self._release(endpoint)  # capacity still coming: no outcome, and the slot comes back
-                return
-            answered = error.get("Code") == "ModelError" and 400 <= int(exc.response.get("OriginalStatusCode") or 0) < 500
-            self._record(endpoint, answered, (self.timer() - started) * 1000)
-        except BotoCoreError:
-            self._record(endpoint, False, (self.timer() - started) * 1000)
+        except (ClientError, BotoCoreError) as exc:
+            self._count_failure(endpoint, exc, started)
         else:
             self._record(endpoint, True, (self.timer() - started) * 1000)
 
     def health(self) -> Response:
         report = self.health_report()
         return Response(report.status_code, report.body())
+
+
+def _rejected_input(exc: Exception) -> TypeGuard[ClientError]:
+    """SageMaker's ModelError carrying the container's 4xx: the model refused this input, the endpoint works."""
+    if not isinstance(exc, ClientError):
+        return False
+    original = int(exc.response.get("OriginalStatusCode") or 0)
+    return exc.response.get("Error", {}).get("Code") == "ModelError" and 400 <= original < 500
 
 
 def _is_text(data: bytes) -> bool:
