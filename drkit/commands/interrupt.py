@@ -19,9 +19,9 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 _children: list[subprocess.Popen[bytes]] = []
 
@@ -54,33 +54,35 @@ def stop_at_once() -> None:
 
 
 @contextlib.contextmanager
-def raising() -> Iterator[None]:
-    """Within the block, Ctrl-C raises KeyboardInterrupt as Python's default does, so the block can
-    roll back; afterwards the handler that was in place returns. A no-op off the main thread, or
-    where SIGINT is ignored."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
-def held(message: str) -> Iterator[None]:
-    """Within the block (a rollback) Ctrl-C only prints `message`: cutting it short would leave the
-    account half restored. A no-op off the main thread."""
+def handling(signum: int, handler: Callable[[int, FrameType | None], Any]) -> Iterator[None]:
+    """Within the block, `handler` answers `signum`; afterwards the handler that was in place
+    returns. A no-op off the main thread, where Python cannot set signal handlers."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    previous = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
+
+
+@contextlib.contextmanager
+def raising() -> Iterator[None]:
+    """Within the block, Ctrl-C raises KeyboardInterrupt as Python's default does, so the block can
+    roll back. An ignored SIGINT stays ignored."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield
+        return
+    with handling(signal.SIGINT, signal.default_int_handler):
+        yield
+
+
+def held(message: str) -> contextlib.AbstractContextManager[None]:
+    """Within the block (a rollback) Ctrl-C only prints `message`: cutting it short would leave the
+    account half restored."""
 
     def say(signum: int, frame: FrameType | None) -> None:
         sys.stderr.write(f"drkit: {message}\n")
 
-    previous = signal.signal(signal.SIGINT, say)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return handling(signal.SIGINT, say)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -80,19 +79,12 @@ def _signals_stop_the_drill() -> Iterator[None]:
     """While a drill runs, SIGTERM (a CI job cancelled, `kill`) and Ctrl-C stop it like a stop condition,
     so it rolls back instead of dying with its injection in place (the `drkit` executable otherwise
     exits at once on Ctrl-C). Only the main thread can set signal handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def stop(signum: int, frame: object) -> None:
         raise _StopError("terminated (SIGTERM)")
 
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        with interrupt.raising():
-            yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with interrupt.handling(signal.SIGTERM, stop), interrupt.raising():
+        yield
 
 
 def _new_id(topo: Topology, scenario: Scenario) -> str:
