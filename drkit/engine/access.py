@@ -19,6 +19,7 @@ principal, action, resource and the policy that lacks it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -174,6 +175,18 @@ class _Stack:
     def of(self, type_token: str) -> list[Node]:
         return [n for n in self.nodes if n.type == type_token]
 
+    @functools.cached_property
+    def front_door_buckets(self) -> dict[str, str]:
+        """The front door's buckets by role (`audit`, `inputs`), named as the router's bundled config
+        names them (the names carry the account: S3 names are global), kept when the stack creates them."""
+        created = {str(n.props.get("bucket")) for n in self.of(BUCKET_SSE)}
+        for function in self.of(FUNCTION):
+            config = deployed_router_config(function.props)
+            if config is not None:
+                named = {"audit": config.get("audit_bucket"), "inputs": config.get("input_bucket")}
+                return {role: str(bucket) for role, bucket in named.items() if str(bucket) in created}
+        return {}
+
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
 
@@ -324,7 +337,7 @@ def _handler_calls(stack: _Stack) -> list[Call]:
     endpoints = [str(e.props.get("name")) for e in stack.of(ENDPOINT)]
     direct = [str(e.props.get("name")) for e in stack.of(ENDPOINT) if e.props.get("endpointConfigName") not in async_configs]
     deployment = _deployment(stack)
-    buckets = _front_door_buckets(stack)
+    buckets = stack.front_door_buckets
     for function in stack.of(FUNCTION):
         name, role = str(function.props.get("name")), str(function.props.get("role"))
         kind = handler_kind(name)
@@ -376,18 +389,6 @@ def _deployment(stack: _Stack) -> str:
         if value:
             return str(value)
     return "?"
-
-
-def _front_door_buckets(stack: _Stack) -> dict[str, str]:
-    """The front door's buckets by role (`audit`, `inputs`), named as the router's bundled config
-    names them (the names carry the account: S3 names are global), kept when the stack creates them."""
-    created = {str(n.props.get("bucket")) for n in stack.of(BUCKET_SSE)}
-    for function in stack.of(FUNCTION):
-        config = deployed_router_config(function.props)
-        if config is not None:
-            named = {"audit": config.get("audit_bucket"), "inputs": config.get("input_bucket")}
-            return {role: str(bucket) for role, bucket in named.items() if str(bucket) in created}
-    return {}
 
 
 def _resolve(
@@ -444,7 +445,7 @@ def _sagemaker_calls(stack: _Stack) -> list[Call]:
     calls: list[Call] = []
     configs = {str(c.props.get("name")): c for c in stack.of(ENDPOINT_CONFIG)}
     models = {str(m.props.get("name")): m for m in stack.of(MODEL)}
-    inputs = _front_door_buckets(stack).get("inputs")
+    inputs = stack.front_door_buckets.get("inputs")
     for endpoint in stack.of(ENDPOINT):
         name = str(endpoint.props.get("name"))
         config = configs.get(str(endpoint.props.get("endpointConfigName")))
@@ -539,7 +540,7 @@ def _transform_job_calls(stack: _Stack) -> list[Call]:
     bucket's batch/ prefix (SageMaker developer guide, "CreateTransformJob API: Execution Role Permissions")."""
     calls: list[Call] = []
     models = {str(m.props.get("name")): m for m in stack.of(MODEL)}
-    inputs = _front_door_buckets(stack).get("inputs")
+    inputs = stack.front_door_buckets.get("inputs")
     for config in stack.of(ENDPOINT_CONFIG):
         output = ((config.props.get("asyncInferenceConfig") or {}).get("outputConfig")) or {}
         if not output:
