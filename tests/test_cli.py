@@ -10,8 +10,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -90,6 +91,19 @@ def _children_of(pid: int) -> list[int]:
     return [int(c) for t in tasks.iterdir() for c in (t / "children").read_text().split()] if tasks.exists() else []
 
 
+def _wait_for(condition: Callable[[], object], seconds: float = 6.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _pack_started_by(process: subprocess.Popen[Any]) -> list[int]:
+    _wait_for(lambda: _children_of(process.pid))
+    children = _children_of(process.pid)
+    assert children, "the policy pack did not start"
+    return children
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -105,12 +119,7 @@ def test_ctrl_c_ends_a_check_at_once_with_130_and_its_policy_pack_with_it() -> N
     process = subprocess.Popen(
         [sys.executable, "-m", "drkit", "check", TIER1], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
     )
-    for _ in range(600):  # the pack starts once the handler is in place and before the capture
-        children = _children_of(process.pid)
-        if children:
-            break
-        time.sleep(0.01)
-    assert children, "the policy pack did not start"
+    children = _pack_started_by(process)  # the pack starts once the handler is in place and before the capture
     time.sleep(0.3)  # inside the capture
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
@@ -136,22 +145,11 @@ def _listening(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from Linux's /proc")
 def test_a_killed_check_does_not_leave_its_policy_pack_running() -> None:
     process = subprocess.Popen([sys.executable, "-m", "drkit", "check", TIER1], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    for _ in range(600):
-        children = _children_of(process.pid)
-        if children:
-            break
-        time.sleep(0.01)
-    assert children, "the policy pack did not start"
-    for _ in range(600):  # killed while it starts, the pack dies writing its port to a closed pipe anyway
-        if _listening(children[0]):
-            break
-        time.sleep(0.01)
+    children = _pack_started_by(process)
+    _wait_for(lambda: _listening(children[0]))  # killed while it starts, the pack dies writing its port to a closed pipe anyway
     process.kill()
     process.wait(timeout=30)
-    for _ in range(100):  # the pack looks for its parent every 0.5 s
-        if not any(_alive(child) for child in children):
-            break
-        time.sleep(0.1)
+    _wait_for(lambda: not any(_alive(child) for child in children), seconds=10)  # it looks for its parent every 0.5 s
     assert not any(_alive(child) for child in children)
 
 
